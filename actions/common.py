@@ -1,0 +1,43 @@
+"""Helpers shared by the action modules: the store, the patient, and safety wording."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot import runtime
+from bot.safety.resources import coverage_text, resources_for
+from bot.store.api import PatientRef
+
+T = TypeVar("T")
+
+
+async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking store call off the action server's event loop."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+async def current_patient(tracker: Tracker) -> PatientRef | None:
+    """The enrolled patient this conversation belongs to (Rasa's sender id is the patient ref)."""
+    return await call(runtime.store().find_patient, tracker.sender_id)
+
+
+def safety_vars(patient: PatientRef | None) -> dict[str, str]:
+    """Template variables for crisis wording: resources for the patient's locale, coverage."""
+    settings = runtime.settings()
+    locale = patient.locale if patient else settings.default_locale
+    res = resources_for(locale)
+    return {
+        "resources": res.as_text(settings.clinic_urgent_line),
+        "emergency": res.emergency,
+        "coverage": coverage_text(settings.on_call_cover),
+    }
+
+
+def not_enrolled(dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:
+    dispatcher.utter_message(response="utter_not_enrolled")
+    return []

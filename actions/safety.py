@@ -1,0 +1,135 @@
+"""Safety actions: the crisis reply and the "are you safe right now?" follow-up.
+
+The flag is written before any message is queued; Rasa sends the queued messages only after
+the action returns, so the patient never sees a reply for a risk that was not recorded. If the
+write fails the patient still gets the resources at once, and is told honestly that the care
+team could not be reached through Interlude.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import call, current_patient, safety_vars
+from bot import runtime
+from bot.safety.service import default_detector
+from bot.store.api import SignalInput
+
+logger = logging.getLogger(__name__)
+
+HOLDING_SEVERITIES = ("high", "critical")
+SEVERITY_RESPONSES = {
+    "low": "utter_safety_low",
+    "moderate": "utter_safety_moderate",
+    "high": "utter_safety_high",
+    "critical": "utter_safety_critical",
+}
+
+
+def _signal_from(risk: dict[str, Any], source: str = "message") -> SignalInput:
+    return SignalInput(
+        severity=risk["severity"],
+        categories=list(risk.get("categories") or []),
+        rules=[
+            {k: r.get(k) for k in ("rule", "category", "kind", "severity", "base_severity", "start", "end")}
+            for r in risk.get("rules") or []
+        ],
+        lowering=list(risk.get("lowering") or []),
+        source=source,
+    )
+
+
+class ActionSafetyResponse(Action):
+    """Record the flag, then reply with crisis resources for the patient's locale."""
+
+    def name(self) -> str:
+        return "action_safety_response"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        message = tracker.latest_message or {}
+        text = message.get("text") or ""
+        risk = message.get("risk")
+        if not isinstance(risk, dict) or risk.get("severity") in (None, "none"):
+            risk = default_detector().assess(text).to_dict(include_spans=False)
+        if risk.get("severity") in (None, "none"):
+            # The policy saw risk here; never answer a triggered safety path with "none".
+            risk = {**risk, "severity": "high", "rules": [{"rule": "policy.triggered"}]}
+        severity = risk["severity"]
+
+        patient = await current_patient(tracker)
+        recorded = False
+        if patient is not None:
+            try:
+                await call(
+                    runtime.store().record_risk,
+                    patient.ref,
+                    message_id=message.get("message_id"),
+                    text=text,
+                    signal=_signal_from(risk),
+                )
+                recorded = True
+            except Exception as exc:
+                logger.error(
+                    "could not record a %s risk flag for %s (%s)",
+                    severity,
+                    tracker.sender_id,
+                    type(exc).__name__,
+                )
+
+        variables = safety_vars(patient)
+        dispatcher.utter_message(response=SEVERITY_RESPONSES[severity], **variables)
+        if not recorded:
+            dispatcher.utter_message(response="utter_safety_not_recorded", **variables)
+        events: list[dict[str, Any]] = [SlotSet("risk_level", severity)]
+        if tracker.active_loop.get("name"):
+            # Ordinary prompts wait; answers given so far stay in their slots for later.
+            events += [ActiveLoop(None), SlotSet("requested_slot", None)]
+        if severity in HOLDING_SEVERITIES:
+            dispatcher.utter_message(response="utter_ask_safe_now")
+            events.append(SlotSet("safety_check_pending", True))
+        return events
+
+
+class ActionSafetyFollowup(Action):
+    """Handle the answer to "are you safe right now?": anything but a clear yes is a no."""
+
+    def name(self) -> str:
+        return "action_safety_followup"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        intent = (tracker.latest_message or {}).get("intent", {}).get("name")
+        patient = await current_patient(tracker)
+        variables = safety_vars(patient)
+        events: list[dict[str, Any]] = [SlotSet("safety_check_pending", False)]
+        if intent == "affirm":
+            dispatcher.utter_message(response="utter_safety_glad_safe", **variables)
+            return events
+        if patient is not None:
+            try:
+                await call(
+                    runtime.store().record_risk,
+                    patient.ref,
+                    message_id=(tracker.latest_message or {}).get("message_id"),
+                    text=(tracker.latest_message or {}).get("text"),
+                    signal=SignalInput(
+                        severity="critical",
+                        categories=[],
+                        rules=[{"rule": "safety_check.not_confirmed_safe", "intent": intent}],
+                        source="safety_check",
+                    ),
+                )
+            except Exception as exc:
+                logger.error("could not escalate the flag for %s (%s)", tracker.sender_id, type(exc).__name__)
+                dispatcher.utter_message(response="utter_safety_not_recorded", **variables)
+        dispatcher.utter_message(response="utter_safety_not_safe", **variables)
+        events.append(SlotSet("risk_level", "critical"))
+        return events

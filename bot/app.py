@@ -1,0 +1,147 @@
+"""What `interlude run` does: prepare everything, then supervise the processes.
+
+The integration tests call the same functions with other ports and data folders, so what is
+tested is what users run.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.config import PROJECT_ROOT, Settings
+from bot.demo import DemoInfo, seed_demo
+from bot.safety.lexicon import LexiconError
+from bot.safety.resources import ResourcesError, coverage_text, resources_for
+from bot.store import migrate
+from bot.store.api import Store
+from bot.supervisor import Service
+from bot.training import ensure_model
+
+
+@dataclass(frozen=True)
+class Prepared:
+    model: Path
+    demo: DemoInfo
+
+
+def check_safety_config() -> None:
+    """Load the lexicon and crisis resources now, so a broken file stops start-up clearly."""
+    from bot.safety.lexicon import load_lexicon
+    from bot.safety.service import lexicon_paths
+
+    try:
+        load_lexicon(lexicon_paths())
+        resources_for("en-US")
+        coverage_text(False)
+    except (LexiconError, ResourcesError) as exc:
+        raise LexiconError(str(exc)) from None
+
+
+RASA_FILES = ("config.yml", "domain.yml", "credentials.yml", "endpoints.yml")
+
+
+def check_rasa_files(config: Path, root: Path = PROJECT_ROOT) -> None:
+    """Malformed YAML stops start-up with one sentence naming the file and line."""
+    import yaml
+
+    for path in [root / name for name in RASA_FILES[1:]] + [
+        config if config.is_absolute() else root / config
+    ]:
+        try:
+            yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise LexiconError(f"{path} cannot be read: {exc.strerror}.") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise LexiconError(f"{path} is not valid YAML{where}.") from None
+
+
+def prepare(settings: Settings, *, config: Path, log: Callable[[str], None] = print) -> Prepared:
+    """Train if needed, migrate the database, check keys and safety files, seed the demo."""
+    check_rasa_files(config)
+    check_safety_config()
+    model = ensure_model(config, log=log)
+    migrate.upgrade(settings.database_url)
+    store = Store.open(settings.database_url, settings.data_dir)
+    demo = seed_demo(store, settings.data_dir)
+    return Prepared(model, demo)
+
+
+def services(settings: Settings, model: Path, *, python: str = sys.executable) -> list[Service]:
+    """The processes of one Interlude box (see README, "How the pieces fit")."""
+    common = {"LOG_LEVEL": settings.log_level}
+    return [
+        Service(
+            "actions",
+            [python, "-m", "bot.rasa_ext.serve", "actions"],
+            ready_url=f"{settings.actions_url}/health",
+            env=common,
+            ready_timeout=120,
+        ),
+        Service(
+            "web",
+            [
+                python,
+                "-m",
+                "uvicorn",
+                "bot.web.app:create_app",
+                "--factory",
+                "--host",
+                settings.http_host,
+                "--port",
+                str(settings.http_port),
+                "--no-access-log",  # URLs will carry personal chat tokens: keep them out of logs
+                "--ws",
+                "none",  # uvicorn's websocket probe fails on Rasa's pinned websockets 10
+                "--log-level",
+                settings.log_level.lower(),
+            ],
+            ready_url=f"{settings.web_url}/healthz",
+            env=common,
+            ready_timeout=60,
+        ),
+        Service(
+            "rasa",
+            [python, "-m", "bot.rasa_ext.serve", "rasa"],
+            ready_url=f"{settings.rasa_url}/status?token={settings.api_token}",
+            env={**common, "INTERLUDE_MODEL_PATH": str(model)},
+            ready_timeout=300,
+        ),
+    ]
+
+
+def base_env(settings: Settings, environ: dict[str, str]) -> dict[str, str]:
+    """The environment every child gets: the validated settings plus quiet library logs."""
+    return {
+        **environ,
+        **settings.child_env(),
+        "PYTHONUNBUFFERED": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        "LOG_LEVEL_LIBRARIES": "ERROR",
+        "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::PendingDeprecationWarning",
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+
+
+def banner(settings: Settings, demo: DemoInfo) -> str:
+    return "\n".join(
+        [
+            "",
+            "=" * 72,
+            "Interlude is ready (synthetic demo data only).",
+            f"  Web app:        {settings.web_url}/",
+            "  Talk to it:     make chat   (in another terminal; you are the demo patient)",
+            f"  Demo patient:   {demo.patient_ref}",
+            f"  Demo therapist: {demo.therapist_email} / {demo.therapist_password}",
+            f"                  (for the portal, when it lands; password kept in {settings.secrets_dir}/)",
+            "  Risk flags:     .venv/bin/interlude flags list",
+            "  Telegram:       off (not built yet)",
+            "  Stop:           Ctrl-C",
+            "=" * 72,
+        ]
+    )

@@ -1,0 +1,86 @@
+"""A token-protected JSON channel for Interlude's own clients (the `interlude chat` terminal).
+
+Unlike Rasa's REST channel it refuses callers without Interlude's API token, accepts only
+enrolled patients as senders, and never logs message text. Rasa binds it to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot import runtime
+
+logger = logging.getLogger(__name__)
+
+#: Hard cap protecting the server; the risk check still runs on anything below it.
+MAX_MESSAGE_CHARS = 100_000
+
+
+class LocalChatInput(InputChannel):
+    @classmethod
+    def name(cls) -> str:
+        return "local"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        token = (credentials or {}).get("token") or os.environ.get("INTERLUDE_API_TOKEN", "")
+        if not token:
+            raise ValueError("The local channel needs INTERLUDE_API_TOKEN.")
+        return cls(token)
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def _authorised(self, request: Request) -> bool:
+        given = request.headers.get("authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode())
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        bp = Blueprint("interlude_local", __name__)
+
+        @bp.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @bp.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if not self._authorised(request):
+                return response.json({"error": "A valid API token is required."}, status=401)
+            try:
+                body = request.json
+            except Exception:
+                body = None
+            if not isinstance(body, dict):
+                return response.json({"error": "The body must be a JSON object."}, status=400)
+            sender, text = body.get("sender"), body.get("message")
+            if not isinstance(sender, str) or not sender:
+                return response.json({"error": "'sender' must be a patient id."}, status=400)
+            if not isinstance(text, str):
+                return response.json({"error": "'message' must be a string."}, status=400)
+            if len(text) > MAX_MESSAGE_CHARS:
+                return response.json(
+                    {"error": f"Messages are limited to {MAX_MESSAGE_CHARS:,} characters."},
+                    status=413,
+                )
+            patient = await asyncio.to_thread(runtime.store().find_patient, sender)
+            if patient is None:
+                return response.json({"error": "No enrolled patient has that id."}, status=404)
+            collector = CollectingOutputChannel()
+            try:
+                await on_new_message(UserMessage(text, collector, sender, input_channel=self.name()))
+            except Exception as exc:
+                logger.error("local channel: message handling failed (%s)", type(exc).__name__)
+                return response.json({"error": "The assistant could not answer."}, status=500)
+            return response.json(collector.messages)
+
+        return bp

@@ -1,0 +1,284 @@
+"""The `interlude` command. Run `interlude --help`, or `interlude COMMAND --help`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.config import PROJECT_ROOT, ConfigError, load_settings
+
+EXIT_USAGE = 2
+
+
+class UserFacingError(Exception):
+    """Raised by commands for errors that are the user's to fix; printed as one line."""
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+# ---------------------------------------------------------------------------- run
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.app import banner, base_env, prepare, services
+    from bot.supervisor import RunLock, Supervisor, check_ports_free, supervise
+
+    settings = load_settings()
+    lock = RunLock(settings.data_dir)
+    lock.acquire()
+    try:
+        check_ports_free(
+            {
+                "INTERLUDE_HTTP_PORT": settings.http_port,
+                "INTERLUDE_RASA_PORT": settings.rasa_port,
+                "INTERLUDE_ACTIONS_PORT": settings.actions_port,
+            },
+        )
+        prepared = prepare(settings, config=Path(args.config))
+        sup = Supervisor(
+            services(settings, prepared.model),
+            cwd=PROJECT_ROOT,
+            base_env=base_env(settings, dict(os.environ)),
+            log_file=settings.data_dir / "logs" / "interlude.log",
+        )
+        print(f"Starting Interlude (data in {settings.data_dir}) ...", flush=True)
+        return asyncio.run(supervise(sup, lambda: sup.say(banner(settings, prepared.demo))))
+    finally:
+        lock.release()
+
+
+# ---------------------------------------------------------------------------- train
+def cmd_train(args: argparse.Namespace) -> int:
+    from bot.training import ensure_model
+
+    model = ensure_model(Path(args.config), force=args.force)
+    print(model)
+    return 0
+
+
+# ---------------------------------------------------------------------------- chat
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.chat import ChatClient, repl
+    from bot.demo import DEMO_PATIENT_REF
+
+    settings = load_settings()
+    client = ChatClient(settings.rasa_url, settings.api_token, args.patient or DEMO_PATIENT_REF)
+    return repl(client)
+
+
+# ---------------------------------------------------------------------------- db
+def cmd_db(args: argparse.Namespace) -> int:
+    from bot.store import migrate
+
+    settings = load_settings()
+    if args.db_command == "upgrade":
+        migrate.upgrade(settings.database_url, args.revision)
+    elif args.db_command == "downgrade":
+        migrate.downgrade(settings.database_url, args.revision)
+    print(
+        f"Database at revision {migrate.current_revision(settings.database_url) or 'base'} "
+        f"(latest {migrate.head_revision()})."
+    )
+    return 0
+
+
+# ---------------------------------------------------------------------------- safety
+def cmd_safety_check(args: argparse.Namespace) -> int:
+    from bot.safety.service import default_detector
+
+    detector = default_detector()
+
+    def emit(obj: dict) -> None:
+        sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+    if args.text is not None:
+        emit(detector.assess(args.text).to_dict())
+        return 0
+    errors = 0
+    for lineno, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            text = item["text"]
+            if not isinstance(text, str):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            errors += 1
+            emit({"error": f"line {lineno} is not a JSON object with a string 'text' field"})
+            continue
+        emit(detector.assess(text).to_dict())
+    sys.stdout.flush()
+    return 1 if errors else 0
+
+
+# ---------------------------------------------------------------------------- flags
+def _open_store():  # type: ignore[no-untyped-def]
+    from bot.store.api import Store
+
+    settings = load_settings()
+    return Store.open(settings.database_url, settings.data_dir)
+
+
+def cmd_flags_list(args: argparse.Namespace) -> int:
+    flags = _open_store().list_flags(actor=_actor(), origin="cli")
+    if args.json:
+        print(json.dumps([f.__dict__ for f in flags], default=str, indent=2))
+        return 0
+    if not flags:
+        print("No open risk flags.")
+    for f in flags:
+        due = f.deadline_at.strftime("%Y-%m-%d %H:%M UTC") if f.deadline_at else "-"
+        print(
+            f"#{f.id} {f.severity.upper():8} {f.patient_ref} {', '.join(f.categories) or '-'} "
+            f"[{f.status}] messages={f.message_count} acknowledge by {due}"
+        )
+        for sig in f.signals:
+            rules = ", ".join(str(r.get("rule")) for r in sig["rules"])
+            print(f"    {sig['at'][:19]} {sig['severity']:8} {rules}")
+            print(f'      "{(sig["text"] or "")[:200]}"')
+    return 0
+
+
+def cmd_flags_ack(args: argparse.Namespace) -> int:
+    store = _open_store()
+    staff_id = store.staff_id_by_email(args.staff)
+    if staff_id is None:
+        raise UserFacingError(f"No staff account with e-mail {args.staff}.")
+    store.acknowledge_flag(args.flag_id, staff_id, origin="cli")
+    print(f"Risk flag #{args.flag_id} acknowledged by {args.staff}.")
+    return 0
+
+
+# ---------------------------------------------------------------------------- demo, validate
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import seed_demo
+    from bot.store import migrate
+
+    settings = load_settings()
+    migrate.upgrade(settings.database_url)
+    info = seed_demo(_open_store(), settings.data_dir)
+    print(json.dumps(info.__dict__, indent=2))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from bot.validate import validate_training_data
+
+    problems = validate_training_data(Path(args.config))
+    for p in problems:
+        print(p)
+    print("Training data and domain are valid." if not problems else f"{len(problems)} problem(s).")
+    return 1 if problems else 0
+
+
+# ---------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="interlude",
+        description="Interlude: a between-session integration companion for KAP clinics.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="train if needed, migrate, and run every process (make run)")
+    p.add_argument("--config", default="config.yml", help="Rasa config to train with")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("train", help="train the Rasa model unless a cached one matches")
+    p.add_argument("--config", default="config.yml", help="Rasa config (tests use tests/config.test.yml)")
+    p.add_argument("--force", action="store_true", help="train even if a cached model matches")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("chat", help="talk to the running assistant as a patient, in the terminal")
+    p.add_argument("--patient", help="patient id (default: the demo patient)")
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("db", help="database schema migrations")
+    dbs = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    q = dbs.add_parser("upgrade", help="upgrade to the latest schema (or REVISION)")
+    q.add_argument("revision", nargs="?", default="head")
+    q = dbs.add_parser("downgrade", help="downgrade to REVISION (e.g. base)")
+    q.add_argument("revision")
+    dbs.add_parser("current", help="show the current revision")
+    p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("safety", help="the risk detector")
+    ss = p.add_subparsers(dest="safety_command", required=True, metavar="ACTION")
+    q = ss.add_parser(
+        "check",
+        help='assess JSON lines {"text": ...} from stdin, one JSON line out per line in',
+    )
+    q.add_argument("--text", help="assess this one text instead of reading stdin")
+    q.set_defaults(func=cmd_safety_check)
+
+    p = sub.add_parser("flags", help="risk flags waiting for a human")
+    fs = p.add_subparsers(dest="flags_command", required=True, metavar="ACTION")
+    q = fs.add_parser("list", help="open and acknowledged flags, most severe first (audited)")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(func=cmd_flags_list)
+    q = fs.add_parser("ack", help="acknowledge a flag as a staff member (audited)")
+    q.add_argument("flag_id", type=int)
+    q.add_argument("--staff", required=True, help="the acknowledging staff member's e-mail")
+    q.set_defaults(func=cmd_flags_ack)
+
+    p = sub.add_parser("demo", help="create the demo clinic if missing and print its logins")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("validate", help="rasa data validate, failing on any unexplained warning")
+    p.add_argument("--config", default="config.yml")
+    p.set_defaults(func=cmd_validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    # This process never runs Rasa or TensorFlow (training and serving are child processes);
+    # thinc would otherwise import TensorFlow just to probe for it, costing seconds and log noise.
+    sys.modules.setdefault("tensorflow", None)  # type: ignore[arg-type]
+    os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    from sqlalchemy.exc import OperationalError
+
+    from bot.safety.lexicon import LexiconError
+    from bot.safety.resources import ResourcesError
+    from bot.store.api import StoreError
+    from bot.store.crypto import KeyError_
+    from bot.supervisor import SupervisorError
+    from bot.training import TrainingError
+
+    try:
+        return func(args)
+    except (
+        ConfigError,
+        KeyError_,
+        LexiconError,
+        ResourcesError,
+        StoreError,
+        SupervisorError,
+        TrainingError,
+        UserFacingError,
+    ) as exc:
+        print(f"interlude: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OperationalError as exc:
+        from bot.store.api import redact_url
+
+        url = os.environ.get("INTERLUDE_DATABASE_URL", "the default SQLite file")
+        print(
+            f"interlude: cannot use the database set by INTERLUDE_DATABASE_URL ({redact_url(url)}):"
+            f" {str(exc.orig).strip().splitlines()[0]}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

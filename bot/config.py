@@ -1,0 +1,212 @@
+"""Settings from the environment (and an optional `.env`), validated once at start.
+
+Every process (supervisor, Rasa, action server, web app, CLI) builds its settings through
+`load_settings()`, so a bad value is reported the same way everywhere: one sentence that
+names the setting, raised as `ConfigError`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The project root: where domain.yml, config.yml and data/ live.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+SEVERITIES = ("none", "low", "moderate", "high", "critical")
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message is one sentence naming it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings shared by every Interlude process."""
+
+    data_dir: Path
+    database_url: str
+    http_host: str
+    http_port: int
+    rasa_port: int
+    actions_port: int
+    api_token: str
+    log_level: str
+    safety_threshold: str
+    default_locale: str
+    clinic_urgent_line: str
+    on_call_cover: bool
+    project_root: Path = PROJECT_ROOT
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://127.0.0.1:{self.actions_port}"
+
+    @property
+    def web_url(self) -> str:
+        host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::") else self.http_host  # noqa: S104
+        return f"http://{host}:{self.http_port}"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"
+
+    def child_env(self) -> dict[str, str]:
+        """Environment for child processes, so they validate the very same settings."""
+        return {
+            "INTERLUDE_DATA_DIR": str(self.data_dir),
+            "INTERLUDE_DATABASE_URL": self.database_url,
+            "INTERLUDE_HTTP_HOST": self.http_host,
+            "INTERLUDE_HTTP_PORT": str(self.http_port),
+            "INTERLUDE_RASA_PORT": str(self.rasa_port),
+            "INTERLUDE_ACTIONS_PORT": str(self.actions_port),
+            "INTERLUDE_API_TOKEN": self.api_token,
+            "INTERLUDE_LOG_LEVEL": self.log_level,
+            "INTERLUDE_SAFETY_THRESHOLD": self.safety_threshold,
+            "INTERLUDE_DEFAULT_LOCALE": self.default_locale,
+            "INTERLUDE_CLINIC_URGENT_LINE": self.clinic_urgent_line,
+            "INTERLUDE_ON_CALL_COVER": "1" if self.on_call_cover else "0",
+        }
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Parse a simple KEY=VALUE `.env` file (comments and blank lines ignored)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :]
+        if "=" not in line:
+            raise ConfigError(f"{path}:{lineno} is not a KEY=VALUE line.")
+        key, value = line.split("=", 1)
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, str(default)).strip()
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a port number between 1 and 65535, not {raw!r}.") from None
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"{name} must be a port number between 1 and 65535, not {raw!r}.")
+    return port
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}.")
+
+
+def _ensure_data_dir(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-probe"
+        probe.write_text("ok", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"INTERLUDE_DATA_DIR ({path}) is not a writable folder: {exc.strerror or exc}."
+        ) from None
+    return path
+
+
+def _secret_file(path: Path, nbytes: int = 32) -> str:
+    """Read a secret from an owner-only file, creating it on first use."""
+    if path.exists():
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise ConfigError(f"{path} is readable by other users (mode {oct(mode)}); run chmod 600 on it.")
+        value = path.read_text(encoding="utf-8").strip()
+        if not value:
+            raise ConfigError(f"{path} is empty; delete it to have a new one created.")
+        return value
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    value = secrets.token_urlsafe(nbytes)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(value + "\n")
+    return value
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Settings:
+    """Build validated settings from `environ` (default: os.environ) over `.env` in `cwd`.
+
+    Real environment variables win over `.env`, as with most twelve-factor tools.
+    """
+    base = dict(os.environ if environ is None else environ)
+    env = {**read_dotenv((cwd or Path.cwd()) / ".env"), **base}
+
+    data_dir = Path(env.get("INTERLUDE_DATA_DIR", "") or (PROJECT_ROOT / "var")).expanduser()
+    data_dir = _ensure_data_dir(data_dir.resolve())
+
+    database_url = env.get("INTERLUDE_DATABASE_URL", "").strip() or (f"sqlite:///{data_dir / 'interlude.db'}")
+    if not database_url.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg2://")):
+        raise ConfigError(
+            "INTERLUDE_DATABASE_URL must start with sqlite:/// or postgresql://, "
+            f"not {database_url.split(':', 1)[0]!r}."
+        )
+
+    log_level = env.get("INTERLUDE_LOG_LEVEL", "INFO").strip().upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"INTERLUDE_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {log_level!r}.")
+
+    threshold = env.get("INTERLUDE_SAFETY_THRESHOLD", "moderate").strip().lower()
+    if threshold not in SEVERITIES[1:]:
+        raise ConfigError(
+            f"INTERLUDE_SAFETY_THRESHOLD must be one of low, moderate, high, critical, not {threshold!r}."
+        )
+
+    token = env.get("INTERLUDE_API_TOKEN", "").strip()
+    if not token:
+        token = _secret_file(data_dir / "secrets" / "api-token")
+    elif len(token) < 16:
+        raise ConfigError("INTERLUDE_API_TOKEN must be at least 16 characters long.")
+
+    ports = {
+        "INTERLUDE_HTTP_PORT": _port(env, "INTERLUDE_HTTP_PORT", 8000),
+        "INTERLUDE_RASA_PORT": _port(env, "INTERLUDE_RASA_PORT", 5005),
+        "INTERLUDE_ACTIONS_PORT": _port(env, "INTERLUDE_ACTIONS_PORT", 5055),
+    }
+    if len(set(ports.values())) != len(ports):
+        raise ConfigError(
+            "INTERLUDE_HTTP_PORT, INTERLUDE_RASA_PORT and INTERLUDE_ACTIONS_PORT must all differ."
+        )
+
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        http_host=env.get("INTERLUDE_HTTP_HOST", "127.0.0.1").strip() or "127.0.0.1",
+        http_port=ports["INTERLUDE_HTTP_PORT"],
+        rasa_port=ports["INTERLUDE_RASA_PORT"],
+        actions_port=ports["INTERLUDE_ACTIONS_PORT"],
+        api_token=token,
+        log_level=log_level,
+        safety_threshold=threshold,
+        default_locale=env.get("INTERLUDE_DEFAULT_LOCALE", "en-US").strip() or "en-US",
+        clinic_urgent_line=env.get("INTERLUDE_CLINIC_URGENT_LINE", "").strip(),
+        on_call_cover=_bool(env, "INTERLUDE_ON_CALL_COVER", False),
+    )

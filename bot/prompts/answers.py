@@ -1,0 +1,53 @@
+"""Parsing patients' answers the way people actually write them."""
+
+from __future__ import annotations
+
+import re
+
+_NUMBER_WORDS = {
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+}
+_KEYCAPS = {f"{d}\ufe0f\u20e3": str(d) for d in range(10)} | {"\U0001f51f": "10"}
+# "7", "7/10", "7 out of 10", "6.5" (a decimal is kept as written and rounded later)
+_NUMERIC = re.compile(r"(?<![\d.])(\d{1,3}(?:[.,]\d)?)(?:\s*(?:/|out\s+of)\s*10)?(?![\d])")
+_WORD = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b")
+
+SKIP_WORDS = frozenset({"skip", "pass", "next", "skip it", "skip this", "skip this one", "rather not say"})
+
+
+def parse_scale(text: str, low: int = 0, high: int = 10) -> int | None:
+    """The single number on a low..high scale in `text`, or None if absent or ambiguous.
+
+    "7", "seven", "7/10", "about a 6", "7️⃣" -> that number; "6.5" -> 7 (half rounds up);
+    "6 or 7", "12" -> None (asked again with a hint rather than guessed).
+    """
+    if not text:
+        return None
+    s = text.strip().lower()
+    for cap, digit in _KEYCAPS.items():
+        s = s.replace(cap, f" {digit} ")
+    values: set[int] = set()
+    for m in _NUMERIC.finditer(s):
+        raw = m.group(1).replace(",", ".")
+        value = float(raw)
+        values.add(int(value + 0.5))
+    for m in _WORD.finditer(s):
+        values.add(_NUMBER_WORDS[m.group(1)])
+    if len(values) != 1:
+        return None
+    (value,) = values
+    return value if low <= value <= high else None
+
+
+def is_skip(text: str) -> bool:
+    return text.strip().lower().rstrip(".!") in SKIP_WORDS

@@ -1,0 +1,137 @@
+"""SafetyPolicy: risk first, in every conversation state.
+
+Right after each user message this policy looks at the message's risk assessment (attached by
+RiskDetector, or computed here if a message arrived without one). At or above the threshold it
+predicts the safety action. Its predictions are "no user" predictions with the highest
+priority, which Rasa's ensemble ranks above everything else, including a form's happy-loop
+prediction, so no ordinary reply can come first. After a safety action it predicts
+action_listen, so nothing ordinary follows the crisis reply either.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from rasa.core.policies.policy import Policy, PolicyPrediction, confidence_scores_for
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.safety.assessment import SEVERITIES, at_least
+from bot.safety.service import default_detector
+
+logger = logging.getLogger(__name__)
+
+
+def pending_user_message(tracker: DialogueStateTracker) -> UserUttered | None:
+    """The user message the bot has not answered yet, if the last thing that happened is one."""
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return event
+        if isinstance(event, ActionExecuted):
+            return None
+    return None
+
+
+def bot_spoke_since_user(tracker: DialogueStateTracker) -> bool:
+    """Whether any bot message followed the latest user message."""
+    for event in reversed(tracker.events):
+        if isinstance(event, BotUttered):
+            return True
+        if isinstance(event, UserUttered):
+            return False
+    return False
+
+
+def message_severity(message: UserUttered) -> str:
+    """Severity from the attached assessment; assess here if none is attached."""
+    risk = (message.parse_data or {}).get("risk")
+    if isinstance(risk, dict) and risk.get("severity") in SEVERITIES:
+        return risk["severity"]
+    if not message.text:
+        return "none"
+    return default_detector().assess(message.text).severity
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT], is_trainable=False
+)
+class SafetyPolicy(Policy):
+    """Predicts the safety action for risky messages, before any other policy can answer."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {
+            "priority": 10,  # above RulePolicy (6): ties at confidence 1.0 go to us
+            "threshold": "moderate",
+            "safety_action": "action_safety_response",
+            "followup_action": "action_safety_followup",
+            "pending_slot": "safety_check_pending",
+            # Static crisis text in the domain, sent when a safety action produced nothing
+            # (for example, the action server is down): resources must never depend on it.
+            "unavailable_response": "utter_safety_unavailable",
+        }
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        featurizer: Any = None,
+    ) -> None:
+        super().__init__(config, model_storage, resource, execution_context, featurizer)
+        # The clinic's setting wins over the trained default, so it can change without retraining.
+        threshold = os.environ.get("INTERLUDE_SAFETY_THRESHOLD") or config["threshold"]
+        if threshold not in SEVERITIES[1:]:
+            raise ValueError(f"SafetyPolicy threshold must be low..critical, not {threshold!r}")
+        self.threshold = threshold
+
+    def train(
+        self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any
+    ) -> Resource:
+        return self._resource
+
+    def _predict(self, action: str, domain: Domain) -> PolicyPrediction:
+        return self._prediction(confidence_scores_for(action, 1.0, domain), is_no_user_prediction=True)
+
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        safety = self.config["safety_action"]
+        followup = self.config["followup_action"]
+        unavailable = self.config["unavailable_response"]
+        if tracker.latest_action_name in (safety, followup):
+            if not bot_spoke_since_user(tracker):
+                logger.error(
+                    "%s produced no reply for %s; sending the static crisis response",
+                    tracker.latest_action_name,
+                    tracker.sender_id,
+                )
+                return self._predict(unavailable, domain)
+            return self._predict(ACTION_LISTEN_NAME, domain)
+        if tracker.latest_action_name == unavailable:
+            return self._predict(ACTION_LISTEN_NAME, domain)
+
+        message = pending_user_message(tracker)
+        if message is None or message.text is None:
+            return self._prediction(self._default_predictions(domain))
+
+        if at_least(message_severity(message), self.threshold):
+            return self._predict(safety, domain)
+        if tracker.get_slot(self.config["pending_slot"]):
+            # The patient is answering "are you safe right now?": that answer goes to us.
+            return self._predict(followup, domain)
+        return self._prediction(self._default_predictions(domain))

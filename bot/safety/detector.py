@@ -1,0 +1,392 @@
+"""The risk detector: spaCy (blank English) + a clinic-editable lexicon, no Rasa import.
+
+Recall comes first (clinical guide, section 5): every rule that matches counts, and context
+can only take one level off a hit, never clear it, and never for plan, means, intent, timing
+or farewell. False alarms are then removed only by explicit benign contexts (idioms and
+integration imagery) that overlap the very words a rule matched.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+import spacy
+import spacy_lookups_data
+from spacy.matcher import Matcher
+from spacy.tokens import Doc, Span
+
+from bot.safety.assessment import (
+    SEVERITIES,
+    UNLOWERABLE_KINDS,
+    Assessment,
+    Lowering,
+    RuleHit,
+    rank,
+)
+from bot.safety.lexicon import CUE_KINDS, Lexicon, LexiconError, Rule, load_lexicon
+from bot.safety.normalize import normalize
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LEXICON = Path(__file__).resolve().parents[2] / "data" / "safety" / "lexicon.yml"
+
+#: How far before a match context cues are looked for (tokens, within the sentence).
+CONTEXT_WINDOW = 6
+NEGATION_WINDOW = 3
+
+#: Categories where one level is all that context may take off.
+ONE_LEVEL_CATEGORIES = frozenset({"suicide", "self_harm", "harm_to_others", "safeguarding", "third_party"})
+
+FIRST_PERSON = frozenset({"i", "me", "my", "myself", "mine", "im"})
+
+# Closed-class words are missing from spaCy's lemma tables; without them the typo step
+# would "correct" them towards lexicon words.
+_CLOSED_CLASS = (
+    "a an the and or but if so to of in on at by for with from into onto over under up down out off "
+    "about above after again against all am are as be been being before below between both can "
+    "could did do does doing during each few further had has have having he her here hers herself "
+    "him himself his how i im is it its itself just me more most my myself no nor not now only "
+    "other our ours ourselves own same she should some such than that their theirs them themselves "
+    "then there these they this those through too until very was we were what when where which "
+    "while who whom why will would you your yours yourself yourselves yeah yes okay ok lol idk "
+    "tbh cuz coz gonna wanna gotta dont cant wont didnt isnt wasnt ive ill id youre theyre"
+).split()
+
+
+def _lookups_table(name: str) -> dict:
+    path = Path(spacy_lookups_data.__file__).parent / "data" / f"en_{name}.json.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+@lru_cache(maxsize=1)
+def _english() -> tuple[dict[str, str], frozenset[str]]:
+    """spaCy's English lemma lookup table, and every word form it or the index knows."""
+    lemma = _lookups_table("lemma_lookup")
+    index = _lookups_table("lemma_index")
+    known: set[str] = set(lemma) | set(lemma.values()) | set(_CLOSED_CLASS)
+    for words in index.values():
+        known.update(words)
+    return lemma, frozenset(known)
+
+
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Optimal-string-alignment distance, giving up early past `limit`."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        best = cur[0]
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+            best = min(best, cur[j])
+        if best > limit:
+            return limit + 1
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+class Detector:
+    """Assesses one patient message (or a whole journal entry) for risk."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+        self._lemma, known = _english()
+        self._rules: dict[str, Rule] = {r.id: r for r in lexicon.rules}
+        self._escalators = {e.id: e for e in lexicon.escalators}
+        self.nlp = spacy.blank("en")
+        self.nlp.add_pipe("sentencizer")
+        self._lexicon_words: set[str] = set()
+        self._known = known
+        self._norm_cache: dict[str, str] = {}
+        self.matcher = Matcher(self.nlp.vocab, validate=True)
+        try:
+            self._compile()
+        except (ValueError, KeyError) as exc:
+            raise LexiconError(f"A lexicon pattern could not be compiled: {exc}") from None
+        self._breakers = {self.norm_word(w) for w in lexicon.scope_breakers}
+
+    @classmethod
+    def from_files(cls, paths: Iterable[Path] | None = None) -> Detector:
+        return cls(load_lexicon(list(paths) if paths else [DEFAULT_LEXICON]))
+
+    # ------------------------------------------------------------------ normalising words
+    def norm_word(self, word: str) -> str:
+        """Map a token to the form patterns are matched on: typo-fixed, then lemmatised."""
+        cached = self._norm_cache.get(word)
+        if cached is not None:
+            return cached
+        w = word.lower()
+        if w in self.lexicon.words and " " not in self.lexicon.words[w]:
+            w = self.lexicon.words[w]
+        if (
+            len(w) >= 4
+            and w.isalpha()
+            and w not in self._known
+            and w not in self._lexicon_words
+            and self._lexicon_words
+        ):
+            w = self._fuzzy(w) or w
+        out = self.lexicon.lemmas.get(w) or self._lemma.get(w, w)
+        if len(self._norm_cache) < 50_000:
+            self._norm_cache[word] = out
+        return out
+
+    def _fuzzy(self, word: str) -> str | None:
+        limit = 1 if len(word) < 8 else 2
+        best: tuple[int, str] | None = None
+        for cand in self._lexicon_words:
+            if cand[0] != word[0] and len(word) < 8:
+                continue
+            d = _edit_distance(word, cand, limit)
+            if d <= limit and (best is None or (d, cand) < best):
+                best = (d, cand)
+        return best[1] if best else None
+
+    def _phrase_norms(self, phrase: str) -> list[str]:
+        norm = normalize(phrase, emoji={}, words=self.lexicon.words)
+        doc = self.nlp.make_doc(norm.text)
+        out = []
+        for tok in doc:
+            if tok.is_space:
+                continue
+            raw = (tok.norm_ or tok.lower_).lower()
+            if raw.isalpha() and len(raw) >= 3:
+                self._lexicon_words.add(raw)
+            out.append(raw)
+        return out
+
+    # ------------------------------------------------------------------ compiling
+    def _compile_pattern(self, pattern: str) -> list[list[dict]]:
+        seqs: list[list[dict]] = [[]]
+        atoms = pattern.split()
+        # First pass: collect words so the fuzzy vocabulary exists before norms are taken.
+        parsed: list[tuple[str, bool, list[list[str]] | int]] = []
+        for atom in atoms:
+            if atom.startswith("~"):
+                parsed.append(("wild", False, int(atom[1:] or 3)))
+                continue
+            optional = atom.endswith("?") and len(atom) > 1
+            if optional:
+                atom = atom[:-1]
+            alts = [self._phrase_norms(a.replace("_", " ")) for a in atom.split("|")]
+            if any(not a for a in alts):
+                raise ValueError(f"empty alternative in {pattern!r}")
+            parsed.append(("alt", optional, alts))
+        for kind, optional, payload in parsed:
+            if kind == "wild":
+                tok = {"IS_PUNCT": False, "IS_SENT_START": False, "OP": "?"}
+                seqs = [s + [dict(tok) for _ in range(payload)] for s in seqs]  # type: ignore[arg-type]
+                continue
+            alts = [[self._lemma_of(w) for w in alt] for alt in payload]  # type: ignore[union-attr]
+            if all(len(a) == 1 for a in alts):
+                tok: dict = {"NORM": {"IN": sorted({a[0] for a in alts})}}
+                if optional:
+                    tok["OP"] = "?"
+                seqs = [[*s, tok] for s in seqs]
+            else:
+                new: list[list[dict]] = []
+                for s in seqs:
+                    for alt in alts:
+                        new.append(s + [{"NORM": w} for w in alt])
+                    if optional:
+                        new.append(list(s))
+                seqs = new
+        return seqs
+
+    def _lemma_of(self, raw: str) -> str:
+        return self.lexicon.lemmas.get(raw) or self._lemma.get(raw, raw)
+
+    def _compile(self) -> None:
+        for rule in self.lexicon.rules:
+            pats = [p for pattern in rule.patterns for p in self._compile_pattern(pattern)]
+            self.matcher.add(rule.id, pats, greedy="LONGEST")
+        for rule in self.lexicon.benign:
+            pats = [p for pattern in rule.patterns for p in self._compile_pattern(pattern)]
+            self.matcher.add("benign:" + rule.id, pats, greedy="LONGEST")
+        for esc in self.lexicon.escalators:
+            pats = [p for pattern in esc.patterns for p in self._compile_pattern(pattern)]
+            self.matcher.add("esc:" + esc.id, pats, greedy="LONGEST")
+        for kind in CUE_KINDS:
+            phrases = self.lexicon.cues.get(kind, [])
+            if phrases:
+                pats = [p for phrase in phrases for p in self._compile_pattern(phrase)]
+                self.matcher.add("cue:" + kind, pats)
+
+    # ------------------------------------------------------------------ assessing
+    def assess(self, text: str) -> Assessment:
+        """Assess `text`; an internal error is reported as `high`, never as `none`."""
+        try:
+            return self._assess(text)
+        except Exception as exc:  # the safety floor must not fail open
+            logger.exception("risk detector failed; treating the message as high risk")
+            return Assessment(
+                severity="high",
+                categories=[],
+                rules=[RuleHit("detector.error", "", "error", "high", "high", 0, 0, "")],
+                error=type(exc).__name__,
+            )
+
+    def _doc(self, text: str) -> tuple[Doc, object]:
+        norm = normalize(text, emoji=self.lexicon.emoji, words=self.lexicon.words)
+        doc = self.nlp(norm.text)
+        for tok in doc:
+            tok.norm_ = self.norm_word(tok.norm_ or tok.lower_)
+        return doc, norm
+
+    def _assess(self, text: str) -> Assessment:
+        if not text or not text.strip():
+            return Assessment()
+        doc, norm = self._doc(text)
+        strings = self.nlp.vocab.strings
+        hits: list[tuple[str, int, int]] = []
+        benign: list[tuple[str, int, int]] = []
+        escal: list[tuple[str, int, int]] = []
+        cues: dict[str, list[tuple[int, int]]] = {k: [] for k in CUE_KINDS}
+        for match_id, start, end in self.matcher(doc):
+            key = strings[match_id]
+            if key.startswith("benign:"):
+                benign.append((key[7:], start, end))
+            elif key.startswith("esc:"):
+                escal.append((key[4:], start, end))
+            elif key.startswith("cue:"):
+                cues[key[4:]].append((start, end))
+            else:
+                hits.append((key, start, end))
+
+        result = Assessment()
+        kept: list[tuple[Rule, int, int, str, Lowering | None]] = []
+        for rid, start, end in sorted(hits, key=lambda h: (h[1], -h[2])):
+            rule = self._rules[rid]
+            blocker = next((b for b in benign if b[1] < end and start < b[2]), None)
+            if blocker is not None:
+                result.suppressed.append(
+                    {"rule": rid, "by": blocker[0], "span": self._span(doc, norm, text, start, end)[2]}
+                )
+                continue
+            lowering = self._lowering(doc, rule, start, end, cues)
+            severity = rule.severity
+            category = rule.category
+            if lowering is not None:
+                severity = lowering.to_severity
+                if lowering.reason == "third_person":
+                    category = "third_party"
+            kept.append((rule, start, end, severity, lowering))
+            o_start, o_end, span = self._span(doc, norm, text, start, end)
+            result.rules.append(
+                RuleHit(rid, category, rule.kind, severity, rule.severity, o_start, o_end, span)
+            )
+            if lowering is not None:
+                result.lowering.append(lowering)
+
+        # Escalators: ideation next to means or timing is a plan, whatever the wording.
+        raised: set[tuple[str, str]] = set()
+        for eid, e_start, e_end in escal:
+            esc = self._escalators[eid]
+            for rule, start, _end, severity, lowering in kept:
+                if (
+                    rule.category not in esc.applies_to
+                    or rule.kind not in esc.kinds
+                    or lowering is not None
+                    or (eid, rule.id) in raised
+                    or not self._adjacent(doc, start, e_start)
+                ):
+                    continue
+                if rank(esc.to_severity) <= rank(severity):
+                    continue
+                o_start, o_end, span = self._span(doc, norm, text, e_start, e_end)
+                result.rules.append(
+                    RuleHit(
+                        f"{eid}+{rule.id}",
+                        rule.category,
+                        esc.kind,
+                        esc.to_severity,
+                        severity,
+                        o_start,
+                        o_end,
+                        span,
+                    )
+                )
+                raised.add((eid, rule.id))
+
+        if result.rules:
+            result.severity = max((h.severity for h in result.rules), key=rank)
+            result.categories = sorted({h.category for h in result.rules if h.category})
+        return result
+
+    @staticmethod
+    def _adjacent(doc: Doc, a: int, b: int) -> bool:
+        """Same or neighbouring sentence."""
+        sents = list(doc.sents)
+        ia = next(i for i, s in enumerate(sents) if s.start <= a < s.end)
+        ib = next(i for i, s in enumerate(sents) if s.start <= b < s.end)
+        return abs(ia - ib) <= 1
+
+    @staticmethod
+    def _span(doc: Doc, norm, text: str, start: int, end: int) -> tuple[int, int, str]:  # type: ignore[no-untyped-def]
+        span: Span = doc[start:end]
+        o_start, o_end = norm.span(span.start_char, span.end_char)
+        return o_start, o_end, text[o_start:o_end]
+
+    def _lowering(
+        self, doc: Doc, rule: Rule, start: int, end: int, cues: dict[str, list[tuple[int, int]]]
+    ) -> Lowering | None:
+        if rule.kind in UNLOWERABLE_KINDS:
+            return None
+        sent = doc[start].sent
+        # The window before the match: same sentence, after the last scope breaker ("but").
+        w_start = max(sent.start, start - CONTEXT_WINDOW)
+        for i in range(start - 1, w_start - 1, -1):
+            if doc[i].norm_ in self._breakers:
+                w_start = i + 1
+                break
+        after_end = min(sent.end, end + CONTEXT_WINDOW)
+        match_first_person = any(t.norm_ in FIRST_PERSON for t in doc[start:end])
+
+        def cue_in(kind: str, lo: int, hi: int) -> tuple[int, int] | None:
+            for c_start, c_end in cues.get(kind, []):
+                if c_start >= lo and c_end <= hi and not (c_start < end and start < c_end):
+                    return c_start, c_end
+            return None
+
+        # Negation must sit close to the words it negates: "No, I want to die" is not negated.
+        n_start = start
+        while n_start > max(w_start, start - NEGATION_WINDOW) and not doc[n_start - 1].is_punct:
+            n_start -= 1
+
+        found: tuple[str, tuple[int, int]] | None = None
+        third = cue_in("third_person", w_start, start)
+        if (
+            third
+            and not match_first_person
+            and not any(t.norm_ in FIRST_PERSON for t in doc[third[1] : start])
+        ):
+            found = ("third_person", third)
+        if found is None and (c := cue_in("negation", n_start, start)):
+            found = ("negation", c)
+        if found is None and (c := cue_in("hypothetical", w_start, start)):
+            found = ("hypothetical", c)
+        if found is None:
+            c = cue_in("past", w_start, start) or cue_in("past", end, after_end)
+            if c:
+                found = ("past", c)
+        if found is None:
+            return None
+        reason, (c_start, c_end) = found
+        base = rank(rule.severity)
+        if reason == "negation" and rule.category not in ONE_LEVEL_CATEGORIES:
+            to = rank("low")  # "no chest pain": noted for the therapist, not escalated
+        else:
+            to = base - 1
+        to = max(rank("low"), min(base, to))  # never below low: a flag is never cleared
+        return Lowering(rule.id, reason, doc[c_start:c_end].text, rule.severity, SEVERITIES[to])

@@ -1,0 +1,210 @@
+"""Loading and validating the risk lexicon: a YAML file clinics can read and extend.
+
+Pattern syntax (one phrase per string, tokens separated by spaces):
+  word          matches any inflection of the word ("die" matches died, dying, dies)
+  a|b|c         any one of the alternatives; use _ for a multi-word one: end|take_my_own
+  word?         optional (also for a|b?)
+  ~  or  ~N     up to 3 (or N) other words in between, never across a sentence or punctuation
+Spaces separate tokens, so "no one|nobody" means "no" then "one|nobody": write no_one|nobody.
+See data/safety/README.md for the whole format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.safety.assessment import CATEGORIES, SEVERITIES
+
+CUE_KINDS = ("negation", "hypothetical", "past", "third_person")
+
+
+class LexiconError(Exception):
+    """The lexicon file is unreadable or invalid; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    category: str
+    severity: str
+    kind: str
+    patterns: tuple[str, ...]
+    #: Where context may be looked for: "before" the match (default) or "around" it.
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Escalator:
+    """Raises co-occurring hits in the same sentence (e.g. ideation + means -> critical)."""
+
+    id: str
+    applies_to: tuple[str, ...]  # categories
+    kinds: tuple[str, ...]  # rule kinds it may raise (not passive wishes or history)
+    to_severity: str
+    kind: str
+    patterns: tuple[str, ...]
+
+
+@dataclass
+class Lexicon:
+    version: int
+    rules: list[Rule]
+    benign: list[Rule]
+    escalators: list[Escalator]
+    cues: dict[str, list[str]]
+    words: dict[str, str] = field(default_factory=dict)  # slang, compounds, typos
+    emoji: dict[str, str] = field(default_factory=dict)
+    lemmas: dict[str, str] = field(default_factory=dict)
+    scope_breakers: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+
+def _req(entry: dict[str, Any], key: str, where: str) -> Any:
+    if key not in entry:
+        raise LexiconError(f"{where} has no '{key}'.")
+    return entry[key]
+
+
+def _patterns(entry: dict[str, Any], where: str) -> tuple[str, ...]:
+    pats = _req(entry, "patterns", where)
+    if not isinstance(pats, list) or not pats or not all(isinstance(p, str) and p.strip() for p in pats):
+        raise LexiconError(f"{where}: 'patterns' must be a non-empty list of phrases.")
+    return tuple(p.strip() for p in pats)
+
+
+def _parse_rules(items: Any, where: str, *, benign: bool) -> list[Rule]:
+    if not isinstance(items, list):
+        raise LexiconError(f"{where} must be a list.")
+    rules: list[Rule] = []
+    for i, entry in enumerate(items):
+        label = f"{where}[{i}]"
+        if not isinstance(entry, dict):
+            raise LexiconError(f"{label} must be a mapping.")
+        rid = str(_req(entry, "id", label))
+        label = f"{where} rule {rid!r}"
+        if benign:
+            rules.append(
+                Rule(rid, "", "none", "benign", _patterns(entry, label), str(entry.get("description", "")))
+            )
+            continue
+        category = _req(entry, "category", label)
+        if category not in CATEGORIES:
+            raise LexiconError(f"{label}: unknown category {category!r} (one of {', '.join(CATEGORIES)}).")
+        severity = _req(entry, "severity", label)
+        if severity not in SEVERITIES[1:]:
+            raise LexiconError(
+                f"{label}: severity must be low, moderate, high or critical, not {severity!r}."
+            )
+        rules.append(
+            Rule(
+                rid,
+                category,
+                severity,
+                str(entry.get("kind", "statement")),
+                _patterns(entry, label),
+                str(entry.get("description", "")),
+            )
+        )
+    return rules
+
+
+def _str_map(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise LexiconError(f"{where} must be a mapping of text to text.")
+    return {str(k).lower(): str(v).lower() for k, v in value.items()}
+
+
+def parse_lexicon(data: Any, source: str) -> Lexicon:
+    if not isinstance(data, dict):
+        raise LexiconError(f"{source} must be a YAML mapping.")
+    rules = _parse_rules(data.get("rules", []), f"{source}: rules", benign=False)
+    benign = _parse_rules(data.get("benign", []), f"{source}: benign", benign=True)
+    escalators: list[Escalator] = []
+    for i, entry in enumerate(data.get("escalators", []) or []):
+        label = f"{source}: escalators[{i}]"
+        to = _req(entry, "to_severity", label)
+        if to not in SEVERITIES[1:]:
+            raise LexiconError(f"{label}: to_severity {to!r} is not a severity.")
+        applies = tuple(_req(entry, "applies_to", label))
+        for cat in applies:
+            if cat not in CATEGORIES:
+                raise LexiconError(f"{label}: unknown category {cat!r}.")
+        kinds = tuple(entry.get("kinds") or ("ideation", "behaviour"))
+        escalators.append(
+            Escalator(
+                str(_req(entry, "id", label)),
+                applies,
+                kinds,
+                to,
+                str(entry.get("kind", "means")),
+                _patterns(entry, label),
+            )
+        )
+    normalise = data.get("normalise", {}) or {}
+    cues_raw = data.get("cues", {}) or {}
+    cues: dict[str, list[str]] = {}
+    for kind in CUE_KINDS:
+        vals = cues_raw.get(kind, []) or []
+        if not isinstance(vals, list):
+            raise LexiconError(f"{source}: cues.{kind} must be a list of phrases.")
+        cues[kind] = [str(v) for v in vals]
+    words: dict[str, str] = {}
+    for key in ("slang", "compounds", "typos"):
+        words.update(_str_map(normalise.get(key), f"{source}: normalise.{key}"))
+    return Lexicon(
+        version=int(data.get("version", 1)),
+        rules=rules,
+        benign=benign,
+        escalators=escalators,
+        cues=cues,
+        words=words,
+        emoji={str(k): str(v) for k, v in (_str_map(normalise.get("emoji"), f"{source}: emoji")).items()},
+        lemmas=_str_map(normalise.get("lemmas"), f"{source}: normalise.lemmas"),
+        scope_breakers=[str(w) for w in (cues_raw.get("scope_breakers") or [])],
+        sources=[source],
+    )
+
+
+def merge(base: Lexicon, extra: Lexicon) -> Lexicon:
+    """A clinic's extension file adds rules and words; it cannot remove the base floor."""
+    ids = {r.id for r in base.rules}
+    clash = [r.id for r in extra.rules if r.id in ids]
+    if clash:
+        raise LexiconError(f"{extra.sources[0]}: rule ids already defined: {', '.join(clash)}.")
+    return Lexicon(
+        version=base.version,
+        rules=base.rules + extra.rules,
+        benign=base.benign + extra.benign,
+        escalators=base.escalators + extra.escalators,
+        cues={k: base.cues.get(k, []) + extra.cues.get(k, []) for k in CUE_KINDS},
+        words={**base.words, **extra.words},
+        emoji={**base.emoji, **extra.emoji},
+        lemmas={**base.lemmas, **extra.lemmas},
+        scope_breakers=base.scope_breakers + extra.scope_breakers,
+        sources=base.sources + extra.sources,
+    )
+
+
+def load_lexicon(paths: list[Path]) -> Lexicon:
+    """Load the base lexicon and any clinic extensions, in order."""
+    lexicon: Lexicon | None = None
+    for path in paths:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise LexiconError(f"Cannot read the risk lexicon {path}: {exc.strerror}.") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise LexiconError(f"The risk lexicon {path} is not valid YAML{where}.") from None
+        parsed = parse_lexicon(data, str(path))
+        lexicon = parsed if lexicon is None else merge(lexicon, parsed)
+    if lexicon is None or not lexicon.rules:
+        raise LexiconError("No risk lexicon rules were loaded.")
+    return lexicon

@@ -1,0 +1,653 @@
+"""The store API: what actions, the web app, workers and the CLI call.
+
+ORM sessions never leave this module; callers get frozen dataclasses. Patient free text is
+encrypted with the patient's data key on the way in and decrypted on the way out, and every
+read that returns patient data to someone writes an audit event naming that actor.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, inspect, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.store import crypto
+from bot.store.db import make_engine, make_session_factory, transaction
+from bot.store.models import (
+    AlertDelivery,
+    AuditEvent,
+    ChannelIdentity,
+    CheckIn,
+    Clinic,
+    Consent,
+    JournalAnswer,
+    Meta,
+    Patient,
+    RiskFlag,
+    RiskSignal,
+    Staff,
+    utcnow,
+)
+
+#: Longest free-text answer we accept; longer text is refused, never silently truncated.
+MAX_TEXT_CHARS = 20_000
+
+SEVERITY_ORDER = ("none", "low", "moderate", "high", "critical")
+
+#: Acknowledge deadlines per severity (clinical guide, section 7). Moderate means "next
+#: working day"; 24 h is the conservative stand-in until clinic working hours are configured.
+DEFAULT_ACK_DEADLINES = {
+    "critical": timedelta(minutes=5),
+    "high": timedelta(minutes=30),
+    "moderate": timedelta(hours=24),
+    "low": timedelta(days=7),
+}
+
+
+class StoreError(Exception):
+    """A store operation was refused; the message can be shown to the caller."""
+
+
+class TextTooLong(StoreError):
+    pass
+
+
+class NotFound(StoreError):
+    pass
+
+
+class SchemaMissing(StoreError):
+    pass
+
+
+@dataclass(frozen=True)
+class PatientRef:
+    """A patient as the conversation layer needs it: no decrypted identity."""
+
+    id: int
+    ref: str
+    clinic_id: int
+    therapist_id: int
+    timezone: str
+    locale: str
+    status: str
+    onboarded: bool
+
+
+@dataclass(frozen=True)
+class AnswerView:
+    id: int
+    checkin_id: int | None
+    prompt_set: str | None
+    prompt_key: str
+    text: str | None
+    value: float | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class SignalInput:
+    """What the safety layer hands the store for one assessed message."""
+
+    severity: str
+    categories: Sequence[str]
+    rules: Sequence[Mapping[str, object]]
+    lowering: Sequence[Mapping[str, object]] = ()
+    source: str = "message"
+
+
+@dataclass(frozen=True)
+class FlagResult:
+    flag_id: int
+    severity: str
+    created: bool
+    escalated: bool
+    deadline_at: datetime | None
+
+
+@dataclass(frozen=True)
+class FlagView:
+    id: int
+    patient_ref: str
+    severity: str
+    categories: list[str]
+    status: str
+    message_count: int
+    created_at: datetime
+    updated_at: datetime
+    deadline_at: datetime | None
+    signals: list[dict] = field(default_factory=list)
+
+
+def _severity_rank(severity: str) -> int:
+    return SEVERITY_ORDER.index(severity)
+
+
+def _check_text(text: str | None) -> None:
+    if text is not None and len(text) > MAX_TEXT_CHARS:
+        raise TextTooLong(f"That text is {len(text):,} characters long; the limit is {MAX_TEXT_CHARS:,}.")
+
+
+def redact_url(url: str) -> str:
+    """A database URL safe to print: the password is masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
+
+
+def new_patient_ref() -> str:
+    """A pseudonymous patient id: safe to show in alert channels and logs."""
+    return "pt_" + secrets.token_hex(5)
+
+
+class Store:
+    """Interlude's clinical store over one database."""
+
+    def __init__(
+        self,
+        factory: sessionmaker,
+        keyring: crypto.Keyring,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        ack_deadlines: Mapping[str, timedelta] | None = None,
+    ) -> None:
+        self._factory = factory
+        self._keyring = keyring
+        self._clock = clock
+        self._deadlines = dict(ack_deadlines or DEFAULT_ACK_DEADLINES)
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(
+        cls,
+        database_url: str,
+        data_dir: Path,
+        *,
+        environ: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> Store:
+        """Open a migrated database and check the master key against it.
+
+        A database that has never held a key check gets one (and a new key file if none is
+        configured). A database that has one refuses a missing or different key.
+        """
+        engine = make_engine(database_url)
+        try:
+            has_schema = inspect(engine).has_table("meta")
+        except OperationalError as exc:
+            raise StoreError(
+                f"Cannot connect to the database ({redact_url(database_url)}): {exc.orig}".strip()
+            ) from None
+        if not has_schema:
+            raise SchemaMissing("The database has no Interlude schema yet; run `interlude db upgrade` first.")
+        factory = make_session_factory(engine)
+        with transaction(factory) as session:
+            check = session.get(Meta, "key_check")
+            keys = crypto.load_master_keys(data_dir, environ, create=check is None)
+            keyring = crypto.Keyring(keys)
+            if check is None:
+                session.add(Meta(key="key_check", value=keyring.key_check()))
+            elif not keyring.verify(check.value):
+                raise crypto.KeyError_(
+                    "The master key does not match this database (its key check fails); "
+                    "restore the right key file or INTERLUDE_MASTER_KEY."
+                )
+        return cls(factory, keyring, clock=clock)
+
+    # ------------------------------------------------------------------ helpers
+    def _data_key(self, patient: Patient) -> bytes:
+        if patient.wrapped_key is None:
+            raise StoreError(f"Patient {patient.ref} has been deleted; their data is unreadable.")
+        return self._keyring.unwrap(patient.wrapped_key)
+
+    def _encrypt(self, patient: Patient, text: str | None) -> bytes | None:
+        if text is None:
+            return None
+        return crypto.encrypt_text(self._data_key(patient), text)
+
+    def _decrypt(self, patient: Patient, token: bytes | None) -> str | None:
+        if token is None:
+            return None
+        return crypto.decrypt_text(self._data_key(patient), token)
+
+    @staticmethod
+    def _patient(session: Session, ref: str) -> Patient:
+        patient = session.execute(select(Patient).where(Patient.ref == ref)).scalar_one_or_none()
+        if patient is None or patient.status == "deleted":
+            raise NotFound(f"No patient {ref!r}.")
+        return patient
+
+    def _audit(
+        self,
+        session: Session,
+        actor: str,
+        action: str,
+        *,
+        patient_id: int | None = None,
+        origin: str = "system",
+        detail: Mapping[str, object] | None = None,
+    ) -> None:
+        session.add(
+            AuditEvent(
+                at=self._clock(),
+                actor=actor,
+                action=action,
+                patient_id=patient_id,
+                origin=origin,
+                detail=json.dumps(detail, sort_keys=True) if detail else None,
+            )
+        )
+
+    @staticmethod
+    def _ref_view(p: Patient) -> PatientRef:
+        return PatientRef(
+            id=p.id,
+            ref=p.ref,
+            clinic_id=p.clinic_id,
+            therapist_id=p.therapist_id,
+            timezone=p.timezone,
+            locale=p.locale,
+            status=p.status,
+            onboarded=p.onboarded_at is not None,
+        )
+
+    # ------------------------------------------------------------------ clinics and staff
+    def ensure_clinic(self, slug: str, name: str) -> int:
+        with transaction(self._factory) as s:
+            clinic = s.execute(select(Clinic).where(Clinic.slug == slug)).scalar_one_or_none()
+            if clinic is None:
+                clinic = Clinic(slug=slug, name=name, created_at=self._clock())
+                s.add(clinic)
+                s.flush()
+            return clinic.id
+
+    def ensure_staff(
+        self, clinic_id: int, email: str, display_name: str, role: str, password_hash: str | None
+    ) -> tuple[int, bool]:
+        """Return (staff id, created?) for `email`, creating the account if missing."""
+        if role not in ("therapist", "admin"):
+            raise StoreError(f"Unknown staff role {role!r}; use therapist or admin.")
+        email = email.strip().lower()
+        with transaction(self._factory) as s:
+            staff = s.execute(select(Staff).where(Staff.email == email)).scalar_one_or_none()
+            if staff is not None:
+                return staff.id, False
+            staff = Staff(
+                clinic_id=clinic_id,
+                email=email,
+                display_name=display_name,
+                role=role,
+                password_hash=password_hash,
+                created_at=self._clock(),
+            )
+            s.add(staff)
+            s.flush()
+            self._audit(s, "system", "staff.create", detail={"staff_id": staff.id, "role": role})
+            return staff.id, True
+
+    def staff_id_by_email(self, email: str) -> int | None:
+        with transaction(self._factory) as s:
+            return s.execute(
+                select(Staff.id).where(Staff.email == email.strip().lower())
+            ).scalar_one_or_none()
+
+    # ------------------------------------------------------------------ patients
+    def create_patient(
+        self,
+        *,
+        clinic_id: int,
+        therapist_id: int,
+        display_name: str,
+        timezone: str = "UTC",
+        locale: str = "en-US",
+        ref: str | None = None,
+        actor: str = "system",
+    ) -> PatientRef:
+        with transaction(self._factory) as s:
+            therapist = s.get(Staff, therapist_id)
+            if therapist is None or therapist.clinic_id != clinic_id:
+                raise StoreError("The therapist does not belong to that clinic.")
+            data_key = self._keyring.new_data_key()
+            patient = Patient(
+                ref=ref or new_patient_ref(),
+                clinic_id=clinic_id,
+                therapist_id=therapist_id,
+                timezone=timezone,
+                locale=locale,
+                status="active",
+                wrapped_key=self._keyring.wrap(data_key),
+                created_at=self._clock(),
+            )
+            patient.display_name_enc = crypto.encrypt_text(data_key, display_name)
+            s.add(patient)
+            s.flush()
+            self._audit(s, actor, "patient.create", patient_id=patient.id)
+            return self._ref_view(patient)
+
+    def find_patient(self, ref: str) -> PatientRef | None:
+        """Look a patient up by pseudonymous id (no identity decrypted, so not audited)."""
+        with transaction(self._factory) as s:
+            p = s.execute(select(Patient).where(Patient.ref == ref)).scalar_one_or_none()
+            if p is None or p.status == "deleted":
+                return None
+            return self._ref_view(p)
+
+    def patient_display_name(self, ref: str, *, actor: str, origin: str) -> str | None:
+        with transaction(self._factory) as s:
+            p = self._patient(s, ref)
+            self._audit(s, actor, "read.patient_identity", patient_id=p.id, origin=origin)
+            return self._decrypt(p, p.display_name_enc)
+
+    def bind_identity(self, ref: str, channel: str, external_id: str) -> None:
+        with transaction(self._factory) as s:
+            p = self._patient(s, ref)
+            exists = s.execute(
+                select(ChannelIdentity).where(
+                    ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id
+                )
+            ).scalar_one_or_none()
+            if exists is not None:
+                if exists.patient_id != p.id:
+                    raise StoreError(f"That {channel} identity is bound to another patient.")
+                return
+            s.add(ChannelIdentity(patient_id=p.id, channel=channel, external_id=external_id))
+
+    def mark_onboarded(self, ref: str) -> None:
+        with transaction(self._factory) as s:
+            p = self._patient(s, ref)
+            if p.onboarded_at is None:
+                p.onboarded_at = self._clock()
+
+    def record_consent(self, ref: str, text_version: str) -> None:
+        with transaction(self._factory) as s:
+            p = self._patient(s, ref)
+            s.add(Consent(patient_id=p.id, text_version=text_version, accepted_at=self._clock()))
+            self._audit(
+                s, f"patient:{ref}", "consent.accept", patient_id=p.id, detail={"text_version": text_version}
+            )
+
+    # ------------------------------------------------------------------ journaling
+    def record_checkin(
+        self,
+        ref: str,
+        prompt_set: str,
+        answers: Iterable[tuple[str, str | None, float | None]],
+        *,
+        started_at: datetime | None = None,
+    ) -> int:
+        """Store a completed check-in and its answers in one transaction; return its id.
+
+        `answers` holds (prompt key, free text or None, numeric value or None).
+        """
+        answers = list(answers)
+        for _key, text, _value in answers:
+            _check_text(text)
+        now = self._clock()
+        with transaction(self._factory) as s:
+            p = self._patient(s, ref)
+            checkin = CheckIn(
+                patient_id=p.id,
+                prompt_set=prompt_set,
+                status="completed",
+                started_at=started_at or now,
+                completed_at=now,
+                created_at=now,
+            )
+            s.add(checkin)
+            s.flush()
+            for key, text, value in answers:
+                s.add(
+                    JournalAnswer(
+                        patient_id=p.id,
+                        checkin_id=checkin.id,
+                        prompt_key=key,
+                        text_enc=self._encrypt(p, text),
+                        numeric_value=value,
+                        created_at=now,
+                    )
+                )
+            return checkin.id
+
+    def list_answers(self, ref: str, *, actor: str, origin: str) -> list[AnswerView]:
+        """All of a patient's journal answers, oldest first (audited read)."""
+        with transaction(self._factory) as s:
+            p = self._patient(s, ref)
+            rows = s.execute(
+                select(JournalAnswer, CheckIn.prompt_set)
+                .outerjoin(CheckIn, CheckIn.id == JournalAnswer.checkin_id)
+                .where(JournalAnswer.patient_id == p.id)
+                .order_by(JournalAnswer.created_at, JournalAnswer.id)
+            ).all()
+            self._audit(s, actor, "read.journal", patient_id=p.id, origin=origin, detail={"count": len(rows)})
+            return [
+                AnswerView(
+                    id=a.id,
+                    checkin_id=a.checkin_id,
+                    prompt_set=prompt_set,
+                    prompt_key=a.prompt_key,
+                    text=self._decrypt(p, a.text_enc),
+                    value=a.numeric_value,
+                    created_at=a.created_at,
+                )
+                for a, prompt_set in rows
+            ]
+
+    # ------------------------------------------------------------------ safety
+    def record_risk(
+        self,
+        ref: str,
+        *,
+        message_id: str | None,
+        text: str | None,
+        signal: SignalInput,
+        alert_channels: Sequence[str] = ("clinic",),
+    ) -> FlagResult:
+        """Write a risk signal, its flag and the alert outbox rows in one transaction.
+
+        While a patient has an open flag, further signals join it (raising its severity if
+        needed) instead of opening new flags, so a flood of messages is one episode. A raise
+        in severity queues new alert deliveries with the tighter deadline.
+        """
+        if signal.severity not in SEVERITY_ORDER[1:]:
+            raise StoreError(f"Cannot flag severity {signal.severity!r}.")
+        if text is not None and len(text) > MAX_TEXT_CHARS:
+            # Never refuse a risk message: keep the head and the tail, and say so.
+            text = text[: MAX_TEXT_CHARS // 2] + "\n[…]\n" + text[-MAX_TEXT_CHARS // 2 :]
+        now = self._clock()
+        with transaction(self._factory) as s:
+            p = self._patient(s, ref)
+            flag = s.execute(
+                select(RiskFlag)
+                .where(RiskFlag.patient_id == p.id, RiskFlag.status.in_(("open", "acknowledged")))
+                .order_by(RiskFlag.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            created = flag is None
+            escalated = False
+            if flag is None:
+                flag = RiskFlag(
+                    patient_id=p.id,
+                    severity=signal.severity,
+                    categories=json.dumps(sorted(set(signal.categories))),
+                    status="open",
+                    message_count=1,
+                    created_at=now,
+                    updated_at=now,
+                )
+                s.add(flag)
+                s.flush()
+            else:
+                flag.message_count += 1
+                flag.updated_at = now
+                flag.categories = json.dumps(
+                    sorted(set(json.loads(flag.categories)) | set(signal.categories))
+                )
+                if _severity_rank(signal.severity) > _severity_rank(flag.severity):
+                    flag.severity = signal.severity
+                    escalated = True
+                    if flag.status == "acknowledged":
+                        # A worse signal after acknowledgement needs a fresh human look.
+                        flag.status = "open"
+            s.add(
+                RiskSignal(
+                    flag_id=flag.id,
+                    message_id=message_id,
+                    source=signal.source,
+                    text_enc=self._encrypt(p, text),
+                    severity=signal.severity,
+                    categories=json.dumps(list(signal.categories)),
+                    rules=json.dumps(list(signal.rules)),
+                    lowering=json.dumps(list(signal.lowering)),
+                    created_at=now,
+                )
+            )
+            deadline = None
+            if created or escalated:
+                deadline = now + self._deadlines.get(flag.severity, timedelta(hours=24))
+                for channel in alert_channels:
+                    s.add(
+                        AlertDelivery(
+                            flag_id=flag.id,
+                            channel=channel,
+                            severity=flag.severity,
+                            status="pending",
+                            deadline_at=deadline,
+                            created_at=now,
+                        )
+                    )
+            self._audit(
+                s,
+                "system:safety",
+                "risk.signal",
+                patient_id=p.id,
+                detail={
+                    "flag_id": flag.id,
+                    "severity": signal.severity,
+                    "created": created,
+                    "escalated": escalated,
+                },
+            )
+            return FlagResult(flag.id, flag.severity, created, escalated, deadline)
+
+    def open_flag_severity(self, ref: str) -> str | None:
+        """Severity of the patient's open (or acknowledged, unresolved) flag, if any."""
+        with transaction(self._factory) as s:
+            p = self._patient(s, ref)
+            return s.execute(
+                select(RiskFlag.severity)
+                .where(RiskFlag.patient_id == p.id, RiskFlag.status.in_(("open", "acknowledged")))
+                .order_by(RiskFlag.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+
+    def list_flags(
+        self, *, actor: str, origin: str, statuses: Sequence[str] = ("open", "acknowledged")
+    ) -> list[FlagView]:
+        """Unresolved flags, most severe first, with decrypted signals (audited per patient)."""
+        with transaction(self._factory) as s:
+            flags = s.execute(
+                select(RiskFlag, Patient)
+                .join(Patient, Patient.id == RiskFlag.patient_id)
+                .where(RiskFlag.status.in_(tuple(statuses)))
+            ).all()
+            views: list[FlagView] = []
+            for flag, patient in flags:
+                deadline = s.execute(
+                    select(func.min(AlertDelivery.deadline_at)).where(
+                        AlertDelivery.flag_id == flag.id, AlertDelivery.severity == flag.severity
+                    )
+                ).scalar_one_or_none()
+                signals = [
+                    {
+                        "at": sig.created_at.isoformat(),
+                        "severity": sig.severity,
+                        "categories": json.loads(sig.categories),
+                        "rules": json.loads(sig.rules),
+                        "lowering": json.loads(sig.lowering),
+                        "text": self._decrypt(patient, sig.text_enc),
+                    }
+                    for sig in s.execute(
+                        select(RiskSignal).where(RiskSignal.flag_id == flag.id).order_by(RiskSignal.id)
+                    ).scalars()
+                ]
+                self._audit(
+                    s,
+                    actor,
+                    "read.risk_flag",
+                    patient_id=patient.id,
+                    origin=origin,
+                    detail={"flag_id": flag.id},
+                )
+                views.append(
+                    FlagView(
+                        id=flag.id,
+                        patient_ref=patient.ref,
+                        severity=flag.severity,
+                        categories=json.loads(flag.categories),
+                        status=flag.status,
+                        message_count=flag.message_count,
+                        created_at=flag.created_at,
+                        updated_at=flag.updated_at,
+                        deadline_at=deadline,
+                        signals=signals,
+                    )
+                )
+            views.sort(key=lambda v: (-_severity_rank(v.severity), v.created_at))
+            return views
+
+    def acknowledge_flag(self, flag_id: int, staff_id: int, *, origin: str) -> None:
+        with transaction(self._factory) as s:
+            flag = s.get(RiskFlag, flag_id)
+            staff = s.get(Staff, staff_id)
+            if flag is None:
+                raise NotFound(f"No risk flag {flag_id}.")
+            if staff is None:
+                raise NotFound(f"No staff account {staff_id}.")
+            patient = s.get(Patient, flag.patient_id)
+            if patient.clinic_id != staff.clinic_id:
+                raise NotFound(f"No risk flag {flag_id}.")
+            if flag.status == "resolved":
+                raise StoreError(f"Risk flag {flag_id} is already resolved.")
+            flag.status = "acknowledged"
+            flag.acknowledged_by = staff_id
+            flag.acknowledged_at = self._clock()
+            s.execute(
+                AlertDelivery.__table__.update()
+                .where(AlertDelivery.flag_id == flag_id, AlertDelivery.status == "pending")
+                .values(status="acknowledged")
+            )
+            self._audit(
+                s,
+                f"staff:{staff_id}",
+                "risk_flag.acknowledge",
+                patient_id=patient.id,
+                origin=origin,
+                detail={"flag_id": flag_id},
+            )
+
+    # ------------------------------------------------------------------ audit
+    def audit_events(self, *, patient_ref: str | None = None) -> list[dict]:
+        with transaction(self._factory) as s:
+            q = select(AuditEvent).order_by(AuditEvent.id)
+            if patient_ref is not None:
+                q = q.where(AuditEvent.patient_id == self._patient(s, patient_ref).id)
+            return [
+                {
+                    "at": e.at,
+                    "actor": e.actor,
+                    "action": e.action,
+                    "patient_id": e.patient_id,
+                    "origin": e.origin,
+                    "detail": json.loads(e.detail) if e.detail else None,
+                }
+                for e in s.execute(q).scalars()
+            ]

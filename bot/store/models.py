@@ -1,0 +1,202 @@
+"""SQLAlchemy models for Interlude's clinical store.
+
+Conventions: every patient free-text column ends in `_enc` and holds ciphertext made with
+that patient's data key (see `bot.store.crypto`). Times are timezone-aware UTC. Metadata
+that queries need (times, severities, scores, statuses) stays in the clear.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import declarative_base, relationship
+from sqlalchemy.types import TypeDecorator
+
+Base = declarative_base()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores aware datetimes as UTC and returns them aware (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Meta(Base):
+    """Key/value facts about the database itself (for example the master-key check)."""
+
+    __tablename__ = "meta"
+    key = Column(String(64), primary_key=True)
+    value = Column(LargeBinary, nullable=False)
+
+
+class Clinic(Base):
+    __tablename__ = "clinics"
+    id = Column(Integer, primary_key=True)
+    slug = Column(String(64), nullable=False, unique=True)
+    name = Column(String(200), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+    id = Column(Integer, primary_key=True)
+    clinic_id = Column(Integer, ForeignKey("clinics.id"), nullable=False, index=True)
+    email = Column(String(254), nullable=False, unique=True)
+    display_name = Column(String(200), nullable=False)
+    role = Column(String(20), nullable=False)  # therapist | admin
+    password_hash = Column(String(255), nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+    id = Column(Integer, primary_key=True)
+    #: Pseudonymous id used as Rasa's sender id and in alert channels.
+    ref = Column(String(40), nullable=False, unique=True)
+    clinic_id = Column(Integer, ForeignKey("clinics.id"), nullable=False, index=True)
+    therapist_id = Column(Integer, ForeignKey("staff.id"), nullable=False, index=True)
+    display_name_enc = Column(LargeBinary, nullable=True)
+    timezone = Column(String(64), nullable=False, default="UTC")
+    locale = Column(String(16), nullable=False, default="en-US")
+    status = Column(String(20), nullable=False, default="active")  # active | paused | deleted
+    #: The patient's data key, wrapped by the master key; NULL after crypto-shredding.
+    wrapped_key = Column(LargeBinary, nullable=True)
+    onboarded_at = Column(UTCDateTime, nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    identities = relationship("ChannelIdentity", back_populates="patient")
+
+
+class ChannelIdentity(Base):
+    __tablename__ = "channel_identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_channel_external"),)
+    id = Column(Integer, primary_key=True)
+    patient_id = Column(Integer, ForeignKey("patients.id"), nullable=False, index=True)
+    channel = Column(String(20), nullable=False)  # telegram | web | local
+    external_id = Column(String(128), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    patient = relationship("Patient", back_populates="identities")
+
+
+class Consent(Base):
+    __tablename__ = "consents"
+    id = Column(Integer, primary_key=True)
+    patient_id = Column(Integer, ForeignKey("patients.id"), nullable=False, index=True)
+    text_version = Column(String(32), nullable=False)
+    accepted_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class CheckIn(Base):
+    __tablename__ = "checkins"
+    id = Column(Integer, primary_key=True)
+    patient_id = Column(Integer, ForeignKey("patients.id"), nullable=False, index=True)
+    prompt_set = Column(String(64), nullable=False)
+    status = Column(String(20), nullable=False, default="started")
+    scheduled_for = Column(UTCDateTime, nullable=True)
+    started_at = Column(UTCDateTime, nullable=True)
+    completed_at = Column(UTCDateTime, nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class JournalAnswer(Base):
+    __tablename__ = "journal_answers"
+    id = Column(Integer, primary_key=True)
+    patient_id = Column(Integer, ForeignKey("patients.id"), nullable=False, index=True)
+    checkin_id = Column(Integer, ForeignKey("checkins.id"), nullable=True, index=True)
+    prompt_key = Column(String(64), nullable=False)
+    text_enc = Column(LargeBinary, nullable=True)
+    numeric_value = Column(Float, nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class RiskFlag(Base):
+    """One open risk episode per patient: repeated risk messages update it, not multiply it."""
+
+    __tablename__ = "risk_flags"
+    id = Column(Integer, primary_key=True)
+    patient_id = Column(Integer, ForeignKey("patients.id"), nullable=False, index=True)
+    severity = Column(String(10), nullable=False, index=True)
+    categories = Column(Text, nullable=False)  # JSON list, union over the signals
+    status = Column(String(16), nullable=False, default="open", index=True)
+    message_count = Column(Integer, nullable=False, default=1)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    acknowledged_by = Column(Integer, ForeignKey("staff.id"), nullable=True)
+    acknowledged_at = Column(UTCDateTime, nullable=True)
+    resolved_by = Column(Integer, ForeignKey("staff.id"), nullable=True)
+    resolved_at = Column(UTCDateTime, nullable=True)
+
+
+class RiskSignal(Base):
+    """One assessed patient message that raised or joined a flag: what fired, and why."""
+
+    __tablename__ = "risk_signals"
+    id = Column(Integer, primary_key=True)
+    flag_id = Column(Integer, ForeignKey("risk_flags.id"), nullable=False, index=True)
+    #: Rasa's message id of the triggering user message.
+    message_id = Column(String(64), nullable=True)
+    source = Column(String(32), nullable=False, default="message")  # message | phq9_item9
+    text_enc = Column(LargeBinary, nullable=True)
+    severity = Column(String(10), nullable=False)
+    categories = Column(Text, nullable=False)  # JSON list
+    rules = Column(Text, nullable=False)  # JSON list of {id, category, severity, span}
+    lowering = Column(Text, nullable=False, default="[]")  # JSON list of {rule, reason, cue}
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class AlertDelivery(Base):
+    """The escalation outbox: one row per flag and alert channel, written with the flag."""
+
+    __tablename__ = "alert_deliveries"
+    id = Column(Integer, primary_key=True)
+    flag_id = Column(Integer, ForeignKey("risk_flags.id"), nullable=False, index=True)
+    channel = Column(String(20), nullable=False)
+    severity = Column(String(10), nullable=False)
+    status = Column(String(16), nullable=False, default="pending", index=True)
+    attempts = Column(Integer, nullable=False, default=0)
+    deadline_at = Column(UTCDateTime, nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class AuditEvent(Base):
+    """Append-only: the store API never updates or deletes these rows."""
+
+    __tablename__ = "audit_log"
+    id = Column(Integer, primary_key=True)
+    at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    actor = Column(String(120), nullable=False)
+    action = Column(String(64), nullable=False)
+    patient_id = Column(Integer, ForeignKey("patients.id"), nullable=True, index=True)
+    origin = Column(String(64), nullable=False)
+    detail = Column(Text, nullable=True)
