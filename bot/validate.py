@@ -1,8 +1,9 @@
 """A strict `rasa data validate`: fail on any warning we cannot explain.
 
 Rasa warns about every response that no story or rule uses, including those our custom
-actions send. Such a warning is accepted only when an action module names that response
-literally; anything else (a typo, a dead response, a real conflict) fails.
+actions or the safety policy send, and those forms ask for their slots. Such a warning is
+accepted only when our code names that response literally (or it is a form's utter_ask_);
+anything else (a typo, a dead response, an unused intent, a real conflict) fails.
 """
 
 from __future__ import annotations
@@ -20,10 +21,17 @@ _UNUSED = re.compile(r"UserWarning: The utterance '([^']+)' is not used in any s
 _WARNING = re.compile(r"(UserWarning|WARNING|ERROR)")
 
 
-def responses_named_in_actions(root: Path = PROJECT_ROOT) -> set[str]:
+def responses_named_in_code(root: Path = PROJECT_ROOT) -> set[str]:
+    """Responses our actions and Rasa extensions send, plus those forms ask implicitly."""
+    import yaml
+
     names: set[str] = set()
-    for path in (root / "actions").glob("*.py"):
+    for path in [*(root / "actions").glob("*.py"), *(root / "bot" / "rasa_ext").glob("*.py")]:
         names.update(re.findall(r"[\"'](utter_[a-z0-9_]+)[\"']", path.read_text(encoding="utf-8")))
+    domain = yaml.safe_load((root / "domain.yml").read_text(encoding="utf-8"))
+    for form, spec in (domain.get("forms") or {}).items():
+        for slot in spec.get("required_slots") or []:
+            names.update({f"utter_ask_{slot}", f"utter_ask_{form}_{slot}"})
     return names
 
 
@@ -44,7 +52,7 @@ def validate_training_data(config: Path, root: Path = PROJECT_ROOT) -> list[str]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
     proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, check=False)
     output = proc.stdout + proc.stderr
-    named = responses_named_in_actions(root)
+    named = responses_named_in_code(root)
     problems = []
     for line in output.splitlines():
         if "DeprecationWarning" in line or "cross_validation_arguments" in line:

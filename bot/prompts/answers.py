@@ -19,7 +19,7 @@ _NUMBER_WORDS = {
 }
 _KEYCAPS = {f"{d}\ufe0f\u20e3": str(d) for d in range(10)} | {"\U0001f51f": "10"}
 # "7", "7/10", "7 out of 10", "6.5" (a decimal is kept as written and rounded later)
-_NUMERIC = re.compile(r"(?<![\d.])(\d{1,3}(?:[.,]\d)?)(?:\s*(?:/|out\s+of)\s*10)?(?![\d])")
+_NUMERIC = re.compile(r"(?<![\d.\-])(\d{1,3}(?:[.,]\d)?)(?:\s*(?:/|out\s+of)\s*10)?(?![\d])")
 _WORD = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b")
 
 SKIP_WORDS = frozenset({"skip", "pass", "next", "skip it", "skip this", "skip this one", "rather not say"})

@@ -291,6 +291,7 @@ class Detector:
 
         # Escalators: ideation next to means or timing is a plan, whatever the wording.
         raised: set[tuple[str, str]] = set()
+        sentence_of = self._sentence_index(doc) if escal and kept else []
         for eid, e_start, e_end in escal:
             esc = self._escalators[eid]
             for rule, start, _end, severity, lowering in kept:
@@ -299,7 +300,7 @@ class Detector:
                     or rule.kind not in esc.kinds
                     or lowering is not None
                     or (eid, rule.id) in raised
-                    or not self._adjacent(doc, start, e_start)
+                    or abs(sentence_of[start] - sentence_of[e_start]) > (1 if esc.scope == "adjacent" else 0)
                 ):
                     continue
                 if rank(esc.to_severity) <= rank(severity):
@@ -325,12 +326,13 @@ class Detector:
         return result
 
     @staticmethod
-    def _adjacent(doc: Doc, a: int, b: int) -> bool:
-        """Same or neighbouring sentence."""
-        sents = list(doc.sents)
-        ia = next(i for i, s in enumerate(sents) if s.start <= a < s.end)
-        ib = next(i for i, s in enumerate(sents) if s.start <= b < s.end)
-        return abs(ia - ib) <= 1
+    def _sentence_index(doc: Doc) -> list[int]:
+        """For each token, the number of its sentence (computed once per document)."""
+        index = [0] * len(doc)
+        for i, sent in enumerate(doc.sents):
+            for t in range(sent.start, sent.end):
+                index[t] = i
+        return index
 
     @staticmethod
     def _span(doc: Doc, norm, text: str, start: int, end: int) -> tuple[int, int, str]:  # type: ignore[no-untyped-def]

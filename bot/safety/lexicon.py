@@ -47,6 +47,7 @@ class Escalator:
     to_severity: str
     kind: str
     patterns: tuple[str, ...]
+    scope: str = "sentence"  # sentence | adjacent (the same or a neighbouring sentence)
 
 
 @dataclass
@@ -136,6 +137,9 @@ def parse_lexicon(data: Any, source: str) -> Lexicon:
             if cat not in CATEGORIES:
                 raise LexiconError(f"{label}: unknown category {cat!r}.")
         kinds = tuple(entry.get("kinds") or ("ideation", "behaviour"))
+        scope = str(entry.get("scope", "sentence"))
+        if scope not in ("sentence", "adjacent"):
+            raise LexiconError(f"{label}: scope must be sentence or adjacent, not {scope!r}.")
         escalators.append(
             Escalator(
                 str(_req(entry, "id", label)),
@@ -144,6 +148,7 @@ def parse_lexicon(data: Any, source: str) -> Lexicon:
                 to,
                 str(entry.get("kind", "means")),
                 _patterns(entry, label),
+                scope,
             )
         )
     normalise = data.get("normalise", {}) or {}

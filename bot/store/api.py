@@ -203,6 +203,10 @@ class Store:
                 )
         return cls(factory, keyring, clock=clock)
 
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._factory.kw["bind"].dispose()
+
     # ------------------------------------------------------------------ helpers
     def _data_key(self, patient: Patient) -> bytes:
         if patient.wrapped_key is None:

@@ -1,0 +1,72 @@
+"""`make bench`: performance figures, printed, never asserted in tests.
+
+Detector latency per message (goal: p95 <= 5 ms) over short messages and long journal entries.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+
+SHORT = [
+    "mood 7, slept ok",
+    "I want to kill myself",
+    "i can't go on like this",
+    "During the session I felt like I was dying and then reborn",
+    "I took an extra troche and had some wine",
+    "it burns when I pee",
+    "my friend says she wants to kill herself",
+    "had a lovely walk with my sister today, felt calm and grounded",
+    "nobody would miss me",
+    "I'm killing it at work",
+]
+LONG = ("Today was a gentle day. I noticed the light on the water and felt calm. " * 60) + (
+    "Honestly though I keep thinking about ending my life. " + "Then I made soup. " * 40
+)
+
+
+def _pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
+
+
+def bench_detector(rounds: int = 200) -> None:
+    from bot.safety.service import default_detector
+
+    t0 = time.perf_counter()
+    detector = default_detector()
+    load = time.perf_counter() - t0
+    for text in SHORT:  # warm caches
+        detector.assess(text)
+    short_ms = []
+    for _ in range(rounds):
+        for text in SHORT:
+            t = time.perf_counter()
+            detector.assess(text)
+            short_ms.append((time.perf_counter() - t) * 1000)
+    long_ms = []
+    for _ in range(max(20, rounds // 10)):
+        t = time.perf_counter()
+        detector.assess(LONG)
+        long_ms.append((time.perf_counter() - t) * 1000)
+    print(f"detector load: {load:.2f} s")
+    print(
+        f"detector, short messages (n={len(short_ms)}): p50 {_pct(short_ms, 50):.2f} ms, "
+        f"p95 {_pct(short_ms, 95):.2f} ms, p99 {_pct(short_ms, 99):.2f} ms, "
+        f"mean {statistics.mean(short_ms):.2f} ms   (goal p95 <= 5 ms)"
+    )
+    print(
+        f"detector, {len(LONG):,}-character entries (n={len(long_ms)}): "
+        f"p50 {_pct(long_ms, 50):.1f} ms, p95 {_pct(long_ms, 95):.1f} ms"
+    )
+
+
+def main() -> int:
+    sys.modules.setdefault("tensorflow", None)  # type: ignore[arg-type]  # not needed here
+    bench_detector()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+import pytest
+
+from bot.prompts.answers import is_skip, parse_scale
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("7", 7),
+        ("seven", 7),
+        ("7/10", 7),
+        ("7 / 10", 7),
+        ("7 out of 10", 7),
+        ("about a 6", 6),
+        ("maybe a 4 today", 4),
+        ("0", 0),
+        ("zero", 0),
+        ("10", 10),
+        ("Ten", 10),
+        ("6.5", 7),
+        ("7\ufe0f\u20e3", 7),
+        ("I'd say 8, it was a good day", 8),
+    ],
+)
+def test_numbers_people_write(text, expected):
+    assert parse_scale(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "good", "6 or 7", "11", "-3", "100", "a journal paragraph"])
+def test_ambiguous_or_out_of_range_is_none(text):
+    assert parse_scale(text) is None
+
+
+def test_skip_words():
+    assert is_skip("skip") and is_skip("Skip this one.") and not is_skip("skipped breakfast")

@@ -1,0 +1,96 @@
+"""The `interlude` command's contract: one clear line for bad input, stable JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from bot.config import PROJECT_ROOT
+
+INTERLUDE = [sys.executable, "-m", "bot.cli"]
+
+
+def run(args, tmp_path, stdin=None, **env):
+    full_env = {**os.environ, "INTERLUDE_DATA_DIR": str(tmp_path / "data"), **env}
+    return subprocess.run(
+        INTERLUDE + args,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env=full_env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_safety_check_reads_json_lines_in_order(tmp_path):
+    lines = [
+        {"text": "I want to kill myself"},
+        {"text": "slept well, mood 7"},
+        "not json",
+        {"text": "I can't go on like this"},
+    ]
+    stdin = "\n".join(json.dumps(x) if isinstance(x, dict) else x for x in lines) + "\n"
+    res = run(["safety", "check"], tmp_path, stdin=stdin)
+    out = [json.loads(line) for line in res.stdout.splitlines()]
+    assert len(out) == 4
+    assert out[0]["severity"] == "high" and out[0]["categories"] == ["suicide"]
+    assert out[0]["rules"][0]["rule"] == "suicide.active"
+    assert out[1]["severity"] == "none" and out[1]["rules"] == []
+    assert "error" in out[2] and "line 3" in out[2]["error"]
+    assert out[3]["severity"] == "moderate"
+    assert res.returncode == 1  # one bad line
+
+
+def test_safety_check_text_flag(tmp_path):
+    res = run(["safety", "check", "--text", "my friend wants to kill herself"], tmp_path)
+    out = json.loads(res.stdout)
+    assert res.returncode == 0 and out["categories"] == ["third_party"]
+    assert set(out) >= {"severity", "categories", "rules", "lowering"}
+
+
+def test_bad_port_is_one_sentence_not_a_traceback(tmp_path):
+    res = run(["run"], tmp_path, INTERLUDE_RASA_PORT="fifty")
+    assert res.returncode == 2
+    assert res.stderr.strip() == (
+        "interlude: INTERLUDE_RASA_PORT must be a port number between 1 and 65535, not 'fifty'."
+    )
+    assert "Traceback" not in res.stderr
+
+
+def test_malformed_yaml_names_the_file(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text("pipeline: [\n")
+    res = run(["run", "--config", str(bad)], tmp_path)
+    assert res.returncode == 2
+    assert "bad.yml is not valid YAML at line" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_broken_lexicon_stops_start_up(tmp_path):
+    lex = tmp_path / "lexicon.yml"
+    lex.write_text("rules:\n  - id: a\n    category: suicide\n    severity: extreme\n    patterns: [x]\n")
+    res = run(["run"], tmp_path, INTERLUDE_SAFETY_LEXICON=str(lex))
+    assert res.returncode == 2 and "severity must be" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_unreachable_database(tmp_path):
+    res = run(["db", "upgrade"], tmp_path, INTERLUDE_DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")
+    assert res.returncode == 2 and "INTERLUDE_DATABASE_URL" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_every_subcommand_has_help(tmp_path):
+    for args in (
+        ["--help"],
+        ["run", "--help"],
+        ["train", "--help"],
+        ["chat", "--help"],
+        ["db", "--help"],
+        ["safety", "check", "--help"],
+        ["flags", "list", "--help"],
+    ):
+        res = run(args, tmp_path)
+        assert res.returncode == 0 and "usage: interlude" in res.stdout

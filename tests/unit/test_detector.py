@@ -1,0 +1,191 @@
+"""The risk detector against the clinical guide's rules (section 5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.safety.assessment import rank
+from bot.safety.detector import Detector
+from bot.safety.lexicon import LexiconError
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    return Detector.from_files()
+
+
+def sev(detector: Detector, text: str) -> str:
+    return detector.assess(text).severity
+
+
+@pytest.mark.parametrize(
+    ("text", "category", "at_least"),
+    [
+        ("I want to kill myself", "suicide", "high"),
+        ("im gonna kill myself tonight", "suicide", "critical"),
+        ("I've saved up my troches, I know how many it takes", "suicide", "critical"),
+        ("This is goodbye everyone. Tell my sister I love her.", "suicide", "critical"),
+        ("I took all my pills", "suicide", "critical"),
+        ("i wish i was dead", "suicide", "moderate"),
+        ("everyone would be better off without me", "suicide", "moderate"),
+        ("I've been cutting again", "self_harm", "high"),
+        ("I want to hurt my boss, I think about stabbing him", "harm_to_others", "high"),
+        ("my boyfriend hits me when he drinks", "safeguarding", "high"),
+        ("there's blood when I pee since the last troche", "medical", "high"),
+        ("my husband won't wake up after his dose", "medical", "critical"),
+        ("it burns when I pee and I'm peeing all the time", "medical", "moderate"),
+        ("the voices are telling me to do things", "psychiatric", "high"),
+        ("I took an extra troche and had a few glasses of wine", "substance", "high"),
+        ("I bought ketamine off a dealer", "substance", "high"),
+        ("my friend says she wants to kill herself", "third_party", "high"),
+    ],
+)
+def test_each_category_is_detected(detector, text, category, at_least):
+    a = detector.assess(text)
+    assert category in a.categories, a.to_dict()
+    assert rank(a.severity) >= rank(at_least), a.to_dict()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I can't go on like this",
+        "nobody would miss me",
+        "I don't want to exist",
+        "I don't want to be here anymore",
+    ],
+)
+def test_negations_that_are_risk_are_flagged(detector, text):
+    """Guide: these contain negations and are risk."""
+    assert rank(sev(detector, text)) >= rank("moderate")
+
+
+def test_negation_lowers_one_level_and_is_recorded_never_clears(detector):
+    a = detector.assess("I would never kill myself")
+    assert a.severity == "moderate"  # high, lowered by one
+    assert [(low.reason, low.from_severity, low.to_severity) for low in a.lowering] == [
+        ("negation", "high", "moderate")
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm not going to kill myself tonight",
+        "I won't take all my pills, I promise, I've just saved them up",
+        "this is not goodbye, this is goodbye forever",
+    ],
+)
+def test_plan_intent_means_farewell_are_never_lowered(detector, text):
+    a = detector.assess(text)
+    assert a.severity == "critical", a.to_dict()
+
+
+def test_past_and_hypothetical_lower_by_one(detector):
+    past = detector.assess("I tried to kill myself when I was 16")
+    assert past.severity == "moderate" and {low.reason for low in past.lowering} == {"past"}
+    hypo = detector.assess("if I ever wanted to kill myself I would tell you")
+    assert hypo.severity == "moderate" and hypo.lowering[0].reason == "hypothetical"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm killing it at work this week",
+        "this headache is killing me",
+        "I'm dying to see my sister",
+        "During the session I felt like I was dying and then reborn. Total ego death.",
+        "I saw my own funeral and my dead grandmother was holding my hand",
+        "It felt like my old self died and something new began",
+        "I left my body and floated above the room",
+        "I could kill for a coffee",
+        "mood 7, slept well, walked by the river",
+        "I cut myself shaving",
+    ],
+)
+def test_idioms_and_integration_imagery_do_not_flag(detector, text):
+    assert detector.assess(text).severity == "none", detector.assess(text).to_dict()
+
+
+def test_risk_in_the_middle_of_a_long_positive_entry(detector):
+    entry = (
+        "Today was lovely. " * 200
+        + "Honestly though I keep thinking about ending my life. "
+        + "Anyway, the garden looked beautiful and I made soup. " * 200
+    )
+    a = detector.assess(entry)
+    assert a.severity == "high"
+    hit = a.rules[0]
+    assert entry[hit.start : hit.end] == hit.span and "ending my life" in hit.span
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I WANT TO DIE",
+        "i want to diiiiie",
+        "k i l l myself",
+        "s.u.i.c.i.d.e is all i think about",
+        "su1c1de",
+        "kms",
+        "i wanna unalive myself",
+        "I want to kil myslef",
+        "suicde thoughts again",
+        "I want to die 💊💊💊",
+        "🔪🩸",
+    ],
+)
+def test_spelling_spacing_slang_and_emoji(detector, text):
+    assert rank(sev(detector, text)) >= rank("high"), detector.assess(text).to_dict()
+
+
+def test_ideation_with_means_or_timing_is_critical(detector):
+    a = detector.assess("I want to die. I have a bottle of pills next to me")
+    assert a.severity == "critical"
+    assert any(h.rule.startswith("escalate.means") for h in a.rules)
+
+
+def test_every_hit_records_rule_and_span(detector):
+    text = "I feel like a burden to everyone"
+    a = detector.assess(text)
+    assert a.rules and all(text[h.start : h.end] == h.span for h in a.rules)
+    assert all(h.rule and h.category for h in a.rules)
+
+
+def test_without_spans_no_patient_words_leak(detector):
+    d = detector.assess("I want to kill myself").to_dict(include_spans=False)
+    assert "kill" not in str(d).replace("suicide", "")
+
+
+def test_detector_failure_is_high_never_none(detector, monkeypatch):
+    def boom(_text):
+        raise RuntimeError("simulated")
+
+    monkeypatch.setattr(detector, "_assess", boom)
+    a = detector.assess("anything at all")
+    assert a.severity == "high" and a.error == "RuntimeError"
+
+
+def test_bad_lexicon_is_a_clear_error(tmp_path: Path):
+    bad = tmp_path / "lexicon.yml"
+    bad.write_text("rules:\n  - id: x\n    category: nonsense\n    severity: high\n    patterns: [a]\n")
+    with pytest.raises(LexiconError, match="unknown category 'nonsense'"):
+        Detector.from_files([bad])
+    broken = tmp_path / "broken.yml"
+    broken.write_text("rules: [\n")
+    with pytest.raises(LexiconError, match="not valid YAML"):
+        Detector.from_files([broken])
+
+
+def test_clinic_extension_adds_rules(tmp_path: Path):
+    from bot.safety.detector import DEFAULT_LEXICON
+
+    extra = tmp_path / "clinic.yml"
+    extra.write_text(
+        "rules:\n  - id: clinic.local_bridge\n    category: suicide\n    severity: critical\n"
+        "    kind: plan\n    patterns: ['go to the old mill bridge']\n"
+    )
+    d = Detector.from_files([DEFAULT_LEXICON, extra])
+    assert d.assess("I might go to the old mill bridge").severity == "critical"
