@@ -156,6 +156,63 @@ def cmd_flags_ack(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- patient data rights
+def cmd_patient_export(args: argparse.Namespace) -> int:
+    from bot.exports import write_export
+
+    export = _open_store().export_patient(args.patient, actor=_actor(), origin="cli")
+    json_path, html_path = write_export(export, Path(args.out))
+    print(f"Wrote {json_path} and {html_path} (owner-only; they contain health information).")
+    return 0
+
+
+def cmd_patient_delete(args: argparse.Namespace) -> int:
+    if args.confirm != args.patient:
+        raise UserFacingError(
+            f"Deleting is permanent; repeat the patient id to confirm: --confirm {args.patient}"
+        )
+    _open_store().delete_patient(args.patient, actor=_actor(), origin="cli")
+    print(f"Patient {args.patient} deleted: data key destroyed, identities and transcript removed.")
+    return 0
+
+
+# ---------------------------------------------------------------------------- keys
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from bot.store import crypto
+
+    settings = load_settings()
+    if os.environ.get("INTERLUDE_MASTER_KEY"):
+        raise UserFacingError(
+            "The master key comes from INTERLUDE_MASTER_KEY; rotate it there (new key first, "
+            "old keys after it) and restart; re-wrapping env-managed keys is not supported yet."
+        )
+    store = _open_store()
+    old = crypto.load_master_keys(settings.data_dir, create=False)
+    if args.retire_old:
+        newest = crypto.Keyring(old[:1])
+        if not store.all_wraps_open_with(newest):
+            raise UserFacingError(
+                "Some data keys still need an older key; run `interlude keys rotate` first."
+            )
+        spool = settings.data_dir / "spool"
+        if spool.is_dir() and any(spool.glob("*.rec")):
+            raise UserFacingError(
+                "The outage spool still holds records under older keys; wait for it to empty."
+            )
+        crypto.write_key_file(settings.data_dir, old[:1])
+        print(f"Retired {len(old) - 1} older master key(s).")
+        return 0
+    new = crypto.Fernet.generate_key()
+    # Key file first: if re-wrapping fails half-way, every wrap still opens with some key in it.
+    crypto.write_key_file(settings.data_dir, [new, *old])
+    n = store.rewrap_all(crypto.Keyring([new, *old]), actor=_actor())
+    print(
+        f"Re-wrapped {n} patient key(s) under a new master key. Older keys stay in "
+        f"{crypto.master_key_path(settings.data_dir)} until `interlude keys rotate --retire-old`."
+    )
+    return 0
+
+
 # ---------------------------------------------------------------------------- demo, validate
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import seed_demo
@@ -226,6 +283,23 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("flag_id", type=int)
     q.add_argument("--staff", required=True, help="the acknowledging staff member's e-mail")
     q.set_defaults(func=cmd_flags_ack)
+
+    p = sub.add_parser("patient", help="patient data rights: export, delete")
+    ps = p.add_subparsers(dest="patient_command", required=True, metavar="ACTION")
+    q = ps.add_parser("export", help="write everything about one patient as JSON and HTML (audited)")
+    q.add_argument("patient", help="the patient id (pt_...)")
+    q.add_argument("--out", default=".", help="folder to write the two files into")
+    q.set_defaults(func=cmd_patient_export)
+    q = ps.add_parser("delete", help="crypto-shred one patient (permanent; audited)")
+    q.add_argument("patient", help="the patient id (pt_...)")
+    q.add_argument("--confirm", default="", help="the same patient id again")
+    q.set_defaults(func=cmd_patient_delete)
+
+    p = sub.add_parser("keys", help="master key management")
+    ks = p.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    q = ks.add_parser("rotate", help="add a new master key and re-wrap every data key under it")
+    q.add_argument("--retire-old", action="store_true", help="drop older keys once nothing needs them")
+    q.set_defaults(func=cmd_keys_rotate)
 
     p = sub.add_parser("demo", help="create the demo clinic if missing and print its logins")
     p.set_defaults(func=cmd_demo)

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from bot.config import Settings, load_settings
 from bot.store.api import Store
+from bot.store.spool import Spool
 
 
 @lru_cache(maxsize=1)
@@ -17,3 +18,9 @@ def settings() -> Settings:
 def store() -> Store:
     s = settings()
     return Store.open(s.database_url, s.data_dir)
+
+
+@lru_cache(maxsize=1)
+def spool() -> Spool:
+    """Where writes wait while the database is unreachable (encrypted, in the data folder)."""
+    return Spool(settings().data_dir / "spool", store().keyring)

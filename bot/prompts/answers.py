@@ -51,3 +51,50 @@ def parse_scale(text: str, low: int = 0, high: int = 10) -> int | None:
 
 def is_skip(text: str) -> bool:
     return text.strip().lower().rstrip(".!") in SKIP_WORDS
+
+
+STOP_COMMANDS = frozenset(
+    {
+        "stop",
+        "stop it",
+        "stop please",
+        "please stop",
+        "cancel",
+        "quit",
+        "exit",
+        "end",
+        "pause",
+        "not now",
+        "later",
+        "maybe later",
+        "not today",
+        "another time",
+        "not right now",
+        "stop the check in",
+        "stop the checkin",
+        "stop check in",
+        "stop checkin",
+        "end the check in",
+        "cancel the check in",
+        "i want to stop",
+        "can we stop",
+        "let's stop",
+        "lets stop",
+        "let's stop here",
+        "lets stop here",
+        "stop here",
+        "that's enough",
+        "thats enough",
+        "that's enough for now",
+        "i'm done for now",
+        "im done for now",
+        "done for now",
+    }
+)
+
+
+def is_stop_command(text: str) -> bool:
+    """An explicit request to stop a check-in. Deliberately literal: a journal line that merely
+    mentions stopping ("I want to stop feeling like this") is an answer, not a command."""
+    s = " ".join(text.strip().lower().replace("-", " ").replace("\u2019", "'").rstrip(".!").split())
+    return s in STOP_COMMANDS

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, inspect, select
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,9 +30,13 @@ from bot.store.models import (
     CheckIn,
     Clinic,
     Consent,
+    DosingSession,
+    EnrollmentCode,
+    InstrumentResult,
     JournalAnswer,
     Meta,
     Patient,
+    RasaEvent,
     RiskFlag,
     RiskSignal,
     Staff,
@@ -136,6 +142,10 @@ def _check_text(text: str | None) -> None:
         raise TextTooLong(f"That text is {len(text):,} characters long; the limit is {MAX_TEXT_CHARS:,}.")
 
 
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
 def redact_url(url: str) -> str:
     """A database URL safe to print: the password is masked."""
     try:
@@ -164,6 +174,9 @@ class Store:
         self._keyring = keyring
         self._clock = clock
         self._deadlines = dict(ack_deadlines or DEFAULT_ACK_DEADLINES)
+        # sender id -> (data key, fetched at); short-lived so crypto-shredding takes effect soon
+        self._key_cache: dict[str, tuple[bytes, float]] = {}
+        self._key_lock = threading.Lock()
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -203,9 +216,19 @@ class Store:
                 )
         return cls(factory, keyring, clock=clock)
 
+    @property
+    def keyring(self) -> crypto.Keyring:
+        """The master keyring, for the spool's at-rest encryption."""
+        return self._keyring
+
+    @property
+    def engine(self) -> Engine:
+        """The configured engine, for adapters that share the database (Rasa's tracker store)."""
+        return self._factory.kw["bind"]
+
     def close(self) -> None:
         """Release the connection pool."""
-        self._factory.kw["bind"].dispose()
+        self.engine.dispose()
 
     # ------------------------------------------------------------------ helpers
     def _data_key(self, patient: Patient) -> bytes:
@@ -263,6 +286,44 @@ class Store:
             status=p.status,
             onboarded=p.onboarded_at is not None,
         )
+
+    # ------------------------------------------------------------------ conversation encryption
+    KEY_CACHE_SECONDS = 60.0
+    TRACKER_FALLBACK_KEY = "tracker_fallback_key"
+
+    def _conversation_key(self, sender_id: str) -> bytes:
+        """The data key for a conversation: the patient's, or a wrapped fallback for others.
+
+        Rasa's tracker store calls this for every saved or loaded event, so keys are cached
+        for a minute; deleting a patient removes their events as well as their key.
+        """
+        now = time.monotonic()
+        with self._key_lock:
+            hit = self._key_cache.get(sender_id)
+            if hit is not None and now - hit[1] < self.KEY_CACHE_SECONDS:
+                return hit[0]
+        with transaction(self._factory) as s:
+            patient = s.execute(select(Patient).where(Patient.ref == sender_id)).scalar_one_or_none()
+            if patient is not None:
+                key = self._data_key(patient)
+            else:
+                row = s.get(Meta, self.TRACKER_FALLBACK_KEY)
+                if row is None:
+                    row = Meta(
+                        key=self.TRACKER_FALLBACK_KEY, value=self._keyring.wrap(self._keyring.new_data_key())
+                    )
+                    s.add(row)
+                key = self._keyring.unwrap(row.value)
+        with self._key_lock:
+            self._key_cache[sender_id] = (key, now)
+        return key
+
+    def encrypt_conversation(self, sender_id: str, plaintext: str) -> str:
+        """Ciphertext (ASCII) of one conversation event, under the sender's key."""
+        return crypto.encrypt_text(self._conversation_key(sender_id), plaintext).decode("ascii")
+
+    def decrypt_conversation(self, sender_id: str, token: str) -> str:
+        return crypto.decrypt_text(self._conversation_key(sender_id), token.encode("ascii"))
 
     # ------------------------------------------------------------------ clinics and staff
     def ensure_clinic(self, slug: str, name: str) -> int:
@@ -387,10 +448,12 @@ class Store:
         answers: Iterable[tuple[str, str | None, float | None]],
         *,
         started_at: datetime | None = None,
+        idempotency_key: str | None = None,
     ) -> int:
         """Store a completed check-in and its answers in one transaction; return its id.
 
-        `answers` holds (prompt key, free text or None, numeric value or None).
+        `answers` holds (prompt key, free text or None, numeric value or None). With an
+        idempotency key, a second call with the same key returns the first check-in's id.
         """
         answers = list(answers)
         for _key, text, _value in answers:
@@ -398,9 +461,16 @@ class Store:
         now = self._clock()
         with transaction(self._factory) as s:
             p = self._patient(s, ref)
+            if idempotency_key is not None:
+                existing = s.execute(
+                    select(CheckIn.id).where(CheckIn.idempotency_key == idempotency_key)
+                ).scalar_one_or_none()
+                if existing is not None:
+                    return existing
             checkin = CheckIn(
                 patient_id=p.id,
                 prompt_set=prompt_set,
+                idempotency_key=idempotency_key,
                 status="completed",
                 started_at=started_at or now,
                 completed_at=now,
@@ -626,13 +696,206 @@ class Store:
             flag.acknowledged_at = self._clock()
             s.execute(
                 AlertDelivery.__table__.update()
-                .where(AlertDelivery.flag_id == flag_id, AlertDelivery.status == "pending")
-                .values(status="acknowledged")
+                .where(AlertDelivery.flag_id == flag_id, AlertDelivery.acknowledged_at.is_(None))
+                .values(acknowledged_by=staff_id, acknowledged_at=flag.acknowledged_at)
             )
             self._audit(
                 s,
                 f"staff:{staff_id}",
                 "risk_flag.acknowledge",
+                patient_id=patient.id,
+                origin=origin,
+                detail={"flag_id": flag_id},
+            )
+
+    # ------------------------------------------------------------------ data rights
+    def export_patient(self, ref: str, *, actor: str, origin: str) -> dict:
+        """Everything held about one patient, decrypted, as JSON-ready data (audited)."""
+        with transaction(self._factory) as s:
+            p = self._patient(s, ref)
+
+            def rows(model, *order):  # type: ignore[no-untyped-def]
+                return s.execute(select(model).where(model.patient_id == p.id).order_by(*order)).scalars()
+
+            checkins = {
+                c.id: {
+                    "id": c.id,
+                    "prompt_set": c.prompt_set,
+                    "status": c.status,
+                    "scheduled_for": _iso(c.scheduled_for),
+                    "started_at": _iso(c.started_at),
+                    "completed_at": _iso(c.completed_at),
+                    "answers": [],
+                }
+                for c in rows(CheckIn, CheckIn.id)
+            }
+            loose: list[dict] = []
+            for a in rows(JournalAnswer, JournalAnswer.id):
+                item = {
+                    "prompt_key": a.prompt_key,
+                    "text": self._decrypt(p, a.text_enc),
+                    "value": a.numeric_value,
+                    "at": _iso(a.created_at),
+                }
+                (checkins[a.checkin_id]["answers"] if a.checkin_id in checkins else loose).append(item)
+            flags = []
+            for f in rows(RiskFlag, RiskFlag.id):
+                signals = s.execute(
+                    select(RiskSignal).where(RiskSignal.flag_id == f.id).order_by(RiskSignal.id)
+                ).scalars()
+                flags.append(
+                    {
+                        "id": f.id,
+                        "severity": f.severity,
+                        "categories": json.loads(f.categories),
+                        "status": f.status,
+                        "created_at": _iso(f.created_at),
+                        "acknowledged_at": _iso(f.acknowledged_at),
+                        "resolved_at": _iso(f.resolved_at),
+                        "signals": [
+                            {
+                                "at": _iso(sig.created_at),
+                                "severity": sig.severity,
+                                "source": sig.source,
+                                "text": self._decrypt(p, sig.text_enc),
+                                "rules": json.loads(sig.rules),
+                                "lowering": json.loads(sig.lowering),
+                            }
+                            for sig in signals
+                        ],
+                    }
+                )
+            transcript = []
+            for e in s.execute(
+                select(RasaEvent).where(RasaEvent.sender_id == ref).order_by(RasaEvent.id)
+            ).scalars():
+                if e.type_name not in ("user", "bot") or not e.data:
+                    continue
+                event = json.loads(self.decrypt_conversation(ref, e.data.removeprefix("enc1:")))
+                transcript.append({"at": e.timestamp, "from": e.type_name, "text": event.get("text")})
+            export = {
+                "format": "interlude-patient-export/1",
+                "exported_at": _iso(self._clock()),
+                "patient": {
+                    "id": p.ref,
+                    "display_name": self._decrypt(p, p.display_name_enc),
+                    "timezone": p.timezone,
+                    "locale": p.locale,
+                    "status": p.status,
+                    "created_at": _iso(p.created_at),
+                    "onboarded_at": _iso(p.onboarded_at),
+                },
+                "consents": [
+                    {"text_version": c.text_version, "accepted_at": _iso(c.accepted_at)}
+                    for c in rows(Consent, Consent.id)
+                ],
+                "dosing_sessions": [
+                    {
+                        "planned_at": _iso(d.planned_at),
+                        "held_at": _iso(d.held_at),
+                        "route": d.route,
+                        "status": d.status,
+                        "notes": self._decrypt(p, d.notes_enc),
+                    }
+                    for d in rows(DosingSession, DosingSession.planned_at)
+                ],
+                "checkins": list(checkins.values()),
+                "answers_outside_checkins": loose,
+                "instrument_results": [
+                    {
+                        "instrument": r.instrument,
+                        "items": json.loads(r.item_answers),
+                        "total": r.total,
+                        "band": r.band,
+                        "at": _iso(r.created_at),
+                    }
+                    for r in rows(InstrumentResult, InstrumentResult.id)
+                ],
+                "risk_flags": flags,
+                "transcript": transcript,
+                "audit": [
+                    {"at": _iso(e.at), "actor": e.actor, "action": e.action, "origin": e.origin}
+                    for e in s.execute(
+                        select(AuditEvent).where(AuditEvent.patient_id == p.id).order_by(AuditEvent.id)
+                    ).scalars()
+                ],
+            }
+            self._audit(s, actor, "export.patient", patient_id=p.id, origin=origin)
+            return export
+
+    def delete_patient(self, ref: str, *, actor: str, origin: str) -> None:
+        """Crypto-shred a patient: their data key, identity and channel bindings are removed,
+        and Rasa's transcript rows deleted. Remaining ciphertext can never be read again."""
+        with transaction(self._factory) as s:
+            p = self._patient(s, ref)
+            p.wrapped_key = None
+            p.display_name_enc = None
+            p.status = "deleted"
+            for model in (ChannelIdentity, EnrollmentCode):
+                s.execute(model.__table__.delete().where(model.patient_id == p.id))
+            s.execute(RasaEvent.__table__.delete().where(RasaEvent.sender_id == ref))
+            self._audit(s, actor, "patient.delete", patient_id=p.id, origin=origin)
+        with self._key_lock:
+            self._key_cache.pop(ref, None)
+
+    # ------------------------------------------------------------------ master key rotation
+    def rewrap_all(self, keyring: crypto.Keyring, *, actor: str) -> int:
+        """Re-wrap every data key (and the key check) under `keyring`'s newest key.
+
+        Rows of patient text are not touched: only the small wrapped keys change. `keyring`
+        must still hold the old key(s) so that the current wraps can be opened.
+        """
+        with transaction(self._factory) as s:
+            n = 0
+            for patient in s.execute(select(Patient).where(Patient.wrapped_key.is_not(None))).scalars():
+                patient.wrapped_key = keyring.rewrap(patient.wrapped_key)
+                n += 1
+            fallback = s.get(Meta, self.TRACKER_FALLBACK_KEY)
+            if fallback is not None:
+                fallback.value = keyring.rewrap(fallback.value)
+            check = s.get(Meta, "key_check")
+            if check is not None:
+                check.value = keyring.key_check()
+            self._audit(s, actor, "keys.rotate", detail={"rewrapped": n})
+        self._keyring = keyring
+        with self._key_lock:
+            self._key_cache.clear()
+        return n
+
+    def all_wraps_open_with(self, keyring: crypto.Keyring) -> bool:
+        """Whether `keyring` alone can open every wrapped key (safe to retire older keys)."""
+        with transaction(self._factory) as s:
+            wraps = list(
+                s.execute(select(Patient.wrapped_key).where(Patient.wrapped_key.is_not(None))).scalars()
+            )
+            fallback = s.get(Meta, self.TRACKER_FALLBACK_KEY)
+            check = s.get(Meta, "key_check")
+        try:
+            for w in wraps + ([fallback.value] if fallback else []):
+                keyring.unwrap(w)
+        except crypto.KeyError_:
+            return False
+        return check is None or keyring.verify(check.value)
+
+    def resolve_flag(self, flag_id: int, staff_id: int, *, origin: str) -> None:
+        """Close a flag (acknowledging it too if nobody had). Audited."""
+        with transaction(self._factory) as s:
+            flag = s.get(RiskFlag, flag_id)
+            staff = s.get(Staff, staff_id)
+            if flag is None or staff is None:
+                raise NotFound(f"No risk flag {flag_id}.")
+            patient = s.get(Patient, flag.patient_id)
+            if patient.clinic_id != staff.clinic_id:
+                raise NotFound(f"No risk flag {flag_id}.")
+            now = self._clock()
+            if flag.acknowledged_at is None:
+                flag.acknowledged_by, flag.acknowledged_at = staff_id, now
+            flag.status = "resolved"
+            flag.resolved_by, flag.resolved_at = staff_id, now
+            self._audit(
+                s,
+                f"staff:{staff_id}",
+                "risk_flag.resolve",
                 patient_id=patient.id,
                 origin=origin,
                 detail={"flag_id": flag_id},

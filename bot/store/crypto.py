@@ -108,3 +108,15 @@ def load_master_keys(
     with os.fdopen(fd, "wb") as fh:
         fh.write(key + b"\n")
     return [key]
+
+
+def write_key_file(data_dir: Path, keys: list[bytes]) -> None:
+    """Atomically replace the key file (newest key first), owner-only."""
+    path = master_key_path(data_dir)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(b"".join(k + b"\n" for k in keys))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

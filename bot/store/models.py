@@ -119,10 +119,13 @@ class Consent(Base):
 
 class CheckIn(Base):
     __tablename__ = "checkins"
+    __table_args__ = (UniqueConstraint("idempotency_key", name="uq_checkins_idempotency_key"),)
     id = Column(Integer, primary_key=True)
     patient_id = Column(Integer, ForeignKey("patients.id"), nullable=False, index=True)
     prompt_set = Column(String(64), nullable=False)
     status = Column(String(20), nullable=False, default="started")
+    #: Set when a spooled check-in is replayed, so a replay can never save it twice.
+    idempotency_key = Column(String(64), nullable=True)
     scheduled_for = Column(UTCDateTime, nullable=True)
     started_at = Column(UTCDateTime, nullable=True)
     completed_at = Column(UTCDateTime, nullable=True)
@@ -185,7 +188,14 @@ class AlertDelivery(Base):
     severity = Column(String(10), nullable=False)
     status = Column(String(16), nullable=False, default="pending", index=True)
     attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(UTCDateTime, nullable=True, index=True)
+    delivered_at = Column(UTCDateTime, nullable=True)
+    last_error = Column(String(255), nullable=True)  # an error class and status only: never patient text
     deadline_at = Column(UTCDateTime, nullable=False)
+    acknowledged_by = Column(
+        Integer, ForeignKey("staff.id", name="fk_alert_deliveries_acknowledged_by"), nullable=True
+    )
+    acknowledged_at = Column(UTCDateTime, nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
@@ -200,3 +210,71 @@ class AuditEvent(Base):
     patient_id = Column(Integer, ForeignKey("patients.id"), nullable=True, index=True)
     origin = Column(String(64), nullable=False)
     detail = Column(Text, nullable=True)
+
+
+class EnrollmentCode(Base):
+    """A one-time code that binds a channel (Telegram chat, web link) to a patient."""
+
+    __tablename__ = "enrollment_codes"
+    id = Column(Integer, primary_key=True)
+    patient_id = Column(Integer, ForeignKey("patients.id"), nullable=False, index=True)
+    code_hash = Column(String(64), nullable=False, unique=True)  # sha256 hex; the code is never stored
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    expires_at = Column(UTCDateTime, nullable=False)
+    used_at = Column(UTCDateTime, nullable=True)
+    used_by_channel = Column(String(20), nullable=True)
+
+
+class DosingSession(Base):
+    __tablename__ = "dosing_sessions"
+    id = Column(Integer, primary_key=True)
+    patient_id = Column(Integer, ForeignKey("patients.id"), nullable=False, index=True)
+    planned_at = Column(UTCDateTime, nullable=False, index=True)
+    held_at = Column(UTCDateTime, nullable=True)
+    route = Column(String(20), nullable=False)  # iv | im | sublingual | intranasal | other
+    status = Column(String(16), nullable=False, default="planned")  # planned | held | cancelled
+    notes_enc = Column(LargeBinary, nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class InstrumentResult(Base):
+    """A scored PHQ-9 or GAD-7: item answers, total and band stay queryable."""
+
+    __tablename__ = "instrument_results"
+    id = Column(Integer, primary_key=True)
+    patient_id = Column(Integer, ForeignKey("patients.id"), nullable=False, index=True)
+    checkin_id = Column(Integer, ForeignKey("checkins.id"), nullable=True)
+    instrument = Column(String(10), nullable=False)  # phq9 | gad7
+    item_answers = Column(Text, nullable=False)  # JSON list of 0..3
+    total = Column(Integer, nullable=False)
+    band = Column(String(24), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+
+class Handoff(Base):
+    """A clinician took over the patient's conversation (and when they handed it back)."""
+
+    __tablename__ = "handoffs"
+    id = Column(Integer, primary_key=True)
+    patient_id = Column(Integer, ForeignKey("patients.id"), nullable=False, index=True)
+    flag_id = Column(Integer, ForeignKey("risk_flags.id"), nullable=True)
+    staff_id = Column(Integer, ForeignKey("staff.id"), nullable=False)
+    started_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    ended_at = Column(UTCDateTime, nullable=True)
+
+
+class RasaEvent(Base):
+    """Rasa's tracker-store table, mirrored here so that Alembic owns every table.
+
+    Columns match rasa.core.tracker_store.SQLTrackerStore.SQLEvent (a test checks this);
+    `data` holds ciphertext written by bot.rasa_ext.tracker_store.EncryptedSQLTrackerStore.
+    """
+
+    __tablename__ = "events"
+    id = Column(Integer, primary_key=True)
+    sender_id = Column(String(255), nullable=False, index=True)
+    type_name = Column(String(255), nullable=False)
+    timestamp = Column(Float)
+    intent_name = Column(String(255))
+    action_name = Column(String(255))
+    data = Column(Text)

@@ -53,8 +53,8 @@ class Stack:
         return self.proc.wait(timeout=90)
 
 
-def start_stack(data_dir: Path, console: Path, timeout: float = 420.0) -> Stack:
-    env = stack_env(data_dir)
+def start_stack(data_dir: Path, console: Path, timeout: float = 420.0, **extra_env: str) -> Stack:
+    env = stack_env(data_dir, **extra_env)
     out = open(console, "w", encoding="utf-8")
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run", "--config", TEST_CONFIG],

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.prompts.answers import is_skip, parse_scale
+from bot.prompts.answers import is_skip, is_stop_command, parse_scale
 
 
 @pytest.mark.parametrize(
@@ -33,3 +33,18 @@ def test_ambiguous_or_out_of_range_is_none(text):
 
 def test_skip_words():
     assert is_skip("skip") and is_skip("Skip this one.") and not is_skip("skipped breakfast")
+
+
+@pytest.mark.parametrize(
+    "text", ["stop", "Stop.", "not now", "can we stop", "Let\u2019s stop here", "later!"]
+)
+def test_explicit_stop_commands(text):
+    assert is_stop_command(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["load test note", "I want to stop feeling like this", "later I went for a walk", "notes", "no"],
+)
+def test_journal_lines_are_not_stop_commands(text):
+    assert not is_stop_command(text)

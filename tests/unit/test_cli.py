@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from bot.config import PROJECT_ROOT
 
 INTERLUDE = [sys.executable, "-m", "bot.cli"]
@@ -94,3 +96,35 @@ def test_every_subcommand_has_help(tmp_path):
     ):
         res = run(args, tmp_path)
         assert res.returncode == 0 and "usage: interlude" in res.stdout
+
+
+def test_key_rotation_rewraps_and_retires(tmp_path):
+    from bot.store import crypto, migrate
+    from bot.store.api import Store
+
+    data = tmp_path / "data"
+    url = f"sqlite:///{data / 'interlude.db'}"
+    data.mkdir()
+    migrate.upgrade(url)
+    store = Store.open(url, data, environ={})
+    clinic = store.ensure_clinic("c", "C")
+    staff, _ = store.ensure_staff(clinic, "s@example.invalid", "S", "therapist", None)
+    ref = store.create_patient(clinic_id=clinic, therapist_id=staff, display_name="P").ref
+    store.record_checkin(ref, "daily", [("note", "before rotation", None)])
+    store.close()
+    old_keys = crypto.load_master_keys(data, {}, create=False)
+
+    res = run(["keys", "rotate"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    keys = crypto.load_master_keys(data, {}, create=False)
+    assert len(keys) == 2 and keys[1] == old_keys[0]
+    res = run(["keys", "rotate", "--retire-old"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    (new_key,) = crypto.load_master_keys(data, {}, create=False)
+    assert new_key != old_keys[0]
+
+    reopened = Store.open(url, data, environ={})  # the new key alone opens everything
+    assert [a.text for a in reopened.list_answers(ref, actor="t", origin="t")] == ["before rotation"]
+    reopened.close()
+    with pytest.raises(crypto.KeyError_, match="does not match"):
+        Store.open(url, data, environ={"INTERLUDE_MASTER_KEY": old_keys[0].decode()})

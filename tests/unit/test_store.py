@@ -159,3 +159,39 @@ def test_master_key_rotation_rewraps_data_keys():
     assert crypto.Keyring([new_key]).unwrap(rewrapped) == data_key
     with pytest.raises(crypto.KeyError_):
         crypto.Keyring([new_key]).unwrap(wrapped)
+
+
+def test_events_table_mirrors_rasas_tracker_store():
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    from bot.store.models import RasaEvent
+
+    def shape(table):
+        return {c.name: (type(c.type).__name__, c.nullable, c.primary_key) for c in table.columns}
+
+    assert shape(RasaEvent.__table__) == shape(SQLTrackerStore.SQLEvent.__table__)
+
+
+def test_conversation_encryption_uses_the_patients_key(store, clinic):
+    _, _, ref = clinic
+    token = store.encrypt_conversation(ref, '{"text": "hello"}')
+    assert "hello" not in token
+    assert store.decrypt_conversation(ref, token) == '{"text": "hello"}'
+    # Another conversation (not a patient) gets its own, persistent fallback key.
+    other = store.encrypt_conversation("not-a-patient", "x")
+    with pytest.raises(Exception):  # noqa: B017 - InvalidToken from cryptography
+        store.decrypt_conversation(ref, other)
+    assert store.decrypt_conversation("not-a-patient", other) == "x"
+
+
+def test_resolving_a_flag_records_who_and_when(store, clinic):
+    _, staff_id, ref = clinic
+    res = store.record_risk(ref, message_id="m", text="t", signal=SignalInput("high", ["suicide"], []))
+    store.resolve_flag(res.flag_id, staff_id, origin="cli")
+    assert store.open_flag_severity(ref) is None
+    assert store.list_flags(actor="t", origin="t") == []
+    # A new risk message after resolution opens a new flag.
+    again = store.record_risk(
+        ref, message_id="m2", text="t2", signal=SignalInput("moderate", ["suicide"], [])
+    )
+    assert again.created and again.flag_id != res.flag_id
