@@ -128,3 +128,12 @@ def test_key_rotation_rewraps_and_retires(tmp_path):
     reopened.close()
     with pytest.raises(crypto.KeyError_, match="does not match"):
         Store.open(url, data, environ={"INTERLUDE_MASTER_KEY": old_keys[0].decode()})
+
+
+def test_missing_master_key_refuses_with_one_line(tmp_path):
+    assert run(["demo"], tmp_path).returncode == 0
+    (tmp_path / "data" / "secrets" / "master.key").unlink()
+    res = run(["flags", "list"], tmp_path)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "master key file" in res.stderr and "missing" in res.stderr
+    assert not (tmp_path / "data" / "secrets" / "master.key").exists()  # never silently recreated
