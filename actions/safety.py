@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import call, current_patient, safety_vars
 from bot import runtime
 from bot.safety.service import default_detector
-from bot.store.api import SignalInput
+from bot.store.api import PatientRef, SignalInput
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +29,20 @@ SEVERITY_RESPONSES = {
     "high": "utter_safety_high",
     "critical": "utter_safety_critical",
 }
+
+
+def record_risk(patient: PatientRef, message_id: str | None, text: str | None, signal: SignalInput) -> None:
+    """Write the flag and queue alerts on the clinic's configured channels, with its deadlines."""
+    store = runtime.store()
+    clinic = runtime.alert_config().for_clinic(store.clinic_slug(patient.clinic_id))
+    store.record_risk(
+        patient.ref,
+        message_id=message_id,
+        text=text,
+        signal=signal,
+        alert_channels=clinic.channels() or ["portal"],
+        deadlines=clinic.deadlines,
+    )
 
 
 def _signal_from(risk: dict[str, Any], source: str = "message") -> SignalInput:
@@ -67,13 +81,7 @@ class ActionSafetyResponse(Action):
         recorded = False
         if patient is not None:
             try:
-                await call(
-                    runtime.store().record_risk,
-                    patient.ref,
-                    message_id=message.get("message_id"),
-                    text=text,
-                    signal=_signal_from(risk),
-                )
+                await call(record_risk, patient, message.get("message_id"), text, _signal_from(risk))
                 recorded = True
             except Exception as exc:
                 logger.error(
@@ -116,11 +124,11 @@ class ActionSafetyFollowup(Action):
         if patient is not None:
             try:
                 await call(
-                    runtime.store().record_risk,
-                    patient.ref,
-                    message_id=(tracker.latest_message or {}).get("message_id"),
-                    text=(tracker.latest_message or {}).get("text"),
-                    signal=SignalInput(
+                    record_risk,
+                    patient,
+                    (tracker.latest_message or {}).get("message_id"),
+                    (tracker.latest_message or {}).get("text"),
+                    SignalInput(
                         severity="critical",
                         categories=[],
                         rules=[{"rule": "safety_check.not_confirmed_safe", "intent": intent}],

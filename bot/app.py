@@ -64,6 +64,9 @@ def prepare(settings: Settings, *, config: Path, log: Callable[[str], None] = pr
     """Train if needed, migrate the database, check keys and safety files, seed the demo."""
     check_rasa_files(config)
     check_safety_config()
+    from bot.escalation.config import load_alert_config
+
+    load_alert_config(settings.data_dir, settings.portal_base_url)  # a bad alerts.yml stops start-up
     model = ensure_model(config, log=log)
     migrate.upgrade(settings.database_url)
     store = Store.open(settings.database_url, settings.data_dir)
@@ -105,6 +108,11 @@ def services(settings: Settings, model: Path, *, python: str = sys.executable) -
             ready_timeout=60,
         ),
         Service(
+            "worker",
+            [python, "-m", "bot.escalation.worker"],
+            env=common,
+        ),
+        Service(
             "rasa",
             [python, "-m", "bot.rasa_ext.serve", "rasa"],
             ready_url=f"{settings.rasa_url}/status?token={settings.api_token}",
@@ -128,6 +136,16 @@ def base_env(settings: Settings, environ: dict[str, str]) -> dict[str, str]:
     }
 
 
+def alerts_line(settings: Settings) -> str:
+    from bot.escalation.config import load_alert_config
+
+    config = load_alert_config(settings.data_dir, settings.portal_base_url)
+    routes = [f"{slug}: {', '.join(c.channels())}" for slug, c in config.clinics.items() if c.channels()]
+    if routes:
+        return "; ".join(routes)
+    return f"NOT CONFIGURED: flags are only seen via `interlude flags list` (see {config.source})"
+
+
 def banner(settings: Settings, demo: DemoInfo) -> str:
     return "\n".join(
         [
@@ -140,6 +158,7 @@ def banner(settings: Settings, demo: DemoInfo) -> str:
             f"  Demo therapist: {demo.therapist_email} / {demo.therapist_password}",
             f"                  (for the portal, when it lands; password kept in {settings.secrets_dir}/)",
             "  Risk flags:     .venv/bin/interlude flags list",
+            f"  Alerts:         {alerts_line(settings)}",
             "  Telegram:       off (not built yet)",
             "  Stop:           Ctrl-C",
             "=" * 72,

@@ -319,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     from sqlalchemy.exc import OperationalError
 
+    from bot.escalation.config import AlertConfigError
     from bot.safety.lexicon import LexiconError
     from bot.safety.resources import ResourcesError
     from bot.store.api import StoreError
@@ -329,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return func(args)
     except (
+        AlertConfigError,
         ConfigError,
         KeyError_,
         LexiconError,

@@ -40,6 +40,7 @@ class Settings:
     default_locale: str
     clinic_urgent_line: str
     on_call_cover: bool
+    public_url: str = ""
     project_root: Path = PROJECT_ROOT
 
     @property
@@ -54,6 +55,11 @@ class Settings:
     def web_url(self) -> str:
         host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::") else self.http_host  # noqa: S104
         return f"http://{host}:{self.http_port}"
+
+    @property
+    def portal_base_url(self) -> str:
+        """Where clinicians reach the web app (links in alerts): INTERLUDE_PUBLIC_URL or local."""
+        return (self.public_url or self.web_url).rstrip("/")
 
     @property
     def secrets_dir(self) -> Path:
@@ -74,6 +80,7 @@ class Settings:
             "INTERLUDE_DEFAULT_LOCALE": self.default_locale,
             "INTERLUDE_CLINIC_URGENT_LINE": self.clinic_urgent_line,
             "INTERLUDE_ON_CALL_COVER": "1" if self.on_call_cover else "0",
+            "INTERLUDE_PUBLIC_URL": self.public_url,
         }
 
 
@@ -119,6 +126,13 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name} must be true or false, not {raw!r}.")
+
+
+def _public_url(env: Mapping[str, str]) -> str:
+    raw = env.get("INTERLUDE_PUBLIC_URL", "").strip().rstrip("/")
+    if raw and not raw.startswith(("https://", "http://")):
+        raise ConfigError(f"INTERLUDE_PUBLIC_URL must start with https:// (or http://), not {raw!r}.")
+    return raw
 
 
 def _ensure_data_dir(path: Path) -> Path:
@@ -209,4 +223,5 @@ def load_settings(environ: Mapping[str, str] | None = None, *, cwd: Path | None 
         default_locale=env.get("INTERLUDE_DEFAULT_LOCALE", "en-US").strip() or "en-US",
         clinic_urgent_line=env.get("INTERLUDE_CLINIC_URGENT_LINE", "").strip(),
         on_call_cover=_bool(env, "INTERLUDE_ON_CALL_COVER", False),
+        public_url=_public_url(env),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from bot.config import Settings, load_settings
+from bot.escalation.config import AlertConfig, load_alert_config
 from bot.store.api import Store
 from bot.store.spool import Spool
 
@@ -24,3 +25,9 @@ def store() -> Store:
 def spool() -> Spool:
     """Where writes wait while the database is unreachable (encrypted, in the data folder)."""
     return Spool(settings().data_dir / "spool", store().keyring)
+
+
+@lru_cache(maxsize=1)
+def alert_config() -> AlertConfig:
+    s = settings()
+    return load_alert_config(s.data_dir, s.portal_base_url)

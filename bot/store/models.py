@@ -75,6 +75,8 @@ class Staff(Base):
     display_name = Column(String(200), nullable=False)
     role = Column(String(20), nullable=False)  # therapist | admin
     password_hash = Column(String(255), nullable=True)
+    #: Telegram user id, so an Acknowledge button press can be attributed to this person.
+    telegram_user_id = Column(String(32), nullable=True, unique=False, index=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
@@ -184,10 +186,16 @@ class AlertDelivery(Base):
     __tablename__ = "alert_deliveries"
     id = Column(Integer, primary_key=True)
     flag_id = Column(Integer, ForeignKey("risk_flags.id"), nullable=False, index=True)
-    channel = Column(String(20), nullable=False)
+    channel = Column(String(20), nullable=False)  # telegram | email | webhook | portal
+    #: 0 = primary contacts; 1, 2, ... = re-escalations after a missed deadline
+    level = Column(Integer, nullable=False, default=0, server_default="0")
     severity = Column(String(10), nullable=False)
     status = Column(String(16), nullable=False, default="pending", index=True)
     attempts = Column(Integer, nullable=False, default=0)
+    #: A worker's claim: it alone may send until claimed_until (a crashed worker's claim expires).
+    claim_token = Column(String(32), nullable=True)
+    claimed_until = Column(UTCDateTime, nullable=True)
+    escalated_at = Column(UTCDateTime, nullable=True)
     next_attempt_at = Column(UTCDateTime, nullable=True, index=True)
     delivered_at = Column(UTCDateTime, nullable=True)
     last_error = Column(String(255), nullable=True)  # an error class and status only: never patient text

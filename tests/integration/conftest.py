@@ -1,16 +1,50 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from bot.demo import DEMO_CLINIC_SLUG, DEMO_THERAPIST_EMAIL
 from bot.store.api import Store
 from tests.integration.stack import Stack, start_stack
+from tests.peers.smtp import SmtpServer
+from tests.peers.telegram_api import FakeTelegram
+from tests.peers.webhook import WebhookReceiver
+
+ALERT_ENV = {
+    "TEST_ALERT_TOKEN": "123456:TEST-TOKEN",
+    "TEST_WEBHOOK_SECRET": "stack-webhook-secret-0123456789",
+}
 
 
 @pytest.fixture(scope="package")
-def stack(tmp_path_factory) -> Stack:
+def alert_peers():
+    """The clinic's alert endpoints, on loopback, for the whole package."""
+    with FakeTelegram() as tg, SmtpServer() as smtp, WebhookReceiver() as hook:
+        yield tg, smtp, hook
+
+
+@pytest.fixture(scope="package")
+def stack(tmp_path_factory, alert_peers) -> Stack:
+    tg, smtp, hook = alert_peers
     root = tmp_path_factory.mktemp("stack")
-    s = start_stack(root / "data", root / "console.log")
+    data = root / "data"
+    data.mkdir()
+    (data / "alerts.yml").write_text(
+        yaml.safe_dump(
+            {
+                "telegram": {"token_env": "TEST_ALERT_TOKEN"},
+                "email": {"host": "127.0.0.1", "port": smtp.port, "from": "alerts@example.invalid"},
+                "clinics": {
+                    DEMO_CLINIC_SLUG: {
+                        "telegram": {"chat_id": "-100"},
+                        "email": {"to": ["oncall@example.invalid"]},
+                        "webhook": {"url": hook.hook_url, "secret_env": "TEST_WEBHOOK_SECRET"},
+                    }
+                },
+            }
+        )
+    )
+    s = start_stack(data, root / "console.log", INTERLUDE_TELEGRAM_API_URL=tg.api_url, **ALERT_ENV)
     yield s
     s.stop()
 

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -112,6 +113,23 @@ def test_risk_mid_form_gets_the_safety_path_first(stack, stack_store, new_patien
 
     assert "Thank you for letting me know" in stack.say(ref, "yes I'm safe")
     assert "hold off on check-in questions" in stack.say(ref, "check in")
+
+
+def test_a_risk_message_reaches_the_clinician_channels(stack, stack_store, new_patient, alert_peers):
+    tg, smtp, hook = alert_peers
+    ref = new_patient()
+    stack.say(ref, "hi")
+    sent_at = time.monotonic()
+    stack.say(ref, "I want to kill myself")
+    deadline = sent_at + 20
+    mine = []
+    while time.monotonic() < deadline and len(mine) < 3:
+        mine = [m for m in tg.sent if ref in m["text"]]
+        mine += [m for m in smtp.inbox.messages if ref in m.get_payload()]
+        mine += [b for _, b in hook.requests if ref.encode() in b]
+        time.sleep(0.1)
+    assert len(mine) == 3, "an alert per configured channel"
+    assert "kill myself" not in str(mine)  # minimum necessary: never the patient's words
 
 
 def test_not_confirming_safety_escalates_to_critical(stack, stack_store, new_patient):
