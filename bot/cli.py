@@ -118,6 +118,15 @@ def cmd_safety_check(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+def cmd_safety_eval(args: argparse.Namespace) -> int:
+    from bot.safety.evaluate import evaluate
+    from bot.safety.service import default_detector
+
+    report = evaluate(default_detector(), Path(args.file), threshold=args.threshold)
+    print("\n".join(report.lines()))
+    return 0
+
+
 # ---------------------------------------------------------------------------- flags
 def _open_store():  # type: ignore[no-untyped-def]
     from bot.store.api import Store
@@ -273,6 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--text", help="assess this one text instead of reading stdin")
     q.set_defaults(func=cmd_safety_check)
+    q = ss.add_parser("eval", help="per-category recall and false alarms on a labelled JSON-lines file")
+    q.add_argument("file", help='lines of {"text", "categories", "min_severity"}')
+    q.add_argument("--threshold", default="moderate", help="severity that takes the safety path")
+    q.set_defaults(func=cmd_safety_eval)
 
     p = sub.add_parser("flags", help="risk flags waiting for a human")
     fs = p.add_subparsers(dest="flags_command", required=True, metavar="ACTION")

@@ -176,6 +176,9 @@ class Detector:
             if atom.startswith("~"):
                 parsed.append(("wild", False, int(atom[1:] or 3)))
                 continue
+            if atom in ("<num>", "<num>?"):
+                parsed.append(("num", atom.endswith("?"), 0))
+                continue
             optional = atom.endswith("?") and len(atom) > 1
             if optional:
                 atom = atom[:-1]
@@ -184,6 +187,10 @@ class Detector:
                 raise ValueError(f"empty alternative in {pattern!r}")
             parsed.append(("alt", optional, alts))
         for kind, optional, payload in parsed:
+            if kind == "num":  # any number, written as digits or words ("20", "twenty")
+                tok = {"LIKE_NUM": True, **({"OP": "?"} if optional else {})}
+                seqs = [[*s, dict(tok)] for s in seqs]
+                continue
             if kind == "wild":
                 tok = {"IS_PUNCT": False, "IS_SENT_START": False, "OP": "?"}
                 seqs = [s + [dict(tok) for _ in range(payload)] for s in seqs]  # type: ignore[arg-type]
@@ -288,6 +295,24 @@ class Detector:
             )
             if lowering is not None:
                 result.lowering.append(lowering)
+
+        # History statements ("used to cut", "tried to kill myself as a teenager") are their own
+        # low category of risk (guide section 4): they replace the acute hits inside them.
+        history = [(r, st, en) for r, st, en, _sev, _low in kept if r.kind == "history"]
+        if history:
+            absorbed = [
+                i
+                for i, (r, st, en, _sev, _low) in enumerate(kept)
+                if r.kind != "history"
+                and r.kind not in UNLOWERABLE_KINDS
+                and any(h.category == r.category and hs <= st and en <= he for h, hs, he in history)
+            ]
+            for i in sorted(absorbed, reverse=True):
+                rule = kept[i][0]
+                result.suppressed.append({"rule": rule.id, "by": "history", "span": result.rules[i].span})
+                del kept[i]
+                del result.rules[i]
+            result.lowering = [low for low in result.lowering if low.rule in {r.rule for r in result.rules}]
 
         # Escalators: ideation next to means or timing is a plan, whatever the wording.
         raised: set[tuple[str, str]] = set()

@@ -5,6 +5,7 @@ Pattern syntax (one phrase per string, tokens separated by spaces):
   a|b|c         any one of the alternatives; use _ for a multi-word one: end|take_my_own
   word?         optional (also for a|b?)
   ~  or  ~N     up to 3 (or N) other words in between, never across a sentence or punctuation
+  <num>         any number, in digits or words ("20", "twenty")
 Spaces separate tokens, so "no one|nobody" means "no" then "one|nobody": write no_one|nobody.
 See data/safety/README.md for the whole format.
 """
@@ -74,6 +75,14 @@ def _patterns(entry: dict[str, Any], where: str) -> tuple[str, ...]:
     pats = _req(entry, "patterns", where)
     if not isinstance(pats, list) or not pats or not all(isinstance(p, str) and p.strip() for p in pats):
         raise LexiconError(f"{where}: 'patterns' must be a non-empty list of phrases.")
+    for p in pats:
+        atoms = p.split()
+        # A phrase that starts or ends with a gap matches far more than intended (and a YAML
+        # comment, " #...", can silently cut a phrase down to one).
+        if atoms[0].startswith("~") or atoms[-1].startswith("~"):
+            raise LexiconError(f"{where}: the phrase {p!r} must not start or end with a ~ gap.")
+        if all(a.startswith("~") or a.endswith("?") for a in atoms):
+            raise LexiconError(f"{where}: the phrase {p!r} has no required word.")
     return tuple(p.strip() for p in pats)
 
 

@@ -189,3 +189,37 @@ def test_clinic_extension_adds_rules(tmp_path: Path):
     )
     d = Detector.from_files([DEFAULT_LEXICON, extra])
     assert d.assess("I might go to the old mill bridge").severity == "critical"
+
+
+SAFETY_SETS = Path(__file__).resolve().parents[1] / "safety"
+
+
+@pytest.mark.parametrize("name", ["dev_set.jsonl", "holdout_set.jsonl"])
+def test_labelled_sets_no_acute_miss_and_no_false_alarm(detector, name):
+    """A regression guard: every critical example stays critical; nothing labelled below the
+    threshold takes the safety path. (Recall figures: `interlude safety eval`.)"""
+    import json
+
+    for line in (SAFETY_SETS / name).read_text().splitlines():
+        ex = json.loads(line)
+        got = detector.assess(ex["text"])
+        if ex["min_severity"] == "critical":
+            assert got.severity == "critical", ex["text"]
+        if ex["min_severity"] in ("none", "low"):
+            assert rank(got.severity) < rank("moderate"), (ex["text"], got.to_dict())
+
+
+def test_numbers_in_words_or_digits(detector):
+    assert detector.assess("I took twenty of my sleeping tablets").severity == "critical"
+    assert detector.assess("took 15 pills an hour ago").severity == "critical"
+    assert detector.assess("had a good day").severity == "none"
+
+
+@pytest.mark.parametrize("phrase", ["~2 kill myself", "kill myself ~", "word? ~2"])
+def test_phrases_that_would_match_too_much_are_refused(tmp_path, phrase):
+    lex = tmp_path / "l.yml"
+    lex.write_text(
+        "rules:\n  - id: x\n    category: suicide\n    severity: high\n    patterns: ['" + phrase + "']\n"
+    )
+    with pytest.raises(LexiconError, match=r"gap|required word"):
+        Detector.from_files([lex])
