@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,6 +52,18 @@ class ChatClient:
         self.last_buttons = [b for r in replies for b in r.get("buttons", []) or []]
         return replies
 
+    def fetch_outbox(self) -> list[dict]:
+        """Messages sent to this patient proactively (for example by a clinician)."""
+        req = urllib.request.Request(  # noqa: S310 - loopback URL from our own settings
+            f"{self.rasa_url}/webhooks/local/outbox?sender={urllib.parse.quote(self.sender)}",
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
+                return json.loads(resp.read().decode())
+        except (urllib.error.URLError, OSError, ValueError):
+            return []
+
     def resolve(self, typed: str) -> str:
         """A number typed after buttons were shown means that button's payload."""
         s = typed.strip()
@@ -86,6 +100,16 @@ def repl(client: ChatClient, stdin: IO[str] = sys.stdin, out: Callable[[str], No
         out(f"Error: {exc}")
         return 1
     interactive = stdin.isatty()
+    stop = threading.Event()
+    if interactive:
+        # Show proactive messages (a clinician who has joined) as they arrive.
+        def poll() -> None:
+            while not stop.wait(1.0):
+                messages = client.fetch_outbox()
+                if messages:
+                    out("\n" + render(messages))
+
+        threading.Thread(target=poll, name="outbox", daemon=True).start()
     while True:
         if interactive:
             sys.stdout.write("you> ")
@@ -102,4 +126,5 @@ def repl(client: ChatClient, stdin: IO[str] = sys.stdin, out: Callable[[str], No
             out(render(client.send(client.resolve(text))))
         except ChatError as exc:
             out(f"Error: {exc}")
+    stop.set()
     return 0

@@ -185,6 +185,28 @@ def cmd_patient_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- handoff
+def cmd_handoff(args: argparse.Namespace) -> int:
+    from bot.handoff import HandoffService, RasaApi
+
+    settings = load_settings()
+    store = _open_store()
+    staff_id = store.staff_id_by_email(args.staff)
+    if staff_id is None:
+        raise UserFacingError(f"No staff account with e-mail {args.staff}.")
+    service = HandoffService(store, RasaApi(settings.rasa_url, settings.api_token))
+    if args.handoff_command == "start":
+        service.start(args.patient, staff_id, origin="cli")
+        print(f"You have taken over {args.patient}'s conversation; the bot is silent except for safety.")
+    elif args.handoff_command == "say":
+        service.say(args.patient, staff_id, args.text, origin="cli")
+        print("Sent.")
+    else:
+        service.end(args.patient, staff_id, origin="cli")
+        print(f"Handed {args.patient}'s conversation back to Interlude.")
+    return 0
+
+
 # ---------------------------------------------------------------------------- keys
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     from bot.store import crypto
@@ -307,6 +329,20 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("patient", help="the patient id (pt_...)")
     q.add_argument("--confirm", default="", help="the same patient id again")
     q.set_defaults(func=cmd_patient_delete)
+
+    p = sub.add_parser("handoff", help="a clinician takes over a patient's conversation (audited)")
+    hs = p.add_subparsers(dest="handoff_command", required=True, metavar="ACTION")
+    for name, text in (
+        ("start", "take over (needs an open risk flag)"),
+        ("say", "write to the patient"),
+        ("end", "hand the conversation back to Interlude"),
+    ):
+        q = hs.add_parser(name, help=text)
+        q.add_argument("patient", help="the patient id (pt_...)")
+        q.add_argument("--staff", required=True, help="your staff e-mail")
+        if name == "say":
+            q.add_argument("text", help="the message")
+        q.set_defaults(func=cmd_handoff)
 
     p = sub.add_parser("keys", help="master key management")
     ks = p.add_subparsers(dest="keys_command", required=True, metavar="ACTION")

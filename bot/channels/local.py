@@ -24,6 +24,27 @@ logger = logging.getLogger(__name__)
 
 #: Hard cap protecting the server; the risk check still runs on anything below it.
 MAX_MESSAGE_CHARS = 100_000
+#: Proactive messages kept per patient until the terminal client collects them.
+MAX_OUTBOX = 200
+
+
+class OutboxOutputChannel(CollectingOutputChannel):
+    """Proactive messages (a clinician during a handoff, later check-ins) for the terminal
+    client, which collects them from GET /webhooks/local/outbox."""
+
+    def __init__(self, outbox: dict[str, list[dict]]) -> None:
+        super().__init__()
+        self._outbox = outbox
+
+    @classmethod
+    def name(cls) -> str:
+        return "local"
+
+    async def _persist_message(self, message: dict[str, Any]) -> None:
+        await super()._persist_message(message)
+        queue = self._outbox.setdefault(message["recipient_id"], [])
+        queue.append(message)
+        del queue[:-MAX_OUTBOX]
 
 
 class LocalChatInput(InputChannel):
@@ -40,6 +61,10 @@ class LocalChatInput(InputChannel):
 
     def __init__(self, token: str) -> None:
         self.token = token
+        self.outbox: dict[str, list[dict]] = {}
+
+    def get_output_channel(self) -> OutboxOutputChannel:
+        return OutboxOutputChannel(self.outbox)
 
     def _authorised(self, request: Request) -> bool:
         given = request.headers.get("authorization", "")
@@ -82,5 +107,12 @@ class LocalChatInput(InputChannel):
                 logger.error("local channel: message handling failed (%s)", type(exc).__name__)
                 return response.json({"error": "The assistant could not answer."}, status=500)
             return response.json(collector.messages)
+
+        @bp.route("/outbox", methods=["GET"])
+        async def outbox(request: Request) -> HTTPResponse:
+            if not self._authorised(request):
+                return response.json({"error": "A valid API token is required."}, status=401)
+            sender = request.args.get("sender", "")
+            return response.json(self.outbox.pop(sender, []))
 
         return bp

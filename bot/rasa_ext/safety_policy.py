@@ -5,7 +5,8 @@ RiskDetector, or computed here if a message arrived without one). At or above th
 predicts the safety action. Its predictions are "no user" predictions with the highest
 priority, which Rasa's ensemble ranks above everything else, including a form's happy-loop
 prediction, so no ordinary reply can come first. After a safety action it predicts
-action_listen, so nothing ordinary follows the crisis reply either.
+action_listen, so nothing ordinary follows the crisis reply either. While a clinician has taken
+over the conversation (slot handoff_active) it keeps the bot silent except for safety replies.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.constants import ACTION_LISTEN_NAME, IS_EXTERNAL
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
@@ -39,6 +40,14 @@ def pending_user_message(tracker: DialogueStateTracker) -> UserUttered | None:
         if isinstance(event, ActionExecuted):
             return None
     return None
+
+
+def is_external(message: UserUttered) -> bool:
+    """An event Interlude sent itself through Rasa's token-protected API (trigger_intent), not
+    patient words. Rasa sets the flag in metadata; our channels never pass client metadata on,
+    so a patient cannot forge it (typing "EXTERNAL: ..." is still an ordinary message)."""
+    intent = (message.intent or {}).get("name") or ""
+    return bool((message.metadata or {}).get(IS_EXTERNAL)) and intent.startswith("EXTERNAL_")
 
 
 def bot_spoke_since_user(tracker: DialogueStateTracker) -> bool:
@@ -75,6 +84,7 @@ class SafetyPolicy(Policy):
             "safety_action": "action_safety_response",
             "followup_action": "action_safety_followup",
             "pending_slot": "safety_check_pending",
+            "handoff_slot": "handoff_active",
             # Static crisis text in the domain, sent when a safety action produced nothing
             # (for example, the action server is down): resources must never depend on it.
             "unavailable_response": "utter_safety_unavailable",
@@ -126,7 +136,7 @@ class SafetyPolicy(Policy):
             return self._predict(ACTION_LISTEN_NAME, domain)
 
         message = pending_user_message(tracker)
-        if message is None or message.text is None:
+        if message is None or message.text is None or is_external(message):
             return self._prediction(self._default_predictions(domain))
 
         if at_least(message_severity(message), self.threshold):
@@ -134,4 +144,7 @@ class SafetyPolicy(Policy):
         if tracker.get_slot(self.config["pending_slot"]):
             # The patient is answering "are you safe right now?": that answer goes to us.
             return self._predict(followup, domain)
+        if tracker.get_slot(self.config["handoff_slot"]):
+            # A clinician has taken over: the bot stays silent (only safety messages, above).
+            return self._predict(ACTION_LISTEN_NAME, domain)
         return self._prediction(self._default_predictions(domain))

@@ -115,6 +115,16 @@ def test_risk_mid_form_gets_the_safety_path_first(stack, stack_store, new_patien
     assert "hold off on check-in questions" in stack.say(ref, "check in")
 
 
+def test_risk_during_a_paused_checkin_gets_the_safety_path(stack, stack_store, new_patient):
+    ref = new_patient()
+    stack.say(ref, "hi", "check in", "5")
+    assert "we'll stop here" in stack.say(ref, "not now")  # paused, the mood answer kept
+    reply = stack.say(ref, "i have the pills lined up, tonight is the night")
+    assert "Please call 911 now" in reply and "Are you safe right now?" in reply
+    assert stack_store.open_flag_severity(ref) == "critical"
+    assert "hold off on check-in questions" in stack.say(ref, "yes", "check in")
+
+
 def test_a_risk_message_reaches_the_clinician_channels(stack, stack_store, new_patient, alert_peers):
     tg, smtp, hook = alert_peers
     ref = new_patient()

@@ -1,0 +1,59 @@
+"""Clinician handoff: announce it, relay the clinician's words, announce the hand-back.
+
+The messages arrive as external intents sent by bot/handoff.py through Rasa's API; the
+relayed text is a bot message marked as the clinician's, so it is part of the (encrypted)
+transcript like everything else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+
+def _entity(tracker: Tracker, name: str) -> str | None:
+    for entity in (tracker.latest_message or {}).get("entities") or []:
+        if entity.get("entity") == name:
+            return str(entity.get("value"))
+    return None
+
+
+class ActionHandoffStarted(Action):
+    def name(self) -> str:
+        return "action_handoff_started"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        clinician = _entity(tracker, "clinician_name") or "A member of your care team"
+        dispatcher.utter_message(response="utter_handoff_started", clinician=clinician)
+        return [SlotSet("handoff_active", True)]
+
+
+class ActionRelayClinicianMessage(Action):
+    def name(self) -> str:
+        return "action_relay_clinician_message"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        text = _entity(tracker, "clinician_text")
+        if text:
+            clinician = _entity(tracker, "clinician_name") or "Your care team"
+            dispatcher.utter_message(text=f"{clinician}: {text}", metadata={"from": "clinician"})
+        return []
+
+
+class ActionHandoffEnded(Action):
+    def name(self) -> str:
+        return "action_handoff_ended"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        clinician = _entity(tracker, "clinician_name") or "Your care team"
+        dispatcher.utter_message(response="utter_handoff_ended", clinician=clinician)
+        return [SlotSet("handoff_active", False)]
