@@ -1,4 +1,12 @@
-"""The daily check-in: mood 0-10 and one line, stored encrypted for the therapist."""
+"""Check-ins: one generic, data-driven loop over the prompt sets in data/prompts/.
+
+`prompt_set_form` has a single requested slot, `prompt_answer`. Its validation parses the answer
+for the current prompt (bot.prompts), records it and moves on; `action_ask_prompt_answer` asks
+the next prompt with the wording and buttons from the YAML, so editing or adding prompts needs
+no retraining. `action_submit_prompt_set` runs whenever the form ends: it saves a finished set
+(scoring PHQ-9/GAD-7), confirms a stop, and sends a risky answer (PHQ-9 item 9) down the same
+safety path as a risky message.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +14,51 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import call, current_patient, not_enrolled
+from actions.safety import safety_path
 from bot import runtime
 from bot.checkins import save_checkin
-from bot.prompts.answers import is_skip, is_stop_command, parse_scale
+from bot.prompts.answers import is_stop_command, parse_answer
+from bot.prompts.instruments import phq9_item9_severity, score
+from bot.prompts.sets import Prompt, PromptSet, default_catalogue
 from bot.store.api import MAX_TEXT_CHARS
 
 logger = logging.getLogger(__name__)
 
-SKIPPED = "__skipped__"
-CHECKIN_SLOTS = ("checkin_mood", "checkin_note")
+LOOP_SLOTS = ("prompt_set", "prompt_index", "prompt_answers", "prompt_retries", "answer_risk")
+INTENT_SETS = {"start_checkin": "daily", "start_questionnaire": "phq9"}
+
+
+def _state(tracker: Tracker) -> tuple[PromptSet | None, int, list[dict]]:
+    set_id = tracker.get_slot("prompt_set")
+    if not set_id:
+        return None, 0, []
+    try:
+        prompt_set = default_catalogue().get(set_id)
+    except Exception:
+        return None, 0, []
+    return (
+        prompt_set,
+        int(tracker.get_slot("prompt_index") or 0),
+        list(tracker.get_slot("prompt_answers") or []),
+    )
+
+
+def _buttons(prompt: Prompt) -> list[dict[str, str]]:
+    if prompt.type == "scale" and prompt.max - prompt.min <= 10:
+        return [{"title": str(v), "payload": str(v)} for v in range(prompt.min, prompt.max + 1)]
+    if prompt.type == "choice":
+        return [{"title": o.label, "payload": str(o.value)} for o in prompt.options]
+    if prompt.type == "yes_no":
+        return [{"title": "Yes", "payload": "yes"}, {"title": "No", "payload": "no"}]
+    return []
 
 
 class ActionStartCheckin(Action):
-    """Start the check-in unless a high or critical flag is open (prompts wait for a human)."""
+    """Start (or resume) a prompt set, unless a high or critical flag is open."""
 
     def name(self) -> str:
         return "action_start_checkin"
@@ -38,62 +74,123 @@ class ActionStartCheckin(Action):
         if open_severity in ("high", "critical"):
             dispatcher.utter_message(response="utter_checkin_held")
             return [SlotSet("checkin_allowed", False)]
-        if any(tracker.get_slot(slot) is not None for slot in CHECKIN_SLOTS):
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        wanted = INTENT_SETS.get(intent or "", "daily")
+        current, _index, answers = _state(tracker)
+        if current is not None and answers and (intent not in INTENT_SETS or current.id == wanted):
             dispatcher.utter_message(response="utter_checkin_resume")
-        return [SlotSet("checkin_allowed", True), SlotSet("checkin_stopped", False)]
+            return [SlotSet("checkin_allowed", True), SlotSet("checkin_stopped", False)]
+        prompt_set = default_catalogue().get(wanted)
+        if prompt_set.intro:
+            dispatcher.utter_message(text=prompt_set.intro)
+        return [
+            SlotSet("checkin_allowed", True),
+            SlotSet("checkin_stopped", False),
+            *_fresh_loop(prompt_set.id),
+        ]
 
 
-class ValidateDailyCheckinForm(FormValidationAction):
+class ActionAskPromptAnswer(Action):
+    """Asks the current prompt, in the set's own words."""
+
     def name(self) -> str:
-        return "validate_daily_checkin_form"
+        return "action_ask_prompt_answer"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        requested = tracker.get_slot("requested_slot")
+        prompt_set, index, _ = _state(tracker)
+        prompt = prompt_set.prompt(index) if prompt_set else None
+        if prompt is None:
+            return []
+        dispatcher.utter_message(text=prompt.text, buttons=_buttons(prompt))
+        return []
+
+
+class ValidatePromptSetForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_prompt_set_form"
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> list[str]:
+        prompt_set, index, _ = _state(tracker)
+        if prompt_set is None or index >= len(prompt_set.prompts) or tracker.get_slot("answer_risk"):
+            return []  # done: the form ends and action_submit_prompt_set runs
+        return domain_slots
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         text = (tracker.latest_message or {}).get("text") or ""
-        if requested and is_stop_command(text):
+        if tracker.get_slot("requested_slot") and is_stop_command(text):
             # The command was captured as the answer: undo that, keep earlier answers, and end
-            # the form; action_submit_checkin sees checkin_stopped and says so.
+            # the form; action_submit_prompt_set sees checkin_stopped and says so.
             return [
-                SlotSet(requested, None),
+                SlotSet("prompt_answer", None),
                 SlotSet("checkin_stopped", True),
                 SlotSet("requested_slot", None),
             ]
         return await super().run(dispatcher, tracker, domain)
 
-    def validate_checkin_mood(
+    def validate_prompt_answer(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict[str, Any]:
-        text = str(slot_value or "")
-        if is_skip(text):
-            return {"checkin_mood": SKIPPED}
-        value = parse_scale(text)
-        if value is None:
-            dispatcher.utter_message(response="utter_mood_hint")
-            return {"checkin_mood": None}
-        return {"checkin_mood": str(value)}
+        prompt_set, index, answers = _state(tracker)
+        prompt = prompt_set.prompt(index) if prompt_set else None
+        if prompt is None:
+            return {"prompt_answer": None}
+        raw = str(slot_value or "")
+        parsed = parse_answer(prompt, raw, max_chars=MAX_TEXT_CHARS)
+        retries = int(tracker.get_slot("prompt_retries") or 0)
+        if not parsed.ok:
+            if parsed.error == "too_long":
+                dispatcher.utter_message(response="utter_text_too_long", limit=f"{MAX_TEXT_CHARS:,}")
+                return {"prompt_answer": None}
+            if parsed.error in ("unparseable", "empty") and retries >= 1 and prompt.skippable and raw.strip():
+                # Asked twice already: keep what they wrote, as words, and move on (nothing is lost).
+                dispatcher.utter_message(response="utter_answer_kept_as_text")
+                answers.append({"key": prompt.key, "value": None, "text": raw.strip()[:MAX_TEXT_CHARS]})
+                return self._advance(answers, index)
+            if parsed.error == "not_skippable":
+                dispatcher.utter_message(response="utter_answer_needed")
+            else:
+                dispatcher.utter_message(text=prompt.hint or "Sorry, I didn't understand that answer.")
+            return {"prompt_answer": None, "prompt_retries": retries + 1}
+        answers.append(
+            {"key": prompt.key, "value": parsed.value, "text": parsed.text, "skipped": parsed.skipped}
+        )
+        events = self._advance(answers, index)
+        if prompt.risk == "phq9_item9" and parsed.value is not None:
+            severity = phq9_item9_severity(int(parsed.value))
+            if severity:
+                events["answer_risk"] = severity  # ends the set; the submit action takes the safety path
+        return events
 
-    def validate_checkin_note(
-        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
-    ) -> dict[str, Any]:
-        text = str(slot_value or "").strip()
-        if is_skip(text):
-            return {"checkin_note": SKIPPED}
-        if not text:
-            dispatcher.utter_message(response="utter_note_empty")
-            return {"checkin_note": None}
-        if len(text) > MAX_TEXT_CHARS:
-            dispatcher.utter_message(response="utter_text_too_long", limit=f"{MAX_TEXT_CHARS:,}")
-            return {"checkin_note": None}
-        return {"checkin_note": text}
+    @staticmethod
+    def _advance(answers: list[dict], index: int) -> dict[str, Any]:
+        return {
+            "prompt_answer": None,
+            "prompt_answers": answers,
+            "prompt_index": index + 1,
+            "prompt_retries": 0,
+        }
 
 
-class ActionSubmitCheckin(Action):
-    """Runs whenever the check-in form ends: saves a finished check-in, or confirms a stop."""
+def _summary(prompt_set: PromptSet, answers: list[dict]) -> str:
+    parts = []
+    for a in answers:
+        prompt = next((p for p in prompt_set.prompts if p.key == a["key"]), None)
+        if prompt is not None and prompt.type == "scale" and a.get("value") is not None:
+            parts.append(f"{prompt.key.replace('_', ' ')} {a['value']:g}/{prompt.max}")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+class ActionSubmitPromptSet(Action):
+    """Runs whenever the form ends: saves a finished set, or confirms a stop."""
 
     def name(self) -> str:
-        return "action_submit_checkin"
+        return "action_submit_prompt_set"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
@@ -104,32 +201,55 @@ class ActionSubmitCheckin(Action):
         patient = await current_patient(tracker)
         if patient is None:
             return not_enrolled(dispatcher)
-        mood_raw = tracker.get_slot("checkin_mood")
-        note_raw = tracker.get_slot("checkin_note")
-        mood = None if mood_raw in (None, SKIPPED) else float(mood_raw)
-        note = None if note_raw in (None, SKIPPED) else str(note_raw)
+        prompt_set, _index, answers = _state(tracker)
+        if prompt_set is None:
+            return []
+        instrument = None
+        if prompt_set.instrument and len(answers) == len(prompt_set.prompts):
+            items = [int(a["value"]) for a in answers]
+            total, band = score(prompt_set.instrument, items)
+            instrument = (prompt_set.instrument, items, total, band)
+        rows = [(a["key"], a.get("text"), a.get("value")) for a in answers]
         try:
             result = await call(
-                save_checkin,
-                runtime.store(),
-                runtime.spool(),
-                patient.ref,
-                "daily",
-                [("mood", None, mood), ("note", note, None)],
+                save_checkin, runtime.store(), runtime.spool(), patient.ref, prompt_set.id, rows, instrument
             )
         except Exception as exc:
             # Not an outage (that spools): keep the answers in the slots and say so.
             logger.error("could not save a check-in for %s (%s)", patient.ref, type(exc).__name__)
             dispatcher.utter_message(response="utter_checkin_not_saved")
             return []
-        if not result.saved:
+        events: list[dict[str, Any]] = []
+        risk = tracker.get_slot("answer_risk")
+        if risk:
+            # PHQ-9 item 9 above 0: the same safety path as a risky message (flag first).
+            events += await safety_path(
+                dispatcher,
+                tracker,
+                patient,
+                text=None,
+                risk={"severity": risk, "categories": ["suicide"], "rules": [{"rule": "phq9.item9"}]},
+                source="phq9_item9",
+            )
+        elif not result.saved:
             dispatcher.utter_message(response="utter_checkin_queued")
-        elif mood is None:
-            dispatcher.utter_message(response="utter_checkin_saved_no_mood")
         else:
-            dispatcher.utter_message(response="utter_checkin_saved", mood=f"{mood:g}")
-        return [
-            SlotSet("checkin_mood", None),
-            SlotSet("checkin_note", None),
-            SlotSet("checkin_allowed", None),
-        ]
+            dispatcher.utter_message(
+                text=prompt_set.outro.replace("{summary}", _summary(prompt_set, answers))
+            )
+            if prompt_set.then:
+                following = default_catalogue().get(prompt_set.then)
+                if following.intro:
+                    dispatcher.utter_message(text=following.intro)
+                return [*_fresh_loop(following.id), FollowupAction("prompt_set_form")]
+        return events + [SlotSet(slot, None) for slot in LOOP_SLOTS] + [SlotSet("checkin_allowed", None)]
+
+
+def _fresh_loop(set_id: str) -> list[dict[str, Any]]:
+    return [
+        SlotSet("prompt_set", set_id),
+        SlotSet("prompt_index", 0),
+        SlotSet("prompt_answers", []),
+        SlotSet("prompt_retries", 0),
+        SlotSet("answer_risk", None),
+    ]

@@ -58,6 +58,43 @@ def _signal_from(risk: dict[str, Any], source: str = "message") -> SignalInput:
     )
 
 
+async def safety_path(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    patient: PatientRef | None,
+    *,
+    text: str | None,
+    risk: dict[str, Any],
+    source: str = "message",
+) -> list[dict[str, Any]]:
+    """The one safety path: flag first, then crisis resources for the patient's locale, then
+    "are you safe right now?" for high and critical, holding ordinary prompts meanwhile.
+    Used for risky messages and for risky answers (PHQ-9 item 9)."""
+    severity = risk["severity"]
+    recorded = False
+    if patient is not None:
+        try:
+            message_id = (tracker.latest_message or {}).get("message_id")
+            await call(record_risk, patient, message_id, text, _signal_from(risk, source))
+            recorded = True
+        except Exception as exc:
+            logger.error(
+                "could not record a %s risk flag for %s (%s)", severity, tracker.sender_id, type(exc).__name__
+            )
+    variables = safety_vars(patient)
+    dispatcher.utter_message(response=SEVERITY_RESPONSES[severity], **variables)
+    if not recorded:
+        dispatcher.utter_message(response="utter_safety_not_recorded", **variables)
+    events: list[dict[str, Any]] = [SlotSet("risk_level", severity)]
+    if tracker.active_loop.get("name"):
+        # Ordinary prompts wait; answers given so far stay in their slots for later.
+        events += [ActiveLoop(None), SlotSet("requested_slot", None)]
+    if severity in HOLDING_SEVERITIES:
+        dispatcher.utter_message(response="utter_ask_safe_now")
+        events.append(SlotSet("safety_check_pending", True))
+    return events
+
+
 class ActionSafetyResponse(Action):
     """Record the flag, then reply with crisis resources for the patient's locale."""
 
@@ -75,34 +112,8 @@ class ActionSafetyResponse(Action):
         if risk.get("severity") in (None, "none"):
             # The policy saw risk here; never answer a triggered safety path with "none".
             risk = {**risk, "severity": "high", "rules": [{"rule": "policy.triggered"}]}
-        severity = risk["severity"]
-
         patient = await current_patient(tracker)
-        recorded = False
-        if patient is not None:
-            try:
-                await call(record_risk, patient, message.get("message_id"), text, _signal_from(risk))
-                recorded = True
-            except Exception as exc:
-                logger.error(
-                    "could not record a %s risk flag for %s (%s)",
-                    severity,
-                    tracker.sender_id,
-                    type(exc).__name__,
-                )
-
-        variables = safety_vars(patient)
-        dispatcher.utter_message(response=SEVERITY_RESPONSES[severity], **variables)
-        if not recorded:
-            dispatcher.utter_message(response="utter_safety_not_recorded", **variables)
-        events: list[dict[str, Any]] = [SlotSet("risk_level", severity)]
-        if tracker.active_loop.get("name"):
-            # Ordinary prompts wait; answers given so far stay in their slots for later.
-            events += [ActiveLoop(None), SlotSet("requested_slot", None)]
-        if severity in HOLDING_SEVERITIES:
-            dispatcher.utter_message(response="utter_ask_safe_now")
-            events.append(SlotSet("safety_check_pending", True))
-        return events
+        return await safety_path(dispatcher, tracker, patient, text=text, risk=risk)
 
 
 class ActionSafetyFollowup(Action):

@@ -25,13 +25,31 @@ class SaveResult:
     checkin_id: int | None = None
 
 
-def save_checkin(store: Store, spool: Spool, ref: str, prompt_set: str, answers: list[Answer]) -> SaveResult:
+Instrument = tuple[str, list[int], int, str]  # (phq9|gad7, item answers, total, band)
+
+
+def save_checkin(
+    store: Store,
+    spool: Spool,
+    ref: str,
+    prompt_set: str,
+    answers: list[Answer],
+    instrument: Instrument | None = None,
+) -> SaveResult:
     """Save now, or spool for later; never drop the answers. Bad input still raises."""
     try:
-        return SaveResult(True, store.record_checkin(ref, prompt_set, answers))
+        return SaveResult(True, store.record_checkin(ref, prompt_set, answers, instrument=instrument))
     except UNAVAILABLE as exc:
         logger.error("database unavailable saving a check-in for %s (%s); spooled", ref, type(exc).__name__)
-        spool.put("checkin", {"ref": ref, "prompt_set": prompt_set, "answers": [list(a) for a in answers]})
+        spool.put(
+            "checkin",
+            {
+                "ref": ref,
+                "prompt_set": prompt_set,
+                "answers": [list(a) for a in answers],
+                "instrument": list(instrument) if instrument else None,
+            },
+        )
         return SaveResult(False)
 
 
@@ -42,7 +60,10 @@ def apply_spooled(store: Store) -> callable:
         if kind != "checkin":
             raise ValueError(f"unknown spool record kind {kind!r}")
         answers = [tuple(a) for a in payload["answers"]]
-        store.record_checkin(payload["ref"], payload["prompt_set"], answers, idempotency_key=record_id)
+        instrument = tuple(payload["instrument"]) if payload.get("instrument") else None
+        store.record_checkin(
+            payload["ref"], payload["prompt_set"], answers, idempotency_key=record_id, instrument=instrument
+        )
 
     return apply
 

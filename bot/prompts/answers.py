@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+
+from bot.prompts.sets import Prompt
 
 _NUMBER_WORDS = {
     "zero": 0,
@@ -98,3 +101,62 @@ def is_stop_command(text: str) -> bool:
     mentions stopping ("I want to stop feeling like this") is an answer, not a command."""
     s = " ".join(text.strip().lower().replace("-", " ").replace("\u2019", "'").rstrip(".!").split())
     return s in STOP_COMMANDS
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """One understood answer: a value, a text, or a skip; or why it was not understood."""
+
+    value: float | None = None
+    text: str | None = None
+    skipped: bool = False
+    error: str | None = None  # unparseable | empty | too_long | not_skippable
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+_YES = frozenset({"yes", "y", "yeah", "yep", "yup", "sure", "i did", "i have", "true"})
+_NO = frozenset({"no", "n", "nope", "nah", "not really", "i didn't", "i haven't", "false"})
+_FIRST_NUMBER = re.compile(r"(?<![\d.\-])(\d{1,4}(?:[.,]\d+)?)")
+
+
+def parse_answer(prompt: Prompt, text: str, *, max_chars: int) -> Parsed:
+    """Understand `text` as an answer to `prompt` (see bot.prompts.sets for the types)."""
+    raw = (text or "").strip()
+    if is_skip(raw):
+        return Parsed(skipped=True) if prompt.skippable else Parsed(error="not_skippable")
+    if not raw:
+        return Parsed(error="empty")
+    if prompt.type == "text":
+        if len(raw) > max_chars:
+            return Parsed(error="too_long")
+        return Parsed(text=raw)
+    if prompt.type == "scale":
+        value = parse_scale(raw, prompt.min, prompt.max)
+        return Parsed(value=float(value)) if value is not None else Parsed(error="unparseable")
+    if prompt.type == "number":
+        m = _FIRST_NUMBER.search(raw.replace(",", "."))
+        if m is None:
+            word = parse_scale(raw, 0, 10)
+            return Parsed(value=float(word)) if word is not None else Parsed(error="unparseable")
+        return Parsed(value=float(m.group(1)))
+    if prompt.type == "yes_no":
+        s = raw.lower().rstrip(".!")
+        if s in _YES:
+            return Parsed(value=1.0)
+        if s in _NO:
+            return Parsed(value=0.0)
+        return Parsed(error="unparseable")
+    # choice: a button payload (the value), or the option's words
+    s = raw.lower().rstrip(".!")
+    values = {o.value for o in prompt.options}
+    if s.isdigit() and int(s) in values:
+        return Parsed(value=float(int(s)))
+    matches = [o for o in prompt.options if o.label.lower() == s] or [
+        o for o in prompt.options if o.label.lower() in s or s in o.label.lower()
+    ]
+    if len({o.value for o in matches}) == 1:
+        return Parsed(value=float(matches[0].value))
+    return Parsed(error="unparseable")

@@ -469,6 +469,7 @@ class Store:
         *,
         started_at: datetime | None = None,
         idempotency_key: str | None = None,
+        instrument: tuple[str, list[int], int, str] | None = None,
     ) -> int:
         """Store a completed check-in and its answers in one transaction; return its id.
 
@@ -509,7 +510,42 @@ class Store:
                         created_at=now,
                     )
                 )
+            if instrument is not None:
+                name, items, total, band = instrument
+                s.add(
+                    InstrumentResult(
+                        patient_id=p.id,
+                        checkin_id=checkin.id,
+                        instrument=name,
+                        item_answers=json.dumps(list(items)),
+                        total=total,
+                        band=band,
+                        created_at=now,
+                    )
+                )
             return checkin.id
+
+    def instrument_results(self, ref: str, *, actor: str, origin: str) -> list[dict]:
+        """Scored questionnaires, oldest first (audited read)."""
+        with transaction(self._factory) as s:
+            p = self._patient(s, ref)
+            rows = s.execute(
+                select(InstrumentResult)
+                .where(InstrumentResult.patient_id == p.id)
+                .order_by(InstrumentResult.id)
+            ).scalars()
+            out = [
+                {
+                    "instrument": r.instrument,
+                    "items": json.loads(r.item_answers),
+                    "total": r.total,
+                    "band": r.band,
+                    "at": r.created_at,
+                }
+                for r in rows
+            ]
+            self._audit(s, actor, "read.instruments", patient_id=p.id, origin=origin)
+            return out
 
     def list_answers(self, ref: str, *, actor: str, origin: str) -> list[AnswerView]:
         """All of a patient's journal answers, oldest first (audited read)."""

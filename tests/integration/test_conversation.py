@@ -36,12 +36,16 @@ def test_onboarding_then_a_checkin_is_stored_encrypted(stack, stack_store, new_p
     assert "I'm not an emergency service" in hello
     assert "988" in hello and "not watched around the clock" in hello
     assert "How is your mood" in stack.say(ref, "check in")
-    assert "Anything you'd like to note" in stack.say(ref, "seven")
-    assert "mood 7/10" in stack.say(ref, CANARY)
+    assert "how anxious" in stack.say(ref, "seven")
+    assert "hours did you sleep" in stack.say(ref, "3/10")
+    assert "Anything you'd like to note" in stack.say(ref, "about 7.5")
+    assert "(mood 7/10, anxiety 3/10)" in stack.say(ref, CANARY)
 
     answers = stack_store.list_answers(ref, actor="test", origin="integration")
     assert [(a.prompt_key, a.text, a.value) for a in answers] == [
         ("mood", None, 7.0),
+        ("anxiety", None, 3.0),
+        ("sleep_hours", None, 7.5),
         ("note", CANARY, None),
     ]
     assert CANARY.encode() not in _db_bytes(stack)
@@ -72,10 +76,20 @@ def test_unparseable_mood_is_asked_again_with_a_hint(stack, stack_store, new_pat
     stack.say(ref, "check in")
     reply = stack.say(ref, "pretty good I think")
     assert "didn't catch a number" in reply and "How is your mood" in reply
-    assert "Anything you'd like to note" in stack.say(ref, "about a 5")
+    assert "how anxious" in stack.say(ref, "about a 5")
+    # A journal line where a number is asked: a hint once, then it is kept as words.
+    assert "number from 0 to 10" in stack.say(ref, "honestly the morning was rough")
+    reply = stack.say(ref, "the morning was rough but the afternoon was better")
+    assert "kept what you wrote" in reply and "hours did you sleep" in reply
+    stack.say(ref, "skip")
     assert "mood 5/10" in stack.say(ref, "skip")
     answers = stack_store.list_answers(ref, actor="test", origin="integration")
-    assert [(a.prompt_key, a.text, a.value) for a in answers] == [("mood", None, 5.0), ("note", None, None)]
+    assert [(a.prompt_key, a.text, a.value) for a in answers] == [
+        ("mood", None, 5.0),
+        ("anxiety", "the morning was rough but the afternoon was better", None),
+        ("sleep_hours", None, None),
+        ("note", None, None),
+    ]
 
 
 def test_stop_part_way_then_resume_where_we_left_off(stack, stack_store, new_patient):
@@ -84,13 +98,13 @@ def test_stop_part_way_then_resume_where_we_left_off(stack, stack_store, new_pat
     assert "we'll stop here" in stack.say(ref, "stop")
     assert stack_store.list_answers(ref, actor="test", origin="integration") == []
     resumed = stack.say(ref, "check in")
-    assert "pick up where we left off" in resumed and "Anything you'd like to note" in resumed
-    assert "mood 6/10" in stack.say(ref, "a quiet day")
+    assert "pick up where we left off" in resumed and "how anxious" in resumed
+    assert "mood 6/10" in stack.say(ref, "2", "8", "a quiet day")
 
 
 def test_a_note_that_mentions_stopping_is_an_answer(stack, stack_store, new_patient):
     ref = new_patient()
-    stack.say(ref, "hi", "check in", "4")
+    stack.say(ref, "hi", "check in", "4", "4", "6")
     assert "mood 4/10" in stack.say(ref, "I want to stop feeling like this")
     notes = [a.text for a in stack_store.list_answers(ref, actor="t", origin="t") if a.prompt_key == "note"]
     assert notes == ["I want to stop feeling like this"]
@@ -99,7 +113,7 @@ def test_a_note_that_mentions_stopping_is_an_answer(stack, stack_store, new_pati
 def test_risk_mid_form_gets_the_safety_path_first(stack, stack_store, new_patient):
     ref = new_patient()
     stack.say(ref, "hi", "check in")
-    assert "Anything you'd like to note" in stack.say(ref, "8")
+    assert "how anxious" in stack.say(ref, "8")
     reply = stack.say(ref, RISK_TEXT)
     # Crisis resources and the safety question, and no ordinary check-in reply.
     assert "988" in reply and "Are you safe right now?" in reply

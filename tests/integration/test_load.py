@@ -10,8 +10,8 @@ import pytest
 pytestmark = pytest.mark.integration
 
 PATIENTS = 20
-# hi, check in, mood, note: 4 messages; 10 rounds of 5 messages per patient = 200 in all
-SCRIPT = ["hi", "check in", "6", "load test note", "thanks"]
+# a whole daily check-in is 5 messages; 2 rounds per patient, 20 patients: 200 in all
+SCRIPT = ["check in", "6", "4", "7", "load test note"]
 
 
 def test_200_concurrent_messages_on_sqlite(stack, stack_store, new_patient):

@@ -1,0 +1,180 @@
+"""Prompt sets as data: clinic-editable YAML files in data/prompts/, validated at start.
+
+id: daily                    # unique; matches the file name
+title: Daily check-in
+instrument: phq9             # optional: phq9 | gad7 (answers are scored)
+intro: "..."                 # optional, said before the first prompt
+outro: "Thank you ... {summary} ..."
+prompts:
+  - key: mood
+    text: "How is your mood today, from 0 (very low) to 10 (very good)?"
+    type: scale              # scale | text | choice | number | yes_no
+    min: 0
+    max: 10
+    skippable: true          # default true
+    hint: "..."              # optional: said once when an answer cannot be understood
+    options: [...]           # choice: [{value: 0, label: Not at all}, ...]
+    risk: phq9_item9         # optional: this answer can start the safety path
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "data" / "prompts"
+TYPES = ("scale", "text", "choice", "number", "yes_no")
+RISKS = ("phq9_item9",)
+
+
+class PromptSetError(Exception):
+    """A prompt-set file is invalid; the message names the file and the prompt."""
+
+
+@dataclass(frozen=True)
+class Option:
+    value: int
+    label: str
+
+
+@dataclass(frozen=True)
+class Prompt:
+    key: str
+    text: str
+    type: str
+    min: int = 0
+    max: int = 10
+    skippable: bool = True
+    hint: str = ""
+    options: tuple[Option, ...] = ()
+    risk: str | None = None
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    id: str
+    title: str
+    prompts: tuple[Prompt, ...]
+    outro: str
+    intro: str = ""
+    instrument: str | None = None
+    then: str | None = None  # a set that follows this one directly (PHQ-9, then GAD-7)
+    source: str = ""
+
+    def prompt(self, index: int) -> Prompt | None:
+        return self.prompts[index] if 0 <= index < len(self.prompts) else None
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    sets: dict[str, PromptSet] = field(default_factory=dict)
+
+    def get(self, set_id: str) -> PromptSet:
+        if set_id not in self.sets:
+            raise PromptSetError(f"No prompt set {set_id!r}.")
+        return self.sets[set_id]
+
+
+def _prompt(raw: Any, where: str) -> Prompt:
+    if not isinstance(raw, dict):
+        raise PromptSetError(f"{where} must be a mapping.")
+    for key in ("key", "text", "type"):
+        if not raw.get(key):
+            raise PromptSetError(f"{where} needs '{key}'.")
+    where = f"{where} ({raw['key']})"
+    if raw["type"] not in TYPES:
+        raise PromptSetError(f"{where}: type must be one of {', '.join(TYPES)}, not {raw['type']!r}.")
+    options: tuple[Option, ...] = ()
+    if raw["type"] == "choice":
+        opts = raw.get("options")
+        if not isinstance(opts, list) or len(opts) < 2:
+            raise PromptSetError(f"{where}: a choice needs at least two options.")
+        try:
+            options = tuple(Option(int(o["value"]), str(o["label"])) for o in opts)
+        except (KeyError, TypeError, ValueError):
+            raise PromptSetError(f"{where}: each option needs an integer value and a label.") from None
+    lo, hi = int(raw.get("min", 0)), int(raw.get("max", 10))
+    if lo >= hi:
+        raise PromptSetError(f"{where}: min must be below max.")
+    risk = raw.get("risk")
+    if risk is not None and risk not in RISKS:
+        raise PromptSetError(f"{where}: unknown risk {risk!r} (known: {', '.join(RISKS)}).")
+    return Prompt(
+        key=str(raw["key"]),
+        text=str(raw["text"]).strip(),
+        type=raw["type"],
+        min=lo,
+        max=hi,
+        skippable=bool(raw.get("skippable", True)),
+        hint=str(raw.get("hint", "")).strip(),
+        options=options,
+        risk=risk,
+    )
+
+
+def parse_prompt_set(data: Any, source: str) -> PromptSet:
+    if not isinstance(data, dict):
+        raise PromptSetError(f"{source} must be a YAML mapping.")
+    for key in ("id", "title", "outro", "prompts"):
+        if not data.get(key):
+            raise PromptSetError(f"{source} needs '{key}'.")
+    raw_prompts = data["prompts"]
+    if not isinstance(raw_prompts, list):
+        raise PromptSetError(f"{source}: 'prompts' must be a list.")
+    prompts = tuple(_prompt(p, f"{source}: prompt {i + 1}") for i, p in enumerate(raw_prompts))
+    keys = [p.key for p in prompts]
+    if len(set(keys)) != len(keys):
+        raise PromptSetError(f"{source}: prompt keys must be unique.")
+    instrument = data.get("instrument")
+    if instrument is not None:
+        from bot.prompts.instruments import ITEMS
+
+        if instrument not in ITEMS:
+            raise PromptSetError(f"{source}: unknown instrument {instrument!r}.")
+        if len(prompts) != ITEMS[instrument] or any(p.type != "choice" or p.skippable for p in prompts):
+            raise PromptSetError(
+                f"{source}: {instrument} needs exactly {ITEMS[instrument]} choice prompts that cannot be "
+                "skipped (scores are exact, never prorated)."
+            )
+    return PromptSet(
+        id=str(data["id"]),
+        title=str(data["title"]),
+        prompts=prompts,
+        outro=str(data["outro"]).strip(),
+        intro=str(data.get("intro", "")).strip(),
+        instrument=instrument,
+        then=str(data["then"]) if data.get("then") else None,
+        source=source,
+    )
+
+
+def load_catalogue(directory: Path = DEFAULT_DIR) -> Catalogue:
+    sets: dict[str, PromptSet] = {}
+    files = sorted(directory.glob("*.yml"))
+    if not files:
+        raise PromptSetError(f"No prompt sets found in {directory}.")
+    for path in files:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise PromptSetError(
+                f"{path} is not valid YAML{f' at line {mark.line + 1}' if mark else ''}."
+            ) from None
+        ps = parse_prompt_set(data, str(path))
+        if ps.id != path.stem:
+            raise PromptSetError(f"{path}: id {ps.id!r} must match the file name {path.stem!r}.")
+        sets[ps.id] = ps
+    for ps in sets.values():
+        if ps.then and ps.then not in sets:
+            raise PromptSetError(f"{ps.source}: 'then' names an unknown set {ps.then!r}.")
+    return Catalogue(sets)
+
+
+@lru_cache(maxsize=1)
+def default_catalogue() -> Catalogue:
+    return load_catalogue()
