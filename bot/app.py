@@ -19,6 +19,7 @@ from bot.store import migrate
 from bot.store.api import Store
 from bot.supervisor import Service
 from bot.training import ensure_model
+from bot.yamlfile import read_yaml
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,9 @@ class Prepared:
 
 
 def check_safety_config() -> None:
-    """Load the lexicon and crisis resources now, so a broken file stops start-up clearly."""
+    """Load the lexicon, crisis resources and prompt sets now, so a broken file stops start-up
+    with one clear sentence."""
+    from bot.prompts.sets import PromptSetError, load_catalogue
     from bot.safety.lexicon import load_lexicon
     from bot.safety.service import lexicon_paths
 
@@ -36,7 +39,8 @@ def check_safety_config() -> None:
         load_lexicon(lexicon_paths())
         resources_for("en-US")
         coverage_text(False)
-    except (LexiconError, ResourcesError) as exc:
+        load_catalogue()
+    except (LexiconError, ResourcesError, PromptSetError) as exc:
         raise LexiconError(str(exc)) from None
 
 
@@ -45,19 +49,10 @@ RASA_FILES = ("config.yml", "domain.yml", "credentials.yml", "endpoints.yml")
 
 def check_rasa_files(config: Path, root: Path = PROJECT_ROOT) -> None:
     """Malformed YAML stops start-up with one sentence naming the file and line."""
-    import yaml
-
     for path in [root / name for name in RASA_FILES[1:]] + [
         config if config.is_absolute() else root / config
     ]:
-        try:
-            yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise LexiconError(f"{path} cannot be read: {exc.strerror}.") from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark else ""
-            raise LexiconError(f"{path} is not valid YAML{where}.") from None
+        read_yaml(path, LexiconError)
 
 
 def prepare(settings: Settings, *, config: Path, log: Callable[[str], None] = print) -> Prepared:

@@ -28,9 +28,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot.store.api import DEFAULT_ACK_DEADLINES
+from bot.yamlfile import read_yaml
 
 CHANNELS = ("telegram", "email", "webhook")
 
@@ -180,13 +179,5 @@ def load_alert_config(
     path = Path(env.get("INTERLUDE_ALERTS_FILE", "") or data_dir / "alerts.yml")
     if not path.exists():
         return parse_alert_config({}, str(path), env, public_url=public_url)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise AlertConfigError(
-            f"{path} is not valid YAML{f' at line {mark.line + 1}' if mark else ''}."
-        ) from None
-    except OSError as exc:
-        raise AlertConfigError(f"Cannot read {path}: {exc.strerror}.") from None
+    data = read_yaml(path, AlertConfigError)
     return parse_alert_config(data, str(path), env, public_url=public_url)

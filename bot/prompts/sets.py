@@ -19,12 +19,13 @@ prompts:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from bot.yamlfile import read_yaml
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "data" / "prompts"
 TYPES = ("scale", "text", "choice", "number", "yes_no")
@@ -152,19 +153,15 @@ def parse_prompt_set(data: Any, source: str) -> PromptSet:
     )
 
 
-def load_catalogue(directory: Path = DEFAULT_DIR) -> Catalogue:
+def load_catalogue(directory: Path | None = None) -> Catalogue:
+    """Load every set in `directory` (default: INTERLUDE_PROMPTS_DIR, else data/prompts/)."""
+    directory = directory or Path(os.environ.get("INTERLUDE_PROMPTS_DIR", "") or DEFAULT_DIR)
     sets: dict[str, PromptSet] = {}
     files = sorted(directory.glob("*.yml"))
     if not files:
         raise PromptSetError(f"No prompt sets found in {directory}.")
     for path in files:
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise PromptSetError(
-                f"{path} is not valid YAML{f' at line {mark.line + 1}' if mark else ''}."
-            ) from None
+        data = read_yaml(path, PromptSetError)
         ps = parse_prompt_set(data, str(path))
         if ps.id != path.stem:
             raise PromptSetError(f"{path}: id {ps.id!r} must match the file name {path.stem!r}.")

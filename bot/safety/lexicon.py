@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot.safety.assessment import CATEGORIES, SEVERITIES
+from bot.yamlfile import read_yaml
 
 CUE_KINDS = ("negation", "hypothetical", "past", "third_person")
 
@@ -209,15 +208,7 @@ def load_lexicon(paths: list[Path]) -> Lexicon:
     """Load the base lexicon and any clinic extensions, in order."""
     lexicon: Lexicon | None = None
     for path in paths:
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise LexiconError(f"Cannot read the risk lexicon {path}: {exc.strerror}.") from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark else ""
-            raise LexiconError(f"The risk lexicon {path} is not valid YAML{where}.") from None
-        parsed = parse_lexicon(data, str(path))
+        parsed = parse_lexicon(read_yaml(path, LexiconError), str(path))
         lexicon = parsed if lexicon is None else merge(lexicon, parsed)
     if lexicon is None or not lexicon.rules:
         raise LexiconError("No risk lexicon rules were loaded.")

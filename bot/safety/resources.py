@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
+from bot.yamlfile import read_yaml
 
 DEFAULT_RESOURCES = Path(__file__).resolve().parents[2] / "data" / "safety" / "resources.yml"
 
@@ -29,10 +29,7 @@ class CrisisResources:
 
 @lru_cache(maxsize=4)
 def _raw(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ResourcesError(f"The crisis resources file {path} is missing or malformed ({exc}).") from None
+    data = read_yaml(path, ResourcesError)
     if not isinstance(data, dict):
         raise ResourcesError(f"The crisis resources file {path} must be a mapping.")
     return data

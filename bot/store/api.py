@@ -162,6 +162,30 @@ def _check_text(text: str | None) -> None:
         raise TextTooLong(f"That text is {len(text):,} characters long; the limit is {MAX_TEXT_CHARS:,}.")
 
 
+def _queue_alerts(
+    s: Session,
+    flag_id: int,
+    severity: str,
+    channels: Sequence[str],
+    deadline: datetime,
+    now: datetime,
+    level: int = 0,
+) -> None:
+    """Outbox rows, one per channel, in the caller's transaction (the worker sends them)."""
+    for channel in channels:
+        s.add(
+            AlertDelivery(
+                flag_id=flag_id,
+                channel=channel,
+                level=level,
+                severity=severity,
+                status="pending",
+                deadline_at=deadline,
+                created_at=now,
+            )
+        )
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -644,17 +668,7 @@ class Store:
             deadline = None
             if created or escalated:
                 deadline = now + (deadlines or self._deadlines).get(flag.severity, timedelta(hours=24))
-                for channel in alert_channels:
-                    s.add(
-                        AlertDelivery(
-                            flag_id=flag.id,
-                            channel=channel,
-                            severity=flag.severity,
-                            status="pending",
-                            deadline_at=deadline,
-                            created_at=now,
-                        )
-                    )
+                _queue_alerts(s, flag.id, flag.severity, alert_channels, deadline, now)
             self._audit(
                 s,
                 "system:safety",
@@ -1162,18 +1176,9 @@ class Store:
                     continue
                 _, f, p, c = items[0]
                 deadline = now + deadlines_for(c.slug).get(f.severity, timedelta(hours=24))
-                for channel in channels_for(c.slug) or ["portal"]:
-                    s.add(
-                        AlertDelivery(
-                            flag_id=flag_id,
-                            channel=channel,
-                            level=level,
-                            severity=f.severity,
-                            status="pending",
-                            deadline_at=deadline,
-                            created_at=now,
-                        )
-                    )
+                _queue_alerts(
+                    s, flag_id, f.severity, channels_for(c.slug) or ["portal"], deadline, now, level
+                )
                 self._audit(
                     s,
                     "system:escalation",

@@ -137,3 +137,17 @@ def test_missing_master_key_refuses_with_one_line(tmp_path):
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "master key file" in res.stderr and "missing" in res.stderr
     assert not (tmp_path / "data" / "secrets" / "master.key").exists()  # never silently recreated
+
+
+def test_broken_prompt_set_stops_start_up(tmp_path):
+    import shutil
+
+    from bot.config import PROJECT_ROOT as ROOT
+
+    prompts = tmp_path / "prompts"
+    shutil.copytree(ROOT / "data" / "prompts", prompts)
+    (prompts / "daily.yml").write_text(
+        "id: daily\ntitle: D\noutro: o\nprompts:\n  - key: a\n    type: scale\n"
+    )
+    res = run(["run"], tmp_path, INTERLUDE_PROMPTS_DIR=str(prompts))
+    assert res.returncode == 2 and "needs 'text'" in res.stderr and "Traceback" not in res.stderr
