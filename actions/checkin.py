@@ -29,7 +29,14 @@ from bot.store.api import MAX_TEXT_CHARS
 logger = logging.getLogger(__name__)
 
 LOOP_SLOTS = ("prompt_set", "prompt_index", "prompt_answers", "prompt_retries", "answer_risk")
-INTENT_SETS = {"start_checkin": "daily", "start_questionnaire": "phq9"}
+INTENT_SETS = {
+    "start_checkin": "daily",
+    "start_questionnaire": "phq9",
+    "free_journal": "journal",
+    "message_therapist": "therapist_note",
+}
+#: Writing is never held: these sets stay open while a high or critical flag holds the prompts.
+NEVER_HELD = frozenset({"journal", "therapist_note"})
 
 
 def _state(tracker: Tracker) -> tuple[PromptSet | None, int, list[dict]]:
@@ -70,12 +77,12 @@ class ActionStartCheckin(Action):
         if patient is None:
             not_enrolled(dispatcher)
             return [SlotSet("checkin_allowed", False)]
-        open_severity = await call(runtime.store().open_flag_severity, patient.ref)
-        if open_severity in ("high", "critical"):
-            dispatcher.utter_message(response="utter_checkin_held")
-            return [SlotSet("checkin_allowed", False)]
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
         wanted = INTENT_SETS.get(intent or "", "daily")
+        open_severity = await call(runtime.store().open_flag_severity, patient.ref)
+        if open_severity in ("high", "critical") and wanted not in NEVER_HELD:
+            dispatcher.utter_message(response="utter_checkin_held")
+            return [SlotSet("checkin_allowed", False)]
         current, _index, answers = _state(tracker)
         if current is not None and answers and (intent not in INTENT_SETS or current.id == wanted):
             dispatcher.utter_message(response="utter_checkin_resume")
@@ -253,3 +260,45 @@ def _fresh_loop(set_id: str) -> list[dict[str, Any]]:
         SlotSet("prompt_retries", 0),
         SlotSet("answer_risk", None),
     ]
+
+
+class ActionReviewEntries(Action):
+    """Shows the patient what they wrote recently (their own data; the read is audited)."""
+
+    def name(self) -> str:
+        return "action_review_entries"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        patient = await current_patient(tracker)
+        if patient is None:
+            return not_enrolled(dispatcher)
+        answers = await call(
+            runtime.store().list_answers, patient.ref, actor=f"patient:{patient.ref}", origin="chat"
+        )
+        if not answers:
+            dispatcher.utter_message(response="utter_no_entries_yet")
+            return []
+        catalogue = default_catalogue()
+        by_checkin: dict[int | None, list] = {}
+        for a in answers:
+            by_checkin.setdefault(a.checkin_id, []).append(a)
+        lines = []
+        for group in list(by_checkin.values())[-REVIEW_CHECKINS:]:
+            first = group[0]
+            title = catalogue.sets[first.prompt_set].title if first.prompt_set in catalogue.sets else "Entry"
+            parts = []
+            for a in group:
+                if a.text:
+                    parts.append(a.text if len(a.text) <= 300 else a.text[:300] + "...")
+                elif a.value is not None:
+                    parts.append(f"{a.prompt_key.replace('_', ' ')} {a.value:g}")
+            if parts:
+                lines.append(f"{title}, {first.created_at:%a %d %b}: " + "; ".join(parts))
+        dispatcher.utter_message(response="utter_review_intro")
+        dispatcher.utter_message(text="\n".join(f"• {line}" for line in lines))
+        return []
+
+
+REVIEW_CHECKINS = 5
