@@ -21,14 +21,14 @@ from actions.common import call, current_patient, not_enrolled
 from actions.safety import safety_path
 from bot import runtime
 from bot.checkins import save_checkin
-from bot.prompts.answers import is_stop_command, parse_answer
+from bot.prompts.answers import loop_command, parse_answer
 from bot.prompts.instruments import phq9_item9_severity, score
 from bot.prompts.sets import Prompt, PromptSet, default_catalogue
 from bot.store.api import MAX_TEXT_CHARS
 
 logger = logging.getLogger(__name__)
 
-LOOP_SLOTS = ("prompt_set", "prompt_index", "prompt_answers", "prompt_retries", "answer_risk")
+LOOP_SLOTS = ("prompt_set", "prompt_index", "prompt_answers", "prompt_retries", "answer_risk", "loop_exit")
 INTENT_SETS = {
     "start_checkin": "daily",
     "start_questionnaire": "phq9",
@@ -86,15 +86,11 @@ class ActionStartCheckin(Action):
         current, _index, answers = _state(tracker)
         if current is not None and answers and (intent not in INTENT_SETS or current.id == wanted):
             dispatcher.utter_message(response="utter_checkin_resume")
-            return [SlotSet("checkin_allowed", True), SlotSet("checkin_stopped", False)]
+            return [SlotSet("checkin_allowed", True), SlotSet("loop_exit", None)]
         prompt_set = default_catalogue().get(wanted)
         if prompt_set.intro:
             dispatcher.utter_message(text=prompt_set.intro)
-        return [
-            SlotSet("checkin_allowed", True),
-            SlotSet("checkin_stopped", False),
-            *_fresh_loop(prompt_set.id),
-        ]
+        return [SlotSet("checkin_allowed", True), *_fresh_loop(prompt_set.id)]
 
 
 class ActionAskPromptAnswer(Action):
@@ -130,14 +126,25 @@ class ValidatePromptSetForm(FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         text = (tracker.latest_message or {}).get("text") or ""
-        if tracker.get_slot("requested_slot") and is_stop_command(text):
-            # The command was captured as the answer: undo that, keep earlier answers, and end
-            # the form; action_submit_prompt_set sees checkin_stopped and says so.
+        command = loop_command(text) if tracker.get_slot("requested_slot") else None
+        if command in ("pause", "stop"):
+            # The command was captured as an answer: undo that and end the form;
+            # action_submit_prompt_set keeps (pause) or saves (stop) what was answered.
             return [
                 SlotSet("prompt_answer", None),
-                SlotSet("checkin_stopped", True),
+                SlotSet("loop_exit", command),
                 SlotSet("requested_slot", None),
             ]
+        if command == "back":
+            _set, index, answers = _state(tracker)
+            if answers:
+                dispatcher.utter_message(response="utter_going_back")
+                return [
+                    SlotSet("prompt_answer", None),
+                    SlotSet("prompt_answers", answers[:-1]),
+                    SlotSet("prompt_index", max(0, index - 1)),
+                    SlotSet("prompt_retries", 0),
+                ]
         return await super().run(dispatcher, tracker, domain)
 
     def validate_prompt_answer(
@@ -202,15 +209,19 @@ class ActionSubmitPromptSet(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        if tracker.get_slot("checkin_stopped"):
-            dispatcher.utter_message(response="utter_checkin_stopped")
-            return [SlotSet("checkin_stopped", False)]
+        if tracker.get_slot("loop_exit") == "pause":
+            dispatcher.utter_message(response="utter_checkin_paused")
+            return [SlotSet("loop_exit", None)]
         patient = await current_patient(tracker)
         if patient is None:
             return not_enrolled(dispatcher)
         prompt_set, _index, answers = _state(tracker)
         if prompt_set is None:
             return []
+        stopped = tracker.get_slot("loop_exit") == "stop"
+        if stopped and not answers:
+            dispatcher.utter_message(response="utter_checkin_stopped")
+            return [SlotSet(slot, None) for slot in LOOP_SLOTS]
         instrument = None
         if prompt_set.instrument and len(answers) == len(prompt_set.prompts):
             items = [int(a["value"]) for a in answers]
@@ -219,7 +230,14 @@ class ActionSubmitPromptSet(Action):
         rows = [(a["key"], a.get("text"), a.get("value")) for a in answers]
         try:
             result = await call(
-                save_checkin, runtime.store(), runtime.spool(), patient.ref, prompt_set.id, rows, instrument
+                save_checkin,
+                runtime.store(),
+                runtime.spool(),
+                patient.ref,
+                prompt_set.id,
+                rows,
+                instrument,
+                "stopped" if stopped else "completed",
             )
         except Exception as exc:
             # Not an outage (that spools): keep the answers in the slots and say so.
@@ -240,6 +258,8 @@ class ActionSubmitPromptSet(Action):
             )
         elif not result.saved:
             dispatcher.utter_message(response="utter_checkin_queued")
+        elif stopped:
+            dispatcher.utter_message(response="utter_checkin_stopped_saved")
         else:
             dispatcher.utter_message(
                 text=prompt_set.outro.replace("{summary}", _summary(prompt_set, answers))
@@ -259,6 +279,7 @@ def _fresh_loop(set_id: str) -> list[dict[str, Any]]:
         SlotSet("prompt_answers", []),
         SlotSet("prompt_retries", 0),
         SlotSet("answer_risk", None),
+        SlotSet("loop_exit", None),
     ]
 
 

@@ -35,10 +35,13 @@ def save_checkin(
     prompt_set: str,
     answers: list[Answer],
     instrument: Instrument | None = None,
+    status: str = "completed",
 ) -> SaveResult:
     """Save now, or spool for later; never drop the answers. Bad input still raises."""
     try:
-        return SaveResult(True, store.record_checkin(ref, prompt_set, answers, instrument=instrument))
+        return SaveResult(
+            True, store.record_checkin(ref, prompt_set, answers, instrument=instrument, status=status)
+        )
     except UNAVAILABLE as exc:
         logger.error("database unavailable saving a check-in for %s (%s); spooled", ref, type(exc).__name__)
         spool.put(
@@ -62,7 +65,12 @@ def apply_spooled(store: Store) -> callable:
         answers = [tuple(a) for a in payload["answers"]]
         instrument = tuple(payload["instrument"]) if payload.get("instrument") else None
         store.record_checkin(
-            payload["ref"], payload["prompt_set"], answers, idempotency_key=record_id, instrument=instrument
+            payload["ref"],
+            payload["prompt_set"],
+            answers,
+            idempotency_key=record_id,
+            instrument=instrument,
+            status=payload.get("status", "completed"),
         )
 
     return apply

@@ -56,6 +56,26 @@ def is_skip(text: str) -> bool:
     return text.strip().lower().rstrip(".!") in SKIP_WORDS
 
 
+PAUSE_COMMANDS = frozenset(
+    {
+        "not now",
+        "later",
+        "maybe later",
+        "pause",
+        "another time",
+        "not right now",
+        "not today",
+        "can we do this later",
+        "can we do it later",
+        "remind me later",
+        "later please",
+        "i'm busy",
+        "im busy",
+        "no time now",
+        "pause please",
+        "can we pause",
+    }
+)
 STOP_COMMANDS = frozenset(
     {
         "stop",
@@ -66,13 +86,6 @@ STOP_COMMANDS = frozenset(
         "quit",
         "exit",
         "end",
-        "pause",
-        "not now",
-        "later",
-        "maybe later",
-        "not today",
-        "another time",
-        "not right now",
         "stop the check in",
         "stop the checkin",
         "stop check in",
@@ -89,18 +102,58 @@ STOP_COMMANDS = frozenset(
         "that's enough",
         "thats enough",
         "that's enough for now",
+        "that's enough for today",
         "i'm done for now",
         "im done for now",
         "done for now",
+        "done for today",
+        "stop for today",
+        "i'm done for today",
+        "enough for today",
+    }
+)
+BACK_COMMANDS = frozenset(
+    {
+        "go back",
+        "back",
+        "undo",
+        "change my last answer",
+        "that was wrong",
+        "i made a mistake",
+        "correct my last answer",
+        "oops",
+        "wait that's wrong",
+        "wait thats wrong",
+        "previous question",
+        "can i change my last answer",
+        "let me change that",
+        "change that",
+        "wrong answer",
     }
 )
 
 
+def _command_text(text: str) -> str:
+    return " ".join(text.strip().lower().replace("-", " ").replace("\u2019", "'").rstrip(".!,").split())
+
+
+def loop_command(text: str) -> str | None:
+    """An explicit command inside a check-in: "pause", "stop" (for today) or "back" (correct the
+    last answer). Deliberately literal: a journal line that merely mentions stopping ("I want to
+    stop feeling like this") is an answer, not a command."""
+    s = _command_text(text)
+    if s in PAUSE_COMMANDS:
+        return "pause"
+    if s in STOP_COMMANDS:
+        return "stop"
+    if s in BACK_COMMANDS:
+        return "back"
+    return None
+
+
 def is_stop_command(text: str) -> bool:
-    """An explicit request to stop a check-in. Deliberately literal: a journal line that merely
-    mentions stopping ("I want to stop feeling like this") is an answer, not a command."""
-    s = " ".join(text.strip().lower().replace("-", " ").replace("\u2019", "'").rstrip(".!").split())
-    return s in STOP_COMMANDS
+    """Pausing or stopping (either ends the current run of questions)."""
+    return loop_command(text) in ("pause", "stop")
 
 
 @dataclass(frozen=True)

@@ -494,12 +494,16 @@ class Store:
         started_at: datetime | None = None,
         idempotency_key: str | None = None,
         instrument: tuple[str, list[int], int, str] | None = None,
+        status: str = "completed",
     ) -> int:
         """Store a completed check-in and its answers in one transaction; return its id.
 
         `answers` holds (prompt key, free text or None, numeric value or None). With an
         idempotency key, a second call with the same key returns the first check-in's id.
+        `status` is completed, or stopped (the patient ended it early: what they answered is kept).
         """
+        if status not in ("completed", "stopped"):
+            raise StoreError(f"Unknown check-in status {status!r}.")
         answers = list(answers)
         for _key, text, _value in answers:
             _check_text(text)
@@ -516,7 +520,7 @@ class Store:
                 patient_id=p.id,
                 prompt_set=prompt_set,
                 idempotency_key=idempotency_key,
-                status="completed",
+                status=status,
                 started_at=started_at or now,
                 completed_at=now,
                 created_at=now,

@@ -92,14 +92,32 @@ def test_unparseable_mood_is_asked_again_with_a_hint(stack, stack_store, new_pat
     ]
 
 
-def test_stop_part_way_then_resume_where_we_left_off(stack, stack_store, new_patient):
+def test_pause_then_resume_where_we_left_off(stack, stack_store, new_patient):
     ref = new_patient()
     stack.say(ref, "hi", "check in", "6")
-    assert "we'll stop here" in stack.say(ref, "stop")
+    assert "let's pause here" in stack.say(ref, "not now")
     assert stack_store.list_answers(ref, actor="test", origin="integration") == []
     resumed = stack.say(ref, "check in")
     assert "pick up where we left off" in resumed and "how anxious" in resumed
     assert "mood 6/10" in stack.say(ref, "2", "8", "a quiet day")
+
+
+def test_stop_for_today_saves_what_was_answered(stack, stack_store, new_patient):
+    ref = new_patient()
+    stack.say(ref, "hi", "check in", "6", "3")
+    assert "saved what you answered" in stack.say(ref, "stop for today")
+    answers = stack_store.list_answers(ref, actor="test", origin="integration")
+    assert [(a.prompt_key, a.value) for a in answers] == [("mood", 6.0), ("anxiety", 3.0)]
+    assert "How is your mood" in stack.say(ref, "check in")  # a fresh check-in, not a resume
+
+
+def test_going_back_corrects_the_last_answer(stack, stack_store, new_patient):
+    ref = new_patient()
+    stack.say(ref, "hi", "check in", "3")
+    reply = stack.say(ref, "oops")
+    assert "go back one question" in reply and "How is your mood" in reply
+    assert "mood 5/10" in stack.say(ref, "5", "2", "8", "better now")
+    assert [a.value for a in stack_store.list_answers(ref, actor="t", origin="t")][:2] == [5.0, 2.0]
 
 
 def test_a_note_that_mentions_stopping_is_an_answer(stack, stack_store, new_patient):
@@ -132,7 +150,7 @@ def test_risk_mid_form_gets_the_safety_path_first(stack, stack_store, new_patien
 def test_risk_during_a_paused_checkin_gets_the_safety_path(stack, stack_store, new_patient):
     ref = new_patient()
     stack.say(ref, "hi", "check in", "5")
-    assert "we'll stop here" in stack.say(ref, "not now")  # paused, the mood answer kept
+    assert "let's pause here" in stack.say(ref, "not now")  # paused, the mood answer kept
     reply = stack.say(ref, "i have the pills lined up, tonight is the night")
     assert "Please call 911 now" in reply and "Are you safe right now?" in reply
     assert stack_store.open_flag_severity(ref) == "critical"

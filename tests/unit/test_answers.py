@@ -1,6 +1,6 @@
 import pytest
 
-from bot.prompts.answers import is_skip, is_stop_command, parse_scale
+from bot.prompts.answers import is_skip, is_stop_command, loop_command, parse_scale
 
 
 @pytest.mark.parametrize(
@@ -48,3 +48,10 @@ def test_explicit_stop_commands(text):
 )
 def test_journal_lines_are_not_stop_commands(text):
     assert not is_stop_command(text)
+
+
+def test_loop_commands():
+    assert loop_command("not now") == "pause" and loop_command("Later!") == "pause"
+    assert loop_command("stop for today") == "stop" and loop_command("that's enough") == "stop"
+    assert loop_command("go back") == "back" and loop_command("I made a mistake.") == "back"
+    assert loop_command("I went back to bed") is None
