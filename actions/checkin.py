@@ -18,6 +18,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import call, current_patient, not_enrolled
+from actions.onboarding import ask_consent
 from actions.safety import safety_path
 from bot import runtime
 from bot.checkins import save_checkin
@@ -77,6 +78,10 @@ class ActionStartCheckin(Action):
         if patient is None:
             not_enrolled(dispatcher)
             return [SlotSet("checkin_allowed", False)]
+        if not await call(runtime.store().has_consented, patient.ref):
+            # Nothing is stored before consent: ask for it again instead.
+            dispatcher.utter_message(response="utter_consent_needed")
+            return [SlotSet("checkin_allowed", False), *ask_consent(dispatcher)]
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
         wanted = INTENT_SETS.get(intent or "", "daily")
         open_severity = await call(runtime.store().open_flag_severity, patient.ref)

@@ -31,6 +31,7 @@ class Prepared:
 def check_safety_config() -> None:
     """Load the lexicon, crisis resources and prompt sets now, so a broken file stops start-up
     with one clear sentence."""
+    from bot.consent import ConsentError, consent_text
     from bot.prompts.sets import PromptSetError, load_catalogue
     from bot.safety.lexicon import load_lexicon
     from bot.safety.service import lexicon_paths
@@ -40,7 +41,8 @@ def check_safety_config() -> None:
         resources_for("en-US")
         coverage_text(False)
         load_catalogue()
-    except (LexiconError, ResourcesError, PromptSetError) as exc:
+        consent_text()
+    except (LexiconError, ResourcesError, PromptSetError, ConsentError) as exc:
         raise LexiconError(str(exc)) from None
 
 

@@ -20,8 +20,8 @@ def rasa_main() -> None:
         "rasa",
         "run",
         "--enable-api",
-        "--auth-token",
-        env["INTERLUDE_API_TOKEN"],
+        # "=" form: a token may start with "-", which argparse would read as a flag.
+        f"--auth-token={env['INTERLUDE_API_TOKEN']}",
         "--interface",
         "127.0.0.1",
         "--port",

@@ -476,6 +476,13 @@ class Store:
             if p.onboarded_at is None:
                 p.onboarded_at = self._clock()
 
+    def has_consented(self, ref: str) -> bool:
+        with transaction(self._factory) as s:
+            p = self._patient(s, ref)
+            return (
+                s.execute(select(Consent.id).where(Consent.patient_id == p.id).limit(1)).first() is not None
+            )
+
     def record_consent(self, ref: str, text_version: str) -> None:
         with transaction(self._factory) as s:
             p = self._patient(s, ref)

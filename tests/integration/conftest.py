@@ -61,11 +61,14 @@ def stack_store(stack: Stack) -> Store:
 def new_patient(stack_store: Store):
     """Enrol a fresh patient in the demo clinic; returns the patient ref."""
 
-    def make(locale: str = "en-US") -> str:
+    def make(locale: str = "en-US", consented: bool = True) -> str:
         clinic_id = stack_store.ensure_clinic(DEMO_CLINIC_SLUG, "Demo Clinic (synthetic data)")
         staff_id = stack_store.staff_id_by_email(DEMO_THERAPIST_EMAIL)
-        return stack_store.create_patient(
+        ref = stack_store.create_patient(
             clinic_id=clinic_id, therapist_id=staff_id, display_name="Test Patient", locale=locale
         ).ref
+        if consented:  # most tests are about what follows consent; test_consent.py covers it
+            stack_store.record_consent(ref, "test")
+        return ref
 
     return make

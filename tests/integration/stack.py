@@ -12,18 +12,19 @@ from pathlib import Path
 
 from bot.chat import ChatClient
 from bot.config import PROJECT_ROOT, Settings, load_settings
-from bot.supervisor import free_port
+from bot.supervisor import free_ports
 
 TEST_CONFIG = "tests/config.test.yml"
 
 
 def stack_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    http, rasa, actions = free_ports(3)
     return {
         **os.environ,
         "INTERLUDE_DATA_DIR": str(data_dir),
-        "INTERLUDE_HTTP_PORT": str(free_port()),
-        "INTERLUDE_RASA_PORT": str(free_port()),
-        "INTERLUDE_ACTIONS_PORT": str(free_port()),
+        "INTERLUDE_HTTP_PORT": str(http),
+        "INTERLUDE_RASA_PORT": str(rasa),
+        "INTERLUDE_ACTIONS_PORT": str(actions),
         "NO_COLOR": "1",
         **extra,
     }

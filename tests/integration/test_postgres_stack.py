@@ -21,6 +21,7 @@ def test_postgres_stack_persists_conversations_encrypted(tmp_path, postgres_url)
     first = start_stack(data, tmp_path / "console1.log", INTERLUDE_DATABASE_URL=postgres_url)
     try:
         assert "not an emergency service" in first.say(DEMO_PATIENT_REF, "hi")
+        assert "Thank you. Your answer is recorded." in first.say(DEMO_PATIENT_REF, "yes")
         first.say(DEMO_PATIENT_REF, "check in")
         assert "how anxious" in first.say(DEMO_PATIENT_REF, "6")
     finally:
@@ -41,6 +42,7 @@ def test_postgres_stack_persists_conversations_encrypted(tmp_path, postgres_url)
         said = [m["text"] for m in export["transcript"] if m["from"] == "user"]
         assert said == [
             "hi",
+            "yes",
             "check in",
             "6",
             "4",

@@ -20,7 +20,9 @@ pytestmark = pytest.mark.integration
 
 
 def test_crisis_resources_without_the_action_server(tmp_path: Path):
-    env = stack_env(tmp_path / "data")  # nothing listens on INTERLUDE_ACTIONS_PORT
+    # Nothing listens on INTERLUDE_ACTIONS_PORT. The token starts with "-" on purpose: it once
+    # made Rasa's argument parser fail at start (about 1 generated token in 64).
+    env = stack_env(tmp_path / "data", INTERLUDE_API_TOKEN="-starts-with-a-dash-0123456789")
     settings = load_settings(env, cwd=PROJECT_ROOT)
     prepared = prepare(settings, config=PROJECT_ROOT / TEST_CONFIG, log=lambda _m: None)
     log = open(tmp_path / "rasa.log", "w", encoding="utf-8")

@@ -81,3 +81,11 @@ def test_stop_escalates_to_kill_for_a_child_that_ignores_sigterm(tmp_path, monke
     asyncio.run(scenario())
     assert "did not stop within" in out.getvalue()
     assert sup.procs["stubborn"].returncode is not None
+
+
+def test_free_ports_are_distinct():
+    from bot.supervisor import free_ports
+
+    for _ in range(50):
+        ports = free_ports(3)
+        assert len(set(ports)) == 3
