@@ -29,7 +29,14 @@ from bot.store.api import MAX_TEXT_CHARS
 
 logger = logging.getLogger(__name__)
 
-LOOP_SLOTS = ("prompt_set", "prompt_index", "prompt_answers", "prompt_retries", "answer_risk", "loop_exit")
+LOOP_SLOTS = (
+    "prompt_set",
+    "prompt_index",
+    "prompt_answers",
+    "prompt_retries",
+    "answer_risk",
+    "loop_exit",
+)
 INTENT_SETS = {
     "start_checkin": "daily",
     "start_questionnaire": "phq9",
@@ -38,6 +45,22 @@ INTENT_SETS = {
 }
 #: Writing is never held: these sets stay open while a high or critical flag holds the prompts.
 NEVER_HELD = frozenset({"journal", "therapist_note"})
+
+
+def _in_follow_up(tracker: Tracker) -> bool:
+    """The position is kept in prompt_index; a half step (1.5) means prompt 1's follow-up is due."""
+    return float(tracker.get_slot("prompt_index") or 0) % 1 >= 0.5
+
+
+def current_prompt(tracker: Tracker) -> Prompt | None:
+    """The prompt being asked: a pending follow-up, else the set's prompt at the index."""
+    prompt_set, index, _ = _state(tracker)
+    if prompt_set is None:
+        return None
+    prompt = prompt_set.prompt(index)
+    if prompt is not None and _in_follow_up(tracker) and prompt.follow_up is not None:
+        return prompt.follow_up
+    return prompt
 
 
 def _state(tracker: Tracker) -> tuple[PromptSet | None, int, list[dict]]:
@@ -84,6 +107,13 @@ class ActionStartCheckin(Action):
             return [SlotSet("checkin_allowed", False), *ask_consent(dispatcher)]
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
         wanted = INTENT_SETS.get(intent or "", "daily")
+        if intent == "EXTERNAL_checkin_due":
+            # Sent by the scheduler through Rasa's API, with the set that is due.
+            entities = (tracker.latest_message or {}).get("entities") or []
+            wanted = next((str(e["value"]) for e in entities if e.get("entity") == "prompt_set"), "daily")
+            if wanted not in default_catalogue().sets:
+                logger.error("a due check-in named an unknown prompt set %r", wanted)
+                return [SlotSet("checkin_allowed", False)]
         open_severity = await call(runtime.store().open_flag_severity, patient.ref)
         if open_severity in ("high", "critical") and wanted not in NEVER_HELD:
             dispatcher.utter_message(response="utter_checkin_held")
@@ -107,8 +137,7 @@ class ActionAskPromptAnswer(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        prompt_set, index, _ = _state(tracker)
-        prompt = prompt_set.prompt(index) if prompt_set else None
+        prompt = current_prompt(tracker)
         if prompt is None:
             return []
         dispatcher.utter_message(text=prompt.text, buttons=_buttons(prompt))
@@ -147,7 +176,7 @@ class ValidatePromptSetForm(FormValidationAction):
                 return [
                     SlotSet("prompt_answer", None),
                     SlotSet("prompt_answers", answers[:-1]),
-                    SlotSet("prompt_index", max(0, index - 1)),
+                    SlotSet("prompt_index", index if _in_follow_up(tracker) else max(0, index - 1)),
                     SlotSet("prompt_retries", 0),
                 ]
         return await super().run(dispatcher, tracker, domain)
@@ -155,14 +184,17 @@ class ValidatePromptSetForm(FormValidationAction):
     def validate_prompt_answer(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict[str, Any]:
-        prompt_set, index, answers = _state(tracker)
-        prompt = prompt_set.prompt(index) if prompt_set else None
+        _set, index, answers = _state(tracker)
+        prompt = current_prompt(tracker)
         if prompt is None:
             return {"prompt_answer": None}
+        is_follow_up = _in_follow_up(tracker)
         raw = str(slot_value or "")
         parsed = parse_answer(prompt, raw, max_chars=MAX_TEXT_CHARS)
         retries = int(tracker.get_slot("prompt_retries") or 0)
         if not parsed.ok:
+            if parsed.error == "empty":
+                return {"prompt_answer": None}  # not an attempt at an answer: just ask again
             if parsed.error == "too_long":
                 dispatcher.utter_message(response="utter_text_too_long", limit=f"{MAX_TEXT_CHARS:,}")
                 return {"prompt_answer": None}
@@ -180,6 +212,8 @@ class ValidatePromptSetForm(FormValidationAction):
             {"key": prompt.key, "value": parsed.value, "text": parsed.text, "skipped": parsed.skipped}
         )
         events = self._advance(answers, index)
+        if not is_follow_up and prompt.wants_follow_up(parsed.value, parsed.text):
+            events["prompt_index"] = index + 0.5  # the follow-up comes before the next prompt
         if prompt.risk == "phq9_item9" and parsed.value is not None:
             severity = phq9_item9_severity(int(parsed.value))
             if severity:

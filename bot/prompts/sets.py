@@ -53,6 +53,19 @@ class Prompt:
     hint: str = ""
     options: tuple[Option, ...] = ()
     risk: str | None = None
+    #: Asked next only when this answer calls for it: ("at_least", n) on a number, or ("yes",).
+    follow_up_when: tuple = ()
+    follow_up: Prompt | None = None
+
+    def wants_follow_up(self, value: float | None, text: str | None) -> bool:
+        if self.follow_up is None or not self.follow_up_when:
+            return False
+        kind = self.follow_up_when[0]
+        if kind == "at_least":
+            return value is not None and value >= self.follow_up_when[1]
+        if kind == "yes":
+            return value == 1.0
+        return False
 
 
 @dataclass(frozen=True)
@@ -104,6 +117,19 @@ def _prompt(raw: Any, where: str) -> Prompt:
     risk = raw.get("risk")
     if risk is not None and risk not in RISKS:
         raise PromptSetError(f"{where}: unknown risk {risk!r} (known: {', '.join(RISKS)}).")
+    follow_up, when = None, ()
+    if raw.get("follow_up") is not None:
+        fu = raw["follow_up"]
+        if not isinstance(fu, dict) or not isinstance(fu.get("when"), dict):
+            raise PromptSetError(f"{where}: follow_up needs 'when' (at_least: N, or yes: true) and a prompt.")
+        cond = fu["when"]
+        if "at_least" in cond and raw["type"] in ("scale", "number", "choice"):
+            when = ("at_least", float(cond["at_least"]))
+        elif cond.get("yes") is True and raw["type"] == "yes_no":
+            when = ("yes",)
+        else:
+            raise PromptSetError(f"{where}: follow_up.when must be at_least (numbers) or yes (yes/no).")
+        follow_up = _prompt({k: v for k, v in fu.items() if k != "when"}, f"{where} follow-up")
     return Prompt(
         key=str(raw["key"]),
         text=str(raw["text"]).strip(),
@@ -114,6 +140,8 @@ def _prompt(raw: Any, where: str) -> Prompt:
         hint=str(raw.get("hint", "")).strip(),
         options=options,
         risk=risk,
+        follow_up_when=when,
+        follow_up=follow_up,
     )
 
 
@@ -127,7 +155,7 @@ def parse_prompt_set(data: Any, source: str) -> PromptSet:
     if not isinstance(raw_prompts, list):
         raise PromptSetError(f"{source}: 'prompts' must be a list.")
     prompts = tuple(_prompt(p, f"{source}: prompt {i + 1}") for i, p in enumerate(raw_prompts))
-    keys = [p.key for p in prompts]
+    keys = [p.key for p in prompts] + [p.follow_up.key for p in prompts if p.follow_up]
     if len(set(keys)) != len(keys):
         raise PromptSetError(f"{source}: prompt keys must be unique.")
     instrument = data.get("instrument")

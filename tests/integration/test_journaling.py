@@ -48,3 +48,84 @@ def test_writing_stays_open_while_checkins_are_held(stack, stack_store, new_pati
     assert "hold off on check-in questions" in stack.say(ref, "check in")
     assert "I'm listening" in stack.say(ref, "I just want to write something")
     assert "kept it for your therapist" in stack.say(ref, "writing helps a bit")
+
+
+def _due(stack, ref: str, prompt_set: str) -> None:
+    from bot.handoff import RasaApi
+
+    RasaApi(stack.settings.rasa_url, stack.settings.api_token).trigger_intent(
+        ref, "EXTERNAL_checkin_due", {"prompt_set": prompt_set}
+    )
+
+
+@pytest.mark.parametrize(
+    ("prompt_set", "answers", "first_question"),
+    [
+        (
+            "preparation",
+            ["To be gentle with myself", "Hoping for calm, worried about nausea", "My sister", "6"],
+            "What intention would you like to bring",
+        ),
+        (
+            "day1",
+            [
+                "7",
+                "Badly, woke at 4",
+                "Colours and my grandmother's kitchen",
+                "A sadness I can't place",
+                "skip",
+            ],
+            "How is your mood today",
+        ),
+        (
+            "day3",
+            ["That I've been carrying old grief", "I'm softer with my partner", "Call my sister"],
+            "What meaning are you making",
+        ),
+        (
+            "day7",
+            ["Walking every morning", "Work stress", "I want to talk about my father"],
+            "What helped you",
+        ),
+    ],
+)
+def test_every_session_set_completes_when_due(
+    stack, stack_store, new_patient, prompt_set, answers, first_question
+):
+    ref = new_patient()
+    client = stack.client(ref)
+    client.send("hi")
+    client.fetch_outbox()
+    _due(stack, ref, prompt_set)  # what the scheduler does: the first question arrives unprompted
+    assert first_question in "\n".join(m.get("text", "") for m in client.fetch_outbox())
+    replies = []
+    for answer in answers:
+        replies = client.send(answer)
+    assert "saved" in replies[-1]["text"]
+    saved = [a for a in stack_store.list_answers(ref, actor="t", origin="t") if a.prompt_set == prompt_set]
+    assert len(saved) == len(answers)
+
+
+def test_a_follow_up_only_when_the_answer_calls_for_it(stack, stack_store, new_patient):
+    ref = new_patient()
+    stack.say(ref, "hi", "check in", "5")
+    assert "what's behind it" in stack.say(ref, "8")  # anxiety 8: the follow-up
+    assert "hours did you sleep" in stack.say(ref, "a deadline at work")
+    stack.say(ref, "7", "ok")
+    keys = [a.prompt_key for a in stack_store.list_answers(ref, actor="t", origin="t")]
+    assert keys == ["mood", "anxiety", "anxiety_about", "sleep_hours", "note"]
+    other = new_patient()
+    stack.say(other, "hi", "check in", "5")
+    assert "hours did you sleep" in stack.say(other, "2")  # anxiety 2: no follow-up
+
+
+def test_empty_emoji_and_very_long_answers(stack, stack_store, new_patient):
+    ref = new_patient()
+    stack.say(ref, "hi", "check in")
+    assert "How is your mood" in stack.say(ref, "")  # empty: asked again
+    assert "didn't catch a number" in stack.say(ref, "🙂")  # emoji only: the hint
+    stack.say(ref, "6", "3", "7")
+    long_note = "I kept writing. " * 320  # about 5,000 characters
+    assert "mood 6/10" in stack.say(ref, long_note)
+    note = [a.text for a in stack_store.list_answers(ref, actor="t", origin="t") if a.prompt_key == "note"]
+    assert note == [long_note.strip()]
