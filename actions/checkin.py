@@ -198,7 +198,7 @@ class ValidatePromptSetForm(FormValidationAction):
             if parsed.error == "too_long":
                 dispatcher.utter_message(response="utter_text_too_long", limit=f"{MAX_TEXT_CHARS:,}")
                 return {"prompt_answer": None}
-            if parsed.error in ("unparseable", "empty") and retries >= 1 and prompt.skippable and raw.strip():
+            if parsed.error == "unparseable" and retries >= 1 and prompt.skippable and raw.strip():
                 # Asked twice already: keep what they wrote, as words, and move on (nothing is lost).
                 dispatcher.utter_message(response="utter_answer_kept_as_text")
                 answers.append({"key": prompt.key, "value": None, "text": raw.strip()[:MAX_TEXT_CHARS]})

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.config import PROJECT_ROOT, Settings
+from bot.config import PROJECT_ROOT, ConfigError, Settings
 from bot.demo import DemoInfo, seed_demo
 from bot.safety.lexicon import LexiconError
 from bot.safety.resources import ResourcesError, coverage_text, resources_for
@@ -43,7 +43,7 @@ def check_safety_config() -> None:
         load_catalogue()
         consent_text()
     except (LexiconError, ResourcesError, PromptSetError, ConsentError) as exc:
-        raise LexiconError(str(exc)) from None
+        raise ConfigError(str(exc)) from None
 
 
 RASA_FILES = ("config.yml", "domain.yml", "credentials.yml", "endpoints.yml")
@@ -54,7 +54,7 @@ def check_rasa_files(config: Path, root: Path = PROJECT_ROOT) -> None:
     for path in [root / name for name in RASA_FILES[1:]] + [
         config if config.is_absolute() else root / config
     ]:
-        read_yaml(path, LexiconError)
+        read_yaml(path, ConfigError)
 
 
 def prepare(settings: Settings, *, config: Path, log: Callable[[str], None] = print) -> Prepared:

@@ -69,7 +69,8 @@ def build_spacy_pipeline(root: Path = PROJECT_ROOT) -> Path:
     return target
 
 
-def _rasa_executable() -> str:
+def rasa_executable() -> str:
+    """The `rasa` command of this environment (the venv's), falling back to PATH."""
     candidate = Path(sys.executable).with_name("rasa")
     return str(candidate) if candidate.exists() else "rasa"
 
@@ -97,7 +98,7 @@ def ensure_model(
     log(f"Training {model.name} from {config.relative_to(root)} ...")
     models_dir.mkdir(parents=True, exist_ok=True)
     cmd = [
-        _rasa_executable(),
+        rasa_executable(),
         "train",
         "--config",
         str(config),

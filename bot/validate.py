@@ -11,11 +11,10 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 from bot.config import PROJECT_ROOT
-from bot.training import TRAINING_DATA
+from bot.training import TRAINING_DATA, rasa_executable
 
 _UNUSED = re.compile(r"UserWarning: The utterance '([^']+)' is not used in any story or rule")
 _WARNING = re.compile(r"(UserWarning|WARNING|ERROR)")
@@ -39,7 +38,7 @@ def responses_named_in_code(root: Path = PROJECT_ROOT) -> set[str]:
 
 def validate_training_data(config: Path, root: Path = PROJECT_ROOT) -> list[str]:
     """Return the problems found (empty when clean)."""
-    rasa = str(Path(sys.executable).with_name("rasa"))
+    rasa = rasa_executable()
     cmd = [
         rasa,
         "data",

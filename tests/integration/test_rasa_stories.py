@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.config import PROJECT_ROOT
-from bot.training import ensure_model
+from bot.training import ensure_model, rasa_executable
 
 pytestmark = pytest.mark.integration
 
 
 def test_all_test_stories_pass(tmp_path: Path):
     model = ensure_model(PROJECT_ROOT / "tests" / "config.test.yml", log=lambda _m: None)
-    rasa = str(Path(sys.executable).with_name("rasa"))
+    rasa = rasa_executable()
     res = subprocess.run(
         [
             rasa,
