@@ -13,7 +13,8 @@ chat:
 train: install
 	@.venv/bin/interlude train
 
-test: install
+test:
+	@bash scripts/install.sh --browser
 	@bash scripts/test.sh
 
 lint: install

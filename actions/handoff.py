@@ -29,7 +29,10 @@ class ActionHandoffStarted(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         clinician = _entity(tracker, "clinician_name") or "A member of your care team"
-        dispatcher.utter_message(response="utter_handoff_started", clinician=clinician)
+        # The metadata lets the web widget show a visible "a clinician has joined" notice.
+        dispatcher.utter_message(
+            response="utter_handoff_started", clinician=clinician, metadata={"handoff": "started"}
+        )
         return [SlotSet("handoff_active", True)]
 
 
@@ -55,5 +58,7 @@ class ActionHandoffEnded(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         clinician = _entity(tracker, "clinician_name") or "Your care team"
-        dispatcher.utter_message(response="utter_handoff_ended", clinician=clinician)
+        dispatcher.utter_message(
+            response="utter_handoff_ended", clinician=clinician, metadata={"handoff": "ended"}
+        )
         return [SlotSet("handoff_active", False)]

@@ -31,6 +31,8 @@ class Prepared:
 def check_safety_config() -> None:
     """Load the lexicon, crisis resources and prompt sets now, so a broken file stops start-up
     with one clear sentence."""
+    from bot.channels.wording import WordingError
+    from bot.channels.wording import check as check_channel_wording
     from bot.consent import ConsentError, consent_text
     from bot.prompts.sets import PromptSetError, load_catalogue
     from bot.safety.lexicon import load_lexicon
@@ -42,7 +44,8 @@ def check_safety_config() -> None:
         coverage_text(False)
         load_catalogue()
         consent_text()
-    except (LexiconError, ResourcesError, PromptSetError, ConsentError) as exc:
+        check_channel_wording()
+    except (LexiconError, ResourcesError, PromptSetError, ConsentError, WordingError) as exc:
         raise ConfigError(str(exc)) from None
 
 
@@ -67,7 +70,7 @@ def prepare(settings: Settings, *, config: Path, log: Callable[[str], None] = pr
     model = ensure_model(config, log=log)
     migrate.upgrade(settings.database_url)
     store = Store.open(settings.database_url, settings.data_dir)
-    demo = seed_demo(store, settings.data_dir)
+    demo = seed_demo(store, settings)
     return Prepared(model, demo)
 
 
@@ -143,6 +146,16 @@ def alerts_line(settings: Settings) -> str:
     return f"NOT CONFIGURED: flags are only seen via `interlude flags list` (see {config.source})"
 
 
+def telegram_line(settings: Settings, demo: DemoInfo) -> str:
+    if not settings.telegram_token:
+        return "off (set INTERLUDE_TELEGRAM_TOKEN to a bot token from @BotFather to turn it on)"
+    how = "webhook at " + settings.portal_base_url + settings.telegram_webhook_path
+    if settings.telegram_mode == "polling":
+        how = "polling"
+    link = f"; demo patient joins with {demo.telegram_link}" if demo.telegram_link else ""
+    return f"on ({how}){link}"
+
+
 def banner(settings: Settings, demo: DemoInfo) -> str:
     return "\n".join(
         [
@@ -156,7 +169,8 @@ def banner(settings: Settings, demo: DemoInfo) -> str:
             f"                  (for the portal, when it lands; password kept in {settings.secrets_dir}/)",
             "  Risk flags:     .venv/bin/interlude flags list",
             f"  Alerts:         {alerts_line(settings)}",
-            "  Telegram:       off (not built yet)",
+            f"  Web chat:       {demo.web_chat_url or '-'}",
+            f"  Telegram:       {telegram_line(settings, demo)}",
             "  Stop:           Ctrl-C",
             "=" * 72,
         ]

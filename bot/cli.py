@@ -185,6 +185,37 @@ def cmd_patient_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_patient_enroll(args: argparse.Namespace) -> int:
+    from bot.enrollment import enroll_patient
+
+    links = enroll_patient(
+        _open_store(),
+        load_settings(),
+        therapist_email=args.therapist,
+        name=args.name,
+        timezone=args.timezone,
+        locale=args.locale,
+        actor=_actor(),
+        origin="cli",
+    )
+    print(json.dumps(links.as_dict(), indent=2))
+    return 0
+
+
+def cmd_patient_links(args: argparse.Namespace) -> int:
+    from bot.enrollment import issue_links
+
+    links = issue_links(_open_store(), load_settings(), args.patient, actor=_actor(), origin="cli")
+    print(json.dumps(links.as_dict(), indent=2))
+    return 0
+
+
+def cmd_patient_revoke_web(args: argparse.Namespace) -> int:
+    n = _open_store().revoke_web_tokens(args.patient, actor=_actor(), origin="cli")
+    print(f"Withdrew {n} web chat link(s) of {args.patient}; open chats are refused from now on.")
+    return 0
+
+
 # ---------------------------------------------------------------------------- handoff
 def cmd_handoff(args: argparse.Namespace) -> int:
     from bot.handoff import HandoffService, RasaApi
@@ -251,7 +282,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     migrate.upgrade(settings.database_url)
-    info = seed_demo(_open_store(), settings.data_dir)
+    info = seed_demo(_open_store(), settings)
     print(json.dumps(info.__dict__, indent=2))
     return 0
 
@@ -319,8 +350,20 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--staff", required=True, help="the acknowledging staff member's e-mail")
     q.set_defaults(func=cmd_flags_ack)
 
-    p = sub.add_parser("patient", help="patient data rights: export, delete")
+    p = sub.add_parser("patient", help="patients: enroll, links, export, delete")
     ps = p.add_subparsers(dest="patient_command", required=True, metavar="ACTION")
+    q = ps.add_parser("enroll", help="create a patient; print their Telegram code and web chat link as JSON")
+    q.add_argument("--therapist", required=True, help="the treating therapist's staff e-mail")
+    q.add_argument("--name", required=True, help="the patient's name (stored encrypted)")
+    q.add_argument("--timezone", default="UTC", help="IANA time zone, e.g. Europe/London (default UTC)")
+    q.add_argument("--locale", default="en-US", help="picks crisis resources, e.g. en-GB (default en-US)")
+    q.set_defaults(func=cmd_patient_enroll)
+    q = ps.add_parser("links", help="issue a new Telegram code and web chat link (the old link stops)")
+    q.add_argument("patient", help="the patient id (pt_...)")
+    q.set_defaults(func=cmd_patient_links)
+    q = ps.add_parser("revoke-web", help="withdraw a patient's web chat link(s)")
+    q.add_argument("patient", help="the patient id (pt_...)")
+    q.set_defaults(func=cmd_patient_revoke_web)
     q = ps.add_parser("export", help="write everything about one patient as JSON and HTML (audited)")
     q.add_argument("patient", help="the patient id (pt_...)")
     q.add_argument("--out", default=".", help="folder to write the two files into")

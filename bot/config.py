@@ -41,6 +41,16 @@ class Settings:
     clinic_urgent_line: str
     on_call_cover: bool
     public_url: str = ""
+    #: Patients' Telegram bot; empty means Telegram is off.
+    telegram_token: str = ""
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_mode: str = "polling"  # polling | webhook
+    telegram_webhook_secret: str = ""
+    telegram_bot_username: str = ""
+    enrollment_code_days: int = 7
+    web_token_days: int = 90
+    #: Origins (besides Interlude's own) whose pages may embed the web chat widget.
+    webchat_origins: tuple[str, ...] = ()
     project_root: Path = PROJECT_ROOT
 
     @property
@@ -81,7 +91,31 @@ class Settings:
             "INTERLUDE_CLINIC_URGENT_LINE": self.clinic_urgent_line,
             "INTERLUDE_ON_CALL_COVER": "1" if self.on_call_cover else "0",
             "INTERLUDE_PUBLIC_URL": self.public_url,
+            "INTERLUDE_TELEGRAM_TOKEN": self.telegram_token,
+            "INTERLUDE_TELEGRAM_API_URL": self.telegram_api_url,
+            "INTERLUDE_TELEGRAM_MODE": self.telegram_mode,
+            "INTERLUDE_TELEGRAM_WEBHOOK_SECRET": self.telegram_webhook_secret,
+            "INTERLUDE_TELEGRAM_BOT_USERNAME": self.telegram_bot_username,
+            "INTERLUDE_ENROLLMENT_CODE_DAYS": str(self.enrollment_code_days),
+            "INTERLUDE_WEB_TOKEN_DAYS": str(self.web_token_days),
+            "INTERLUDE_WEBCHAT_ORIGINS": ",".join(self.webchat_origins),
         }
+
+    @property
+    def telegram_webhook_path(self) -> str:
+        """Where Telegram posts updates in webhook mode (the web app forwards it to Rasa)."""
+        return "/telegram/webhook"
+
+    def web_chat_url(self, token: str) -> str:
+        """A patient's personal chat link. The token rides in the fragment, which browsers
+        never send to a server, so it stays out of access logs and Referer headers."""
+        return f"{self.portal_base_url}/chat#token={token}"
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        """Origins allowed to open a web chat connection: Interlude's own, plus configured ones."""
+        own = {self.portal_base_url, self.web_url}
+        return sorted(own | set(self.webchat_origins))
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -126,6 +160,48 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name} must be true or false, not {raw!r}.")
+
+
+def _days(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip() or str(default)
+    if not raw.isdigit() or not 1 <= int(raw) <= 3650:
+        raise ConfigError(f"{name} must be a whole number of days between 1 and 3650, not {raw!r}.")
+    return int(raw)
+
+
+def _telegram(env: Mapping[str, str], data_dir: Path) -> dict[str, str]:
+    token = env.get("INTERLUDE_TELEGRAM_TOKEN", "").strip()
+    if token and (":" not in token or " " in token):
+        raise ConfigError("INTERLUDE_TELEGRAM_TOKEN does not look like a bot token (123456:ABC...).")
+    mode = env.get("INTERLUDE_TELEGRAM_MODE", "polling").strip().lower() or "polling"
+    if mode not in ("polling", "webhook"):
+        raise ConfigError(f"INTERLUDE_TELEGRAM_MODE must be polling or webhook, not {mode!r}.")
+    secret = env.get("INTERLUDE_TELEGRAM_WEBHOOK_SECRET", "").strip()
+    if secret and not all(c.isalnum() or c in "_-" for c in secret):
+        raise ConfigError("INTERLUDE_TELEGRAM_WEBHOOK_SECRET may only hold letters, digits, _ and -.")
+    if token and mode == "webhook" and not secret:
+        secret = _secret_file(data_dir / "secrets" / "telegram-webhook-secret")
+    api_url = env.get("INTERLUDE_TELEGRAM_API_URL", "").strip().rstrip("/") or "https://api.telegram.org"
+    if not api_url.startswith(("https://", "http://")):
+        raise ConfigError(f"INTERLUDE_TELEGRAM_API_URL must be an http(s) URL, not {api_url!r}.")
+    username = env.get("INTERLUDE_TELEGRAM_BOT_USERNAME", "").strip().lstrip("@")
+    return {
+        "telegram_token": token,
+        "telegram_api_url": api_url,
+        "telegram_mode": mode,
+        "telegram_webhook_secret": secret,
+        "telegram_bot_username": username,
+    }
+
+
+def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = [o.strip().rstrip("/") for o in env.get("INTERLUDE_WEBCHAT_ORIGINS", "").split(",") if o.strip()]
+    for origin in raw:
+        if not origin.startswith(("https://", "http://")) or origin.count("/") != 2:
+            raise ConfigError(
+                f"INTERLUDE_WEBCHAT_ORIGINS holds {origin!r}; give origins like https://clinic.example."
+            )
+    return tuple(raw)
 
 
 def _public_url(env: Mapping[str, str]) -> str:
@@ -224,4 +300,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, cwd: Path | None 
         clinic_urgent_line=env.get("INTERLUDE_CLINIC_URGENT_LINE", "").strip(),
         on_call_cover=_bool(env, "INTERLUDE_ON_CALL_COVER", False),
         public_url=_public_url(env),
+        **_telegram(env, data_dir),
+        enrollment_code_days=_days(env, "INTERLUDE_ENROLLMENT_CODE_DAYS", 7),
+        web_token_days=_days(env, "INTERLUDE_WEB_TOKEN_DAYS", 90),
+        webchat_origins=_origins(env),
     )

@@ -1,13 +1,19 @@
-"""The demo clinic: one therapist login and one patient, all synthetic, created once."""
+"""The demo clinic: one therapist login and one patient, all synthetic, created once.
+
+The demo patient's web chat link is kept in the secrets folder, so it survives restarts (a new
+one is made only if it stopped working); with Telegram on, a join link is issued while the demo
+patient has no Telegram chat bound yet.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import timedelta
 
 from bot.accounts import hash_password
-from bot.config import _secret_file
-from bot.store.api import Store
+from bot.config import Settings, _secret_file
+from bot.store.api import CredentialRefused, Store
 
 DEMO_CLINIC_SLUG = "demo"
 DEMO_THERAPIST_EMAIL = "therapist@demo.interlude.invalid"
@@ -20,11 +26,32 @@ class DemoInfo:
     therapist_email: str
     therapist_password: str
     patient_ref: str
+    web_chat_url: str = ""
+    telegram_link: str | None = None
 
 
-def seed_demo(store: Store, data_dir: Path) -> DemoInfo:
+def _demo_web_token(store: Store, settings: Settings) -> str:
+    path = settings.secrets_dir / "demo-web-token"
+    token = _secret_file(path)
+    try:
+        store.patient_for_web_token(token)
+        return token
+    except CredentialRefused:
+        pass
+    token = store.issue_web_token(
+        DEMO_PATIENT_REF, ttl=timedelta(days=settings.web_token_days), actor="system:demo-seed", origin="demo"
+    )
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(token + "\n")
+    tmp.replace(path)
+    return token
+
+
+def seed_demo(store: Store, settings: Settings) -> DemoInfo:
     """Create the demo clinic if missing (idempotent); the password lives in the secrets folder."""
-    password = _secret_file(data_dir / "secrets" / "demo-therapist-password", nbytes=12)
+    password = _secret_file(settings.secrets_dir / "demo-therapist-password", nbytes=12)
     clinic_id = store.ensure_clinic(DEMO_CLINIC_SLUG, "Demo Clinic (synthetic data)")
     staff_id, _ = store.ensure_staff(
         clinic_id, DEMO_THERAPIST_EMAIL, "Dr. Demo Therapist", "therapist", hash_password(password)
@@ -39,4 +66,18 @@ def seed_demo(store: Store, data_dir: Path) -> DemoInfo:
             ref=DEMO_PATIENT_REF,
             actor="system:demo-seed",
         )
-    return DemoInfo(clinic_id, DEMO_THERAPIST_EMAIL, password, DEMO_PATIENT_REF)
+    web_url = settings.web_chat_url(_demo_web_token(store, settings))
+    telegram = None
+    if settings.telegram_token and not any(
+        ch == "telegram" for ch, _ in store.channel_identities(DEMO_PATIENT_REF)
+    ):
+        from bot.enrollment import telegram_bot_username, telegram_link
+
+        code = store.issue_enrollment_code(
+            DEMO_PATIENT_REF,
+            ttl=timedelta(days=settings.enrollment_code_days),
+            actor="system:demo-seed",
+            origin="demo",
+        )
+        telegram = telegram_link(telegram_bot_username(settings), code) or f"/start {code}"
+    return DemoInfo(clinic_id, DEMO_THERAPIST_EMAIL, password, DEMO_PATIENT_REF, web_url, telegram)

@@ -5,6 +5,9 @@
 # with --no-deps --ignore-requires-python, and everything else from the pinned lock
 # (requirements/lock.txt) with normal resolution. See ../shared/notes/rasa-on-python-3.11.md.
 #
+# Browser-side packages (the web chat's socket.io client) come from npm, pinned by
+# package-lock.json, into ./node_modules; Interlude serves them itself (no CDN).
+#
 # Usage: scripts/install.sh [--browser]   (--browser: also Debian's chromium for browser tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,23 +53,41 @@ if [[ $want_browser -eq 1 ]]; then
   apt_ensure chromium chromium
 fi
 
-want="$(fingerprint)"
-if [[ -x "$VENV/bin/rasa" && -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
-  say "Python packages are up to date."
-  exit 0
-fi
+install_npm() {
+  local stamp=node_modules/.interlude-install want_npm
+  want_npm="$(cat package.json package-lock.json | sha256sum | cut -c1-32)"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want_npm" ]]; then
+    return 0
+  fi
+  apt_ensure npm npm
+  say "Installing browser packages (npm ci) ..."
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  echo "$want_npm" > "$stamp"
+}
 
-PY=$(pick_python)
-if [[ ! -x "$VENV/bin/python" ]]; then
-  say "Creating $VENV with $($PY --version) ..."
-  "$PY" -m venv "$VENV"
-fi
-PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
-say "Installing pinned packages (a few minutes the first time; TensorFlow is large) ..."
-"${PIP[@]}" install "$(grep -i '^pip==' requirements/lock.txt)"
-"${PIP[@]}" install --no-deps --ignore-requires-python "${RASA_PINS[@]}"
-"${PIP[@]}" install -r requirements/lock.txt
-"${PIP[@]}" install --no-deps --no-build-isolation -e .
-"$VENV/bin/rasa" --version >/dev/null
-echo "$want" > "$STAMP"
-say "Done: $("$VENV/bin/rasa" --version 2>/dev/null | grep -E '^Rasa Version' | tr -s ' ')."
+install_python() {
+  local want
+  want="$(fingerprint)"
+  if [[ -x "$VENV/bin/rasa" && -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
+    say "Python packages are up to date."
+    return 0
+  fi
+  local PY
+  PY=$(pick_python)
+  if [[ ! -x "$VENV/bin/python" ]]; then
+    say "Creating $VENV with $($PY --version) ..."
+    "$PY" -m venv "$VENV"
+  fi
+  local PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
+  say "Installing pinned packages (a few minutes the first time; TensorFlow is large) ..."
+  "${PIP[@]}" install "$(grep -i '^pip==' requirements/lock.txt)"
+  "${PIP[@]}" install --no-deps --ignore-requires-python "${RASA_PINS[@]}"
+  "${PIP[@]}" install -r requirements/lock.txt
+  "${PIP[@]}" install --no-deps --no-build-isolation -e .
+  "$VENV/bin/rasa" --version >/dev/null
+  echo "$want" > "$STAMP"
+  say "Done: $("$VENV/bin/rasa" --version 2>/dev/null | grep -E '^Rasa Version' | tr -s ' ')."
+}
+
+install_python
+install_npm

@@ -7,6 +7,7 @@ read that returns patient data to someone writes an audit event naming that acto
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import threading
@@ -41,6 +42,7 @@ from bot.store.models import (
     RiskFlag,
     RiskSignal,
     Staff,
+    WebChatToken,
     utcnow,
 )
 
@@ -75,6 +77,15 @@ class SchemaMissing(StoreError):
     pass
 
 
+class CredentialRefused(StoreError):
+    """An enrollment code or web chat token was refused; `reason` says why, for the channel
+    to word its reply: unknown, used, expired, revoked or bound_elsewhere."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class PatientRef:
     """A patient as the conversation layer needs it: no decrypted identity."""
@@ -87,6 +98,15 @@ class PatientRef:
     locale: str
     status: str
     onboarded: bool
+
+
+@dataclass(frozen=True)
+class StaffView:
+    id: int
+    clinic_id: int
+    email: str
+    display_name: str
+    role: str
 
 
 @dataclass(frozen=True)
@@ -196,6 +216,12 @@ def redact_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return url.split("@")[-1]
+
+
+def secret_hash(secret: str) -> str:
+    """How enrollment codes and web tokens are stored: they are random enough that a plain
+    sha256 cannot be reversed, and a lookup by hash needs no scan."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 def new_patient_ref() -> str:
@@ -403,6 +429,13 @@ class Store:
             self._audit(s, "system", "staff.create", detail={"staff_id": staff.id, "role": role})
             return staff.id, True
 
+    def staff_by_email(self, email: str) -> StaffView | None:
+        with transaction(self._factory) as s:
+            st = s.execute(select(Staff).where(Staff.email == email.strip().lower())).scalar_one_or_none()
+            if st is None:
+                return None
+            return StaffView(st.id, st.clinic_id, st.email, st.display_name, st.role)
+
     def staff_id_by_email(self, email: str) -> int | None:
         with transaction(self._factory) as s:
             return s.execute(
@@ -469,6 +502,155 @@ class Store:
                     raise StoreError(f"That {channel} identity is bound to another patient.")
                 return
             s.add(ChannelIdentity(patient_id=p.id, channel=channel, external_id=external_id))
+
+    def patient_for_identity(self, channel: str, external_id: str) -> PatientRef | None:
+        """The patient bound to a channel identity (a Telegram chat), if any."""
+        with transaction(self._factory) as s:
+            p = s.execute(
+                select(Patient)
+                .join(ChannelIdentity, ChannelIdentity.patient_id == Patient.id)
+                .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
+            ).scalar_one_or_none()
+            if p is None or p.status == "deleted":
+                return None
+            return self._ref_view(p)
+
+    def channel_identities(self, ref: str) -> list[tuple[str, str]]:
+        """(channel, external id) pairs bound to a patient: where proactive messages can go."""
+        with transaction(self._factory) as s:
+            p = self._patient(s, ref)
+            rows = s.execute(
+                select(ChannelIdentity.channel, ChannelIdentity.external_id)
+                .where(ChannelIdentity.patient_id == p.id)
+                .order_by(ChannelIdentity.id)
+            ).all()
+            return [(c, e) for c, e in rows]
+
+    # ------------------------------------------------------------------ enrollment credentials
+    def issue_enrollment_code(self, ref: str, *, ttl: timedelta, actor: str, origin: str) -> str:
+        """A new one-time code for binding a channel (Telegram's /start) to the patient.
+
+        Only its hash is stored. URL-safe and at most 64 characters, as Telegram deep links need.
+        """
+        code = secrets.token_urlsafe(12)
+        now = self._clock()
+        with transaction(self._factory) as s:
+            p = self._patient(s, ref)
+            s.add(
+                EnrollmentCode(
+                    patient_id=p.id, code_hash=secret_hash(code), created_at=now, expires_at=now + ttl
+                )
+            )
+            self._audit(s, actor, "enrollment.code_issue", patient_id=p.id, origin=origin)
+        return code
+
+    def redeem_enrollment_code(self, code: str, channel: str, external_id: str) -> PatientRef:
+        """Bind `external_id` on `channel` to the code's patient and use the code up, atomically.
+
+        Raises CredentialRefused (unknown, used, expired, bound_elsewhere); nothing changes then.
+        """
+        now = self._clock()
+        with transaction(self._factory) as s:
+            row = s.execute(
+                select(EnrollmentCode).where(EnrollmentCode.code_hash == secret_hash(code.strip()))
+            ).scalar_one_or_none()
+            patient = s.get(Patient, row.patient_id) if row is not None else None
+            if row is None or patient is None or patient.status == "deleted":
+                raise CredentialRefused("unknown", "That enrollment code is not known.")
+            if row.used_at is not None:
+                raise CredentialRefused("used", "That enrollment code has already been used.")
+            if row.expires_at <= now:
+                raise CredentialRefused("expired", "That enrollment code has expired.")
+            bound = s.execute(
+                select(ChannelIdentity).where(
+                    ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id
+                )
+            ).scalar_one_or_none()
+            if bound is not None and bound.patient_id != patient.id:
+                raise CredentialRefused("bound_elsewhere", f"This {channel} chat belongs to another patient.")
+            # Compare-and-set: of two concurrent redemptions, exactly one wins.
+            won = s.execute(
+                EnrollmentCode.__table__.update()
+                .where(EnrollmentCode.id == row.id, EnrollmentCode.used_at.is_(None))
+                .values(used_at=now, used_by_channel=channel)
+            ).rowcount
+            if won != 1:
+                raise CredentialRefused("used", "That enrollment code has already been used.")
+            if bound is None:
+                s.add(ChannelIdentity(patient_id=patient.id, channel=channel, external_id=external_id))
+            self._audit(
+                s,
+                f"patient:{patient.ref}",
+                "enrollment.redeem",
+                patient_id=patient.id,
+                origin=channel,
+            )
+            return self._ref_view(patient)
+
+    def issue_web_token(self, ref: str, *, ttl: timedelta, actor: str, origin: str) -> str:
+        """A new secret for the patient's personal web chat link; earlier links stop working."""
+        token = secrets.token_urlsafe(32)
+        now = self._clock()
+        with transaction(self._factory) as s:
+            p = self._patient(s, ref)
+            s.execute(
+                WebChatToken.__table__.update()
+                .where(WebChatToken.patient_id == p.id, WebChatToken.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            s.add(
+                WebChatToken(
+                    patient_id=p.id, token_hash=secret_hash(token), created_at=now, expires_at=now + ttl
+                )
+            )
+            self._audit(s, actor, "webchat.token_issue", patient_id=p.id, origin=origin)
+        return token
+
+    def patient_for_web_token(self, token: str) -> PatientRef:
+        """The patient a web chat token belongs to; CredentialRefused (unknown, revoked, expired)."""
+        now = self._clock()
+        with transaction(self._factory) as s:
+            row = s.execute(
+                select(WebChatToken).where(WebChatToken.token_hash == secret_hash(token))
+            ).scalar_one_or_none()
+            patient = s.get(Patient, row.patient_id) if row is not None else None
+            if row is None or patient is None or patient.status == "deleted":
+                raise CredentialRefused("unknown", "This chat link is not valid.")
+            if row.revoked_at is not None:
+                raise CredentialRefused("revoked", "This chat link has been replaced or withdrawn.")
+            if row.expires_at <= now:
+                raise CredentialRefused("expired", "This chat link has expired.")
+            row.last_used_at = now
+            return self._ref_view(patient)
+
+    def revoke_web_tokens(self, ref: str, *, actor: str, origin: str) -> int:
+        """Withdraw every personal web chat link of a patient; returns how many were live."""
+        with transaction(self._factory) as s:
+            p = self._patient(s, ref)
+            n = s.execute(
+                WebChatToken.__table__.update()
+                .where(WebChatToken.patient_id == p.id, WebChatToken.revoked_at.is_(None))
+                .values(revoked_at=self._clock())
+            ).rowcount
+            self._audit(s, actor, "webchat.token_revoke", patient_id=p.id, origin=origin, detail={"n": n})
+            return n
+
+    def set_reminders_paused(self, ref: str, paused: bool, *, origin: str) -> None:
+        """The patient pauses (or resumes) proactive check-ins. Audited as the patient's choice."""
+        with transaction(self._factory) as s:
+            p = self._patient(s, ref)
+            p.reminders_paused_at = self._clock() if paused else None
+            self._audit(
+                s,
+                f"patient:{ref}",
+                "reminders.pause" if paused else "reminders.resume",
+                patient_id=p.id,
+                origin=origin,
+            )
+
+    def reminders_paused(self, ref: str) -> bool:
+        with transaction(self._factory) as s:
+            return self._patient(s, ref).reminders_paused_at is not None
 
     def mark_onboarded(self, ref: str) -> None:
         with transaction(self._factory) as s:
@@ -913,7 +1095,7 @@ class Store:
             p.wrapped_key = None
             p.display_name_enc = None
             p.status = "deleted"
-            for model in (ChannelIdentity, EnrollmentCode):
+            for model in (ChannelIdentity, EnrollmentCode, WebChatToken):
                 s.execute(model.__table__.delete().where(model.patient_id == p.id))
             s.execute(RasaEvent.__table__.delete().where(RasaEvent.sender_id == ref))
             self._audit(s, actor, "patient.delete", patient_id=p.id, origin=origin)

@@ -94,6 +94,8 @@ class Patient(Base):
     #: The patient's data key, wrapped by the master key; NULL after crypto-shredding.
     wrapped_key = Column(LargeBinary, nullable=True)
     onboarded_at = Column(UTCDateTime, nullable=True)
+    #: Set by the patient (/stop on Telegram, "stop reminders"): no proactive check-ins until cleared.
+    reminders_paused_at = Column(UTCDateTime, nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
     identities = relationship("ChannelIdentity", back_populates="patient")
@@ -231,6 +233,19 @@ class EnrollmentCode(Base):
     expires_at = Column(UTCDateTime, nullable=False)
     used_at = Column(UTCDateTime, nullable=True)
     used_by_channel = Column(String(20), nullable=True)
+
+
+class WebChatToken(Base):
+    """The secret in a patient's personal web chat link. Only its hash is stored; revocable."""
+
+    __tablename__ = "web_chat_tokens"
+    id = Column(Integer, primary_key=True)
+    patient_id = Column(Integer, ForeignKey("patients.id"), nullable=False, index=True)
+    token_hash = Column(String(64), nullable=False, unique=True)  # sha256 hex
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    expires_at = Column(UTCDateTime, nullable=False)
+    revoked_at = Column(UTCDateTime, nullable=True)
+    last_used_at = Column(UTCDateTime, nullable=True)
 
 
 class DosingSession(Base):

@@ -1,25 +1,82 @@
-"""Interlude's own web process (Starlette). For now: a landing page and a health check.
+"""Interlude's own web process (Starlette): landing page, the patient web chat, and the two
+paths browsers and Telegram need from the Rasa server, which itself listens on 127.0.0.1 only.
 
-The therapist portal and the patient web chat widget will be served from here too.
+- `/chat`: the page behind a patient's personal link (`/chat#token=...`).
+- `/widget/interlude-widget.js` (+ `.css`, `vendor/socket.io.min.js`): the embeddable widget;
+  the socket.io client comes from npm at install time (no CDN).
+- `/socket.io/...` and `/telegram/webhook`: forwarded to Rasa unchanged. Nothing else of
+  Rasa's HTTP API is reachable from outside.
 """
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from bot.config import Settings, load_settings
+from bot.config import PROJECT_ROOT, Settings, load_settings
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+HERE = Path(__file__).parent
+TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
+STATIC = HERE / "static"
+#: Built by `npm ci` in scripts/install.sh from package-lock.json.
+SOCKET_IO_CLIENT = PROJECT_ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+
+#: Larger than any chat message (20,000 characters) in socket.io framing; smaller than harm.
+MAX_PROXY_BODY = 1_000_000
+REQUEST_HEADERS = ("content-type", "origin", "x-telegram-bot-api-secret-token")
+RESPONSE_HEADERS = (
+    "content-type",
+    "access-control-allow-origin",
+    "access-control-allow-credentials",
+    "access-control-allow-headers",
+    "access-control-allow-methods",
+)
+#: The chat page loads only its own scripts and talks only to its own origin.
+CHAT_PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+class RasaProxy:
+    """Forwards one request to the local Rasa server and its answer back, headers filtered."""
+
+    def __init__(self, rasa_url: str) -> None:
+        # Long-polls are held up to socket.io's ping interval (25 s): allow well beyond it.
+        self.client = httpx.AsyncClient(base_url=rasa_url, timeout=httpx.Timeout(70.0, connect=5.0))
+
+    async def forward(self, request: Request, path: str) -> Response:
+        body = await request.body()
+        if len(body) > MAX_PROXY_BODY:
+            return JSONResponse({"error": "The request is too large."}, status_code=413)
+        headers = {k: v for k, v in request.headers.items() if k.lower() in REQUEST_HEADERS}
+        url = path + (f"?{request.url.query}" if request.url.query else "")
+        try:
+            upstream = await self.client.request(request.method, url, content=body, headers=headers)
+        except httpx.HTTPError:
+            return JSONResponse({"error": "The assistant is not reachable right now."}, status_code=502)
+        out = {k: v for k, v in upstream.headers.items() if k.lower() in RESPONSE_HEADERS}
+        return Response(upstream.content, status_code=upstream.status_code, headers=out)
+
+    async def close(self) -> None:
+        await self.client.aclose()
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
+    proxy = RasaProxy(settings.rasa_url)
 
     async def index(request: Request) -> Response:
         return TEMPLATES.TemplateResponse(request, "index.html", {"settings": settings})
@@ -27,4 +84,44 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    return Starlette(routes=[Route("/", index), Route("/healthz", healthz)])
+    async def chat(request: Request) -> Response:
+        return TEMPLATES.TemplateResponse(request, "chat.html", {}, headers=CHAT_PAGE_HEADERS)
+
+    async def widget_asset(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name == "vendor/socket.io.min.js":
+            if not SOCKET_IO_CLIENT.is_file():
+                return PlainTextResponse(
+                    "The socket.io client is not installed; run `make install`.", status_code=503
+                )
+            return FileResponse(SOCKET_IO_CLIENT, media_type="text/javascript")
+        files = {
+            "interlude-widget.js": "text/javascript",
+            "interlude-widget.css": "text/css",
+        }
+        if name not in files:
+            return PlainTextResponse("Not found.", status_code=404)
+        return FileResponse(STATIC / name, media_type=files[name], headers={"Cache-Control": "no-cache"})
+
+    async def socketio(request: Request) -> Response:
+        return await proxy.forward(request, "/socket.io/" + request.path_params.get("rest", ""))
+
+    async def telegram_webhook(request: Request) -> Response:
+        return await proxy.forward(request, "/webhooks/telegram/webhook")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+        yield
+        await proxy.close()
+
+    return Starlette(
+        routes=[
+            Route("/", index),
+            Route("/healthz", healthz),
+            Route("/chat", chat),
+            Route("/widget/{name:path}", widget_asset),
+            Route("/socket.io/{rest:path}", socketio, methods=["GET", "POST", "OPTIONS"]),
+            Route(settings.telegram_webhook_path, telegram_webhook, methods=["POST"]),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 
@@ -10,6 +12,7 @@ from tests.peers.smtp import SmtpServer
 from tests.peers.telegram_api import FakeTelegram
 from tests.peers.webhook import WebhookReceiver
 
+PATIENT_BOT_TOKEN = "654321:PATIENT-TOKEN"
 ALERT_ENV = {
     "TEST_ALERT_TOKEN": "123456:TEST-TOKEN",
     "TEST_WEBHOOK_SECRET": "stack-webhook-secret-0123456789",
@@ -24,7 +27,14 @@ def alert_peers():
 
 
 @pytest.fixture(scope="package")
-def stack(tmp_path_factory, alert_peers) -> Stack:
+def patient_telegram(alert_peers) -> FakeTelegram:
+    """The patients' Telegram bot, served by the same Bot API look-alike as the alert bot."""
+    tg, _, _ = alert_peers
+    return tg.also_serve(FakeTelegram(token=PATIENT_BOT_TOKEN, username="interlude_test_bot"))
+
+
+@pytest.fixture(scope="package")
+def stack(tmp_path_factory, alert_peers, patient_telegram) -> Stack:
     tg, smtp, hook = alert_peers
     root = tmp_path_factory.mktemp("stack")
     data = root / "data"
@@ -44,7 +54,13 @@ def stack(tmp_path_factory, alert_peers) -> Stack:
             }
         )
     )
-    s = start_stack(data, root / "console.log", INTERLUDE_TELEGRAM_API_URL=tg.api_url, **ALERT_ENV)
+    s = start_stack(
+        data,
+        root / "console.log",
+        INTERLUDE_TELEGRAM_API_URL=tg.api_url,
+        INTERLUDE_TELEGRAM_TOKEN=PATIENT_BOT_TOKEN,  # polling mode, the default
+        **ALERT_ENV,
+    )
     yield s
     s.stop()
 
@@ -72,3 +88,18 @@ def new_patient(stack_store: Store):
         return ref
 
     return make
+
+
+@pytest.fixture
+def enroll(stack):
+    """Run `interlude patient enroll` against the stack, as a clinic admin would; returns its JSON."""
+
+    def run(name: str = "Pat Synthetic", **options: str) -> dict:
+        argv = ["patient", "enroll", "--therapist", DEMO_THERAPIST_EMAIL, "--name", name]
+        for key, value in options.items():
+            argv += [f"--{key}", value]
+        result = stack.cli(*argv)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    return run

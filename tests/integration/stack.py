@@ -48,6 +48,17 @@ class Stack:
             replies = client.send(text)
         return "\n".join(r.get("text", "") for r in replies)
 
+    def cli(self, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """Run the `interlude` command against this stack's settings."""
+        return subprocess.run(
+            [sys.executable, "-m", "bot.cli", *argv],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
     def stop(self) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)

@@ -1,0 +1,55 @@
+"""What the patient channels say outside the conversation (data/channels.yml), validated at start."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from bot.config import PROJECT_ROOT
+from bot.yamlfile import read_yaml
+
+CHANNELS_FILE = PROJECT_ROOT / "data" / "channels.yml"
+
+REQUIRED = {
+    "telegram": (
+        "unknown_chat unknown_chat_crisis group_chat enrolled code_unknown code_used code_expired "
+        "code_bound_elsewhere help reminders_paused reminders_resumed text_only edited "
+        "unknown_command too_fast"
+    ).split(),
+    "webchat": "unknown revoked expired wrong_clinic missing too_long too_fast not_text".split(),
+}
+
+
+class WordingError(Exception):
+    pass
+
+
+@lru_cache(maxsize=2)
+def _load(path: Path) -> dict[str, dict[str, str]]:
+    data = read_yaml(path, WordingError)
+    if not isinstance(data, dict):
+        raise WordingError(f"{path} must be a mapping of channel to texts.")
+    out: dict[str, dict[str, str]] = {}
+    for channel, keys in REQUIRED.items():
+        section = data.get(channel)
+        if not isinstance(section, dict):
+            raise WordingError(f"{path} needs a '{channel}:' section.")
+        missing = [k for k in keys if not str(section.get(k) or "").strip()]
+        if missing:
+            raise WordingError(f"{path}: '{channel}' is missing {', '.join(missing)}.")
+        out[channel] = {k: str(v).strip() for k, v in section.items()}
+    return out
+
+
+def text(channel: str, key: str, path: Path = CHANNELS_FILE, **values: object) -> str:
+    """One channel text with its {placeholders} filled in."""
+    template = _load(path)[channel][key]
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError):
+        raise WordingError(f"{path}: {channel}.{key} uses a placeholder that is not available.") from None
+
+
+def check(path: Path = CHANNELS_FILE) -> None:
+    """Raise WordingError now if the file is broken (called at start-up)."""
+    _load(path)
