@@ -214,7 +214,9 @@ def _public_url(env: Mapping[str, str]) -> str:
 def _ensure_data_dir(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-probe"
+        # One probe name per process: the supervisor's children start together, and a shared
+        # name let one child delete another's probe mid-check (a worker died of it in tests).
+        probe = path / f".write-probe-{os.getpid()}-{secrets.token_hex(4)}"
         probe.write_text("ok", encoding="utf-8")
         probe.unlink()
     except OSError as exc:

@@ -63,3 +63,15 @@ def test_world_readable_secret_is_refused(tmp_path):
     token_file.chmod(0o644)
     with pytest.raises(ConfigError, match="chmod 600"):
         load_settings(env(tmp_path), cwd=tmp_path)
+
+
+def test_concurrent_processes_checking_the_data_folder_do_not_trip_over_each_other(tmp_path):
+    """Every child of `interlude run` validates the data folder at the same moment."""
+    import concurrent.futures
+
+    data = tmp_path / "data"
+    environ = {"INTERLUDE_DATA_DIR": str(data), "INTERLUDE_API_TOKEN": "x" * 20}
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: load_settings(environ, cwd=tmp_path), range(200)))
+    assert {r.data_dir for r in results} == {data.resolve()}
+    assert not list(data.glob(".write-probe*"))
