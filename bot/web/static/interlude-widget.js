@@ -37,7 +37,11 @@
   header.appendChild(status);
   var notice = el("p", { "class": "il-notice", role: "status", "aria-live": "assertive" });
   notice.hidden = true;
-  var log = el("ol", { "class": "il-log", role: "log", "aria-live": "polite", "aria-label": "Conversation", tabindex: "0" });
+  // A live log region wrapping a real list: role="log" on the <ol> itself would strip its list
+  // semantics (axe: listitem), and screen readers announce the count of messages from a list.
+  var log = el("div", { "class": "il-log", role: "log", "aria-live": "polite", "aria-label": "Conversation", tabindex: "0" });
+  var list = el("ol", { "class": "il-list" });
+  log.appendChild(list);
   var typing = el("p", { "class": "il-typing", "aria-hidden": "true" }, "Interlude is typing…");
   typing.hidden = true;
   var replies = el("div", { "class": "il-replies", role: "group", "aria-label": "Suggested replies" });
@@ -73,7 +77,7 @@
     var item = el("li", { "class": "il-msg il-msg-" + kind });
     item.appendChild(el("span", { "class": "il-who" }, who + ": "));
     item.appendChild(document.createTextNode(text || ""));
-    log.appendChild(item);
+    list.appendChild(item);
     log.scrollTop = log.scrollHeight;
   }
 
@@ -129,7 +133,7 @@
     });
     socket.on("history", function (items) {
       // Sent on every (re)connect: the server's copy replaces what is shown, so nothing doubles.
-      log.textContent = "";
+      list.textContent = "";
       var last = null;
       (items || []).forEach(function (m) {
         addMessage(m.role, m.text, m.metadata);
