@@ -451,7 +451,8 @@ class TelegramInput(InputChannel):
                 return response.json({"error": "Forbidden."}, status=403)
             try:
                 body = request.json
-                update = Update.de_json(body, self.bot) if isinstance(body, dict) else None
+                valid = isinstance(body, dict) and type(body.get("update_id")) is int
+                update = Update.de_json(body, self.bot) if valid else None
             except Exception:
                 update = None
             if update is None:
