@@ -75,3 +75,41 @@ def test_concurrent_processes_checking_the_data_folder_do_not_trip_over_each_oth
         results = list(pool.map(lambda _: load_settings(environ, cwd=tmp_path), range(200)))
     assert {r.data_dir for r in results} == {data.resolve()}
     assert not list(data.glob(".write-probe*"))
+
+
+def test_telegram_and_web_chat_settings(tmp_path):
+    s = load_settings(env(tmp_path), cwd=tmp_path)
+    assert (s.telegram_token, s.telegram_mode) == ("", "polling")  # Telegram off by default
+    s = load_settings(
+        env(tmp_path, INTERLUDE_TELEGRAM_TOKEN="1:abc", INTERLUDE_TELEGRAM_MODE="webhook"), cwd=tmp_path
+    )
+    secret_file = tmp_path / "data" / "secrets" / "telegram-webhook-secret"
+    assert s.telegram_webhook_secret == secret_file.read_text().strip()  # generated once, kept
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    s = load_settings(
+        env(
+            tmp_path,
+            INTERLUDE_PUBLIC_URL="https://chat.example.org",
+            INTERLUDE_WEBCHAT_ORIGINS="https://clinic.example",
+        ),
+        cwd=tmp_path,
+    )
+    assert s.web_chat_url("T") == "https://chat.example.org/chat#token=T"
+    assert "https://clinic.example" in s.allowed_origins and "https://chat.example.org" in s.allowed_origins
+
+
+@pytest.mark.parametrize(
+    ("extra", "names"),
+    [
+        ({"INTERLUDE_TELEGRAM_TOKEN": "not a token"}, "INTERLUDE_TELEGRAM_TOKEN"),
+        ({"INTERLUDE_TELEGRAM_MODE": "carrier-pigeon"}, "INTERLUDE_TELEGRAM_MODE"),
+        ({"INTERLUDE_TELEGRAM_WEBHOOK_SECRET": "has spaces!"}, "INTERLUDE_TELEGRAM_WEBHOOK_SECRET"),
+        ({"INTERLUDE_TELEGRAM_API_URL": "ftp://x"}, "INTERLUDE_TELEGRAM_API_URL"),
+        ({"INTERLUDE_WEB_TOKEN_DAYS": "0"}, "INTERLUDE_WEB_TOKEN_DAYS"),
+        ({"INTERLUDE_ENROLLMENT_CODE_DAYS": "soon"}, "INTERLUDE_ENROLLMENT_CODE_DAYS"),
+        ({"INTERLUDE_WEBCHAT_ORIGINS": "https://clinic.example/path"}, "INTERLUDE_WEBCHAT_ORIGINS"),
+    ],
+)
+def test_bad_channel_settings_name_the_setting(tmp_path, extra, names):
+    with pytest.raises(ConfigError, match=names):
+        load_settings(env(tmp_path, **extra), cwd=tmp_path)
