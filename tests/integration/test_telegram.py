@@ -254,3 +254,19 @@ def test_proactive_handoff_reaches_telegram_verbatim(stack, stack_store, patient
     assert "parse_mode" not in sent
     service.end(ref, staff, origin="test")
     tg.wait_for_text(chat, "handed the conversation back", start=start)
+
+
+def test_a_due_checkin_arrives_in_the_patients_telegram_chat(stack, stack_store, patient_telegram, enroll):
+    """What the scheduler will do: trigger the check-in through Rasa's API, output to the
+    patient's latest channel. The first question arrives in Telegram with its buttons."""
+    from bot.handoff import RasaApi
+
+    tg = patient_telegram
+    chat, ref = joined(tg, stack_store, enroll)
+    start = len(tg.texts_to(chat))
+    RasaApi(stack.settings.rasa_url, stack.settings.api_token).trigger_intent(
+        ref, "EXTERNAL_checkin_due", {"prompt_set": "day1"}
+    )
+    texts = tg.wait_for_text(chat, "mood", start=start)
+    assert texts
+    say(tg, chat, "5", "sleep")

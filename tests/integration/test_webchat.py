@@ -317,3 +317,19 @@ def test_widget_assets_are_served_without_a_cdn(stack):
         page = resp.read().decode()
         assert "script-src 'self'" in resp.headers["content-security-policy"]
     assert "http" not in page.split("<body", 1)[1]  # nothing loaded from elsewhere
+
+
+def test_a_due_checkin_arrives_in_the_open_widget(stack, stack_store, browser, enroll):
+    links = enroll()
+    ref = links["patient_id"]
+    stack_store.record_consent(ref, "test")
+    page = browser.new_page()
+    page.goto(links["web_chat_url"])
+    wait_log(page, "Would you like to do a short check-in")
+    RasaApi(stack.settings.rasa_url, stack.settings.api_token).trigger_intent(
+        ref, "EXTERNAL_checkin_due", {"prompt_set": "daily"}
+    )
+    wait_log(page, "How is your mood today")
+    assert page.get_by_role("button", name="10", exact=True).is_visible()
+    page.screenshot(path=str(ARTIFACTS / "07-proactive-checkin.png"))
+    page.close()
