@@ -19,12 +19,14 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import call, current_patient, not_enrolled
 from actions.onboarding import ask_consent
+from actions.reminders import apply_reminder_command
 from actions.safety import safety_path
 from bot import runtime
 from bot.checkins import save_checkin
 from bot.prompts.answers import loop_command, parse_answer
 from bot.prompts.instruments import phq9_item9_severity, score
 from bot.prompts.sets import Prompt, PromptSet, default_catalogue
+from bot.schedule.controls import parse_reminder_command
 from bot.store.api import MAX_TEXT_CHARS
 
 logger = logging.getLogger(__name__)
@@ -250,6 +252,11 @@ class ActionSubmitPromptSet(Action):
     ) -> list[dict[str, Any]]:
         if tracker.get_slot("loop_exit") == "pause":
             dispatcher.utter_message(response="utter_checkin_paused")
+            command = parse_reminder_command((tracker.latest_message or {}).get("text") or "")
+            patient = await current_patient(tracker) if command is not None else None
+            if command is not None and patient is not None:
+                origin = tracker.get_latest_input_channel() or "chat"
+                await apply_reminder_command(dispatcher, patient, command, origin)
             return [SlotSet("loop_exit", None)]
         patient = await current_patient(tracker)
         if patient is None:

@@ -37,6 +37,7 @@ def check_safety_config() -> None:
     from bot.prompts.sets import PromptSetError, load_catalogue
     from bot.safety.lexicon import load_lexicon
     from bot.safety.service import lexicon_paths
+    from bot.schedule.plan import PlanError, default_plan
 
     try:
         load_lexicon(lexicon_paths())
@@ -45,7 +46,8 @@ def check_safety_config() -> None:
         load_catalogue()
         consent_text()
         check_channel_wording()
-    except (LexiconError, ResourcesError, PromptSetError, ConsentError, WordingError) as exc:
+        default_plan()
+    except (LexiconError, ResourcesError, PromptSetError, ConsentError, WordingError, PlanError) as exc:
         raise ConfigError(str(exc)) from None
 
 
@@ -110,6 +112,11 @@ def services(settings: Settings, model: Path, *, python: str = sys.executable) -
         Service(
             "worker",
             [python, "-m", "bot.escalation.worker"],
+            env=common,
+        ),
+        Service(
+            "scheduler",
+            [python, "-m", "bot.schedule.worker"],
             env=common,
         ),
         Service(

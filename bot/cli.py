@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from datetime import datetime as datetime_type
 from pathlib import Path
 
 from bot.config import PROJECT_ROOT, ConfigError, load_settings
@@ -216,6 +217,76 @@ def cmd_patient_revoke_web(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- dosing sessions
+def _local_time(text: str, tz_name: str) -> datetime_type:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        naive = datetime.fromisoformat(text.strip().replace("T", " "))
+    except ValueError:
+        raise UserFacingError(f"{text!r} is not a date and time like 2026-12-01 10:00.") from None
+    if naive.tzinfo is not None:
+        return naive
+    return naive.replace(tzinfo=ZoneInfo(tz_name))
+
+
+def cmd_session(args: argparse.Namespace) -> int:
+    from bot.enrollment import validate_timezone
+    from bot.schedule.plan import default_plan
+
+    store = _open_store()
+    plan = default_plan()
+    if args.session_command in ("add", "list"):
+        patient = store.find_patient(args.patient)
+        if patient is None:
+            raise UserFacingError(f"No patient {args.patient!r}.")
+    if args.session_command == "add":
+        tz = validate_timezone(args.timezone or patient.timezone)
+        at = _local_time(args.at, tz)
+        sid = store.add_dosing_session(args.patient, at, args.route, plan=plan, actor=_actor(), origin="cli")
+        print(f"Dosing session #{sid} recorded for {at:%Y-%m-%d %H:%M %Z}; check-ins planned around it.")
+    elif args.session_command == "move":
+        owner = store.patient_of_session(args.session_id)
+        if owner is None:
+            raise UserFacingError(f"No dosing session {args.session_id}.")
+        at = _local_time(args.at, validate_timezone(args.timezone or owner.timezone))
+        store.move_dosing_session(args.session_id, at, plan=plan, actor=_actor(), origin="cli")
+        print(f"Dosing session #{args.session_id} moved to {at:%Y-%m-%d %H:%M %Z}; its check-ins moved too.")
+    elif args.session_command == "cancel":
+        store.cancel_dosing_session(args.session_id, plan=plan, actor=_actor(), origin="cli")
+        print(f"Dosing session #{args.session_id} cancelled; its planned check-ins are removed.")
+    else:
+        from zoneinfo import ZoneInfo
+
+        tz = ZoneInfo(patient.timezone)
+        for sess in store.dosing_sessions(args.patient):
+            when = sess.planned_at.astimezone(tz)
+            print(f"session #{sess.id}  {when:%a %Y-%m-%d %H:%M %Z}  {sess.route}  {sess.status}")
+        for c in store.scheduled_checkins(args.patient):
+            why = f" ({c.reason})" if c.reason else ""
+            when = c.due_at.astimezone(tz)
+            print(f"  {when:%a %Y-%m-%d %H:%M %Z}  {c.prompt_set:<12} {c.kind:<8} {c.status}{why}")
+    return 0
+
+
+def cmd_checkin_time(args: argparse.Namespace) -> int:
+    from bot.schedule.plan import PlanError, default_plan, parse_hhmm
+
+    try:
+        at = parse_hhmm(args.time, "the time")
+    except PlanError as exc:
+        raise UserFacingError(str(exc)) from None
+    daily = {"on": True, "off": False}.get(args.daily) if args.daily else None
+    _open_store().set_checkin_preferences(args.patient, at=at, daily=daily, plan=default_plan(), origin="cli")
+    print(
+        f"{args.patient}: check-ins around {at:%H:%M} local time"
+        + ("" if daily is None else f", daily {args.daily}")
+        + "."
+    )
+    return 0
+
+
 # ---------------------------------------------------------------------------- handoff
 def cmd_handoff(args: argparse.Namespace) -> int:
     from bot.handoff import HandoffService, RasaApi
@@ -373,6 +444,32 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--confirm", default="", help="the same patient id again")
     q.set_defaults(func=cmd_patient_delete)
 
+    p = sub.add_parser("session", help="dosing sessions: check-ins are planned around them")
+    ss2 = p.add_subparsers(dest="session_command", required=True, metavar="ACTION")
+    q = ss2.add_parser("add", help="record a planned session (local time of the patient)")
+    q.add_argument("patient", help="the patient id (pt_...)")
+    q.add_argument("--at", required=True, help='local date and time, e.g. "2026-12-01 10:00"')
+    q.add_argument("--route", default="sublingual", help="iv, im, sublingual, intranasal or other")
+    q.add_argument("--timezone", help="read --at in this time zone instead of the patient's")
+    q.set_defaults(func=cmd_session)
+    q = ss2.add_parser("move", help="move a planned session; its check-ins move with it")
+    q.add_argument("session_id", type=int)
+    q.add_argument("--at", required=True, help='new local date and time, e.g. "2026-12-02 10:00"')
+    q.add_argument("--timezone", help="read --at in this time zone instead of the patient's")
+    q.set_defaults(func=cmd_session)
+    q = ss2.add_parser("cancel", help="cancel a planned session and its planned check-ins")
+    q.add_argument("session_id", type=int)
+    q.set_defaults(func=cmd_session)
+    q = ss2.add_parser("list", help="a patient's sessions and scheduled check-ins, in their local time")
+    q.add_argument("patient", help="the patient id (pt_...)")
+    q.set_defaults(func=cmd_session)
+
+    p = sub.add_parser("checkin-time", help="a patient's preferred check-in time (and daily check-ins)")
+    p.add_argument("patient", help="the patient id (pt_...)")
+    p.add_argument("time", help="local time, e.g. 20:00 or 8pm")
+    p.add_argument("--daily", choices=("on", "off"), help="daily check-ins at that time")
+    p.set_defaults(func=cmd_checkin_time)
+
     p = sub.add_parser("handoff", help="a clinician takes over a patient's conversation (audited)")
     hs = p.add_subparsers(dest="handoff_command", required=True, metavar="ACTION")
     for name, text in (
@@ -411,9 +508,11 @@ def main(argv: list[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     from sqlalchemy.exc import OperationalError
 
+    from bot.enrollment import EnrollmentError
     from bot.escalation.config import AlertConfigError
     from bot.safety.lexicon import LexiconError
     from bot.safety.resources import ResourcesError
+    from bot.schedule.plan import PlanError
     from bot.store.api import StoreError
     from bot.store.crypto import KeyError_
     from bot.supervisor import SupervisorError
@@ -424,7 +523,9 @@ def main(argv: list[str] | None = None) -> int:
     except (
         AlertConfigError,
         ConfigError,
+        EnrollmentError,
         KeyError_,
+        PlanError,
         LexiconError,
         ResourcesError,
         StoreError,

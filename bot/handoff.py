@@ -32,8 +32,12 @@ class RasaApi:
     token: str
     timeout: float = 30.0
 
-    def trigger_intent(self, conversation_id: str, intent: str, entities: dict[str, str]) -> dict:
-        query = urllib.parse.urlencode({"output_channel": "latest", "token": self.token})
+    def trigger_intent(
+        self, conversation_id: str, intent: str, entities: dict[str, str], output_channel: str = "latest"
+    ) -> dict:
+        """Send an external intent; replies go to `output_channel` (a channel name, or "latest":
+        the patient's most recent channel)."""
+        query = urllib.parse.urlencode({"output_channel": output_channel, "token": self.token})
         url = f"{self.base_url}/conversations/{urllib.parse.quote(conversation_id)}/trigger_intent?{query}"
         body = json.dumps({"name": intent, "entities": entities}).encode()
         req = urllib.request.Request(  # noqa: S310 - our own loopback Rasa server

@@ -68,5 +68,8 @@ def validate_training_data(config: Path, root: Path = PROJECT_ROOT) -> list[str]
         if _WARNING.search(line):
             problems.append(line.strip())
     if proc.returncode != 0:
+        # Say why (a YAML error, an unknown intent ...), not only that it failed.
+        errors = [ln.strip() for ln in output.splitlines() if re.search(r"Exception|Error|\.\.\. ", ln)]
+        problems.extend(errors[-3:])
         problems.append(f"rasa data validate exited with {proc.returncode}")
     return problems

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from bot.prompts.sets import Prompt
+from bot.schedule.controls import parse_reminder_command
 
 _NUMBER_WORDS = {
     "zero": 0,
@@ -142,7 +143,9 @@ def loop_command(text: str) -> str | None:
     last answer). Deliberately literal: a journal line that merely mentions stopping ("I want to
     stop feeling like this") is an answer, not a command."""
     s = _command_text(text)
-    if s in PAUSE_COMMANDS:
+    if s in PAUSE_COMMANDS or parse_reminder_command(text) is not None:
+        # "remind me in an hour", "stop reminders", "change my check-in time to 8pm": pause the
+        # questions (answers kept); action_submit_prompt_set then changes the schedule.
         return "pause"
     if s in STOP_COMMANDS:
         return "stop"

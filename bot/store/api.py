@@ -45,6 +45,7 @@ from bot.store.models import (
     WebChatToken,
     utcnow,
 )
+from bot.store.schedule import ScheduleStoreMixin
 
 #: Longest free-text answer we accept; longer text is refused, never silently truncated.
 MAX_TEXT_CHARS = 20_000
@@ -229,7 +230,7 @@ def new_patient_ref() -> str:
     return "pt_" + secrets.token_hex(5)
 
 
-class Store:
+class Store(ScheduleStoreMixin):
     """Interlude's clinical store over one database."""
 
     def __init__(
@@ -285,6 +286,10 @@ class Store:
                     "restore the right key file or INTERLUDE_MASTER_KEY."
                 )
         return cls(factory, keyring, clock=clock)
+
+    def now(self) -> datetime:
+        """The store's clock (tests inject one): workers use it so one clock rules a test."""
+        return self._clock()
 
     @property
     def keyring(self) -> crypto.Keyring:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import declarative_base, relationship
+from sqlalchemy.sql.expression import false as sa_false
 from sqlalchemy.types import TypeDecorator
 
 Base = declarative_base()
@@ -96,6 +98,9 @@ class Patient(Base):
     onboarded_at = Column(UTCDateTime, nullable=True)
     #: Set by the patient (/stop on Telegram, "stop reminders"): no proactive check-ins until cleared.
     reminders_paused_at = Column(UTCDateTime, nullable=True)
+    #: The patient's preferred local check-in time ("HH:MM"), and whether they want a daily one.
+    checkin_time = Column(String(5), nullable=True)
+    daily_checkins = Column(Boolean, nullable=False, default=False, server_default=sa_false())
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
     identities = relationship("ChannelIdentity", back_populates="patient")
@@ -284,6 +289,32 @@ class Handoff(Base):
     staff_id = Column(Integer, ForeignKey("staff.id"), nullable=False)
     started_at = Column(UTCDateTime, nullable=False, default=utcnow)
     ended_at = Column(UTCDateTime, nullable=True)
+
+
+class ScheduledCheckin(Base):
+    """A proactive check-in: due at a UTC instant, sent once by a worker that claimed it.
+
+    pending -> sent -> (nudged) -> completed | expired; or skipped / cancelled with a reason.
+    """
+
+    __tablename__ = "scheduled_checkins"
+    __table_args__ = (UniqueConstraint("patient_id", "prompt_set", "due_at", name="uq_scheduled_once"),)
+    id = Column(Integer, primary_key=True)
+    patient_id = Column(Integer, ForeignKey("patients.id"), nullable=False, index=True)
+    dosing_session_id = Column(Integer, ForeignKey("dosing_sessions.id"), nullable=True)
+    prompt_set = Column(String(64), nullable=False)
+    kind = Column(String(16), nullable=False)  # session | weekly | daily
+    due_at = Column(UTCDateTime, nullable=False, index=True)
+    status = Column(String(16), nullable=False, default="pending", index=True)
+    reason = Column(String(64), nullable=True)  # why skipped, cancelled or postponed
+    claim_token = Column(String(32), nullable=True)
+    claimed_until = Column(UTCDateTime, nullable=True)
+    attempts = Column(Integer, nullable=False, default=0)
+    channel = Column(String(20), nullable=True)
+    sent_at = Column(UTCDateTime, nullable=True)
+    nudged_at = Column(UTCDateTime, nullable=True)
+    closed_at = Column(UTCDateTime, nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
 class RasaEvent(Base):

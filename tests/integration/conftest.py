@@ -59,6 +59,7 @@ def stack(tmp_path_factory, alert_peers, patient_telegram) -> Stack:
         root / "console.log",
         INTERLUDE_TELEGRAM_API_URL=tg.api_url,
         INTERLUDE_TELEGRAM_TOKEN=PATIENT_BOT_TOKEN,  # polling mode, the default
+        INTERLUDE_SCHEDULER_INTERVAL="1",
         **ALERT_ENV,
     )
     yield s
@@ -103,3 +104,29 @@ def enroll(stack):
         return json.loads(result.stdout)
 
     return run
+
+
+#: Debian's Chromium, as ../shared/notes/browser-tests.md says: without the background-networking
+#: flags it keeps trying to reach outside hosts, which this machine refuses.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="package")
+def browser():
+    """Headless Chromium (Debian's, driven by Playwright) for the package."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.integration.test_webchat import ARTIFACTS
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield b
+        b.close()

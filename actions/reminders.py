@@ -1,0 +1,115 @@
+"""Reminders, as the patient controls them in conversation, and the scheduler's gentle nudge.
+
+"remind me in an hour", "not today", "stop reminders", "turn reminders back on", "change my
+check-in time to 8pm": read literally by bot/schedule/controls.py, applied through the store
+(audited as the patient's choice). Inside a check-in the same words pause the questions first
+(actions/checkin.py), with the answers kept.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import call, current_patient, not_enrolled
+from bot import runtime
+from bot.schedule.controls import ReminderCommand, parse_reminder_command
+from bot.schedule.plan import default_plan
+from bot.schedule.worker import after_quiet_hours
+from bot.store.api import PatientRef
+
+NUDGE_BUTTONS = [
+    {"title": "Check in now", "payload": "/start_checkin"},
+    {"title": "Not today", "payload": "not today"},
+]
+
+
+def _local(when: datetime, tz: ZoneInfo, now: datetime) -> str:
+    local, today = when.astimezone(tz), now.astimezone(tz).date()
+    day = "" if local.date() == today else "tomorrow " if (local.date() - today).days == 1 else f"{local:%A} "
+    return f"{day}{local:%H:%M}".strip()
+
+
+async def apply_reminder_command(
+    dispatcher: CollectingDispatcher, patient: PatientRef, command: ReminderCommand, origin: str
+) -> None:
+    """Change the schedule as the patient asked, and say what changed."""
+    store, plan = runtime.store(), default_plan()
+    tz = ZoneInfo(patient.timezone)
+    now = store.now()
+    if command.kind == "stop":
+        await call(store.set_reminders_paused, patient.ref, True, origin=origin)
+        dispatcher.utter_message(response="utter_reminders_paused")
+    elif command.kind == "resume":
+        await call(store.set_reminders_paused, patient.ref, False, origin=origin)
+        dispatcher.utter_message(response="utter_reminders_resumed")
+    elif command.kind == "skip_today":
+        await call(store.skip_today, patient.ref, origin=origin)
+        dispatcher.utter_message(response="utter_reminders_skip_today")
+    elif command.kind == "postpone" and command.delay is not None:
+        moved = await call(store.postpone_outstanding, patient.ref, command.delay, origin=origin)
+        if not moved:
+            dispatcher.utter_message(response="utter_reminders_nothing_waiting")
+            return
+        when = now + command.delay
+        when = after_quiet_hours(when, tz, plan) or when  # quiet hours hold it till morning
+        dispatcher.utter_message(response="utter_reminders_postponed", when=_local(when, tz, now))
+    elif command.kind == "set_time" and command.at is not None:
+        await call(
+            store.set_checkin_preferences,
+            patient.ref,
+            at=command.at,
+            daily=command.daily,
+            plan=plan,
+            origin=origin,
+        )
+        _time, daily = await call(store.checkin_preferences, patient.ref)
+        dispatcher.utter_message(
+            response="utter_reminders_time_set",
+            when=command.at.strftime("%H:%M"),
+            daily=", every day" if daily else "",
+        )
+
+
+class ActionReminders(Action):
+    """`manage_reminders` and `not_now` outside a check-in."""
+
+    def name(self) -> str:
+        return "action_reminders"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        patient = await current_patient(tracker)
+        if patient is None:
+            return not_enrolled(dispatcher)
+        message = tracker.latest_message or {}
+        command = parse_reminder_command(message.get("text") or "")
+        if command is not None:
+            await apply_reminder_command(
+                dispatcher, patient, command, tracker.get_latest_input_channel() or "chat"
+            )
+        elif (message.get("intent") or {}).get("name") == "not_now":
+            dispatcher.utter_message(response="utter_not_now")
+        else:
+            dispatcher.utter_message(response="utter_reminders_help")
+        return []
+
+
+class ActionCheckinNudge(Action):
+    """The scheduler's one gentle nudge for a check-in left unanswered."""
+
+    def name(self) -> str:
+        return "action_checkin_nudge"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        if tracker.active_loop.get("name"):
+            return []  # they are answering it right now: no nudge needed
+        dispatcher.utter_message(response="utter_checkin_nudge", buttons=NUDGE_BUTTONS)
+        return []

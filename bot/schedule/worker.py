@@ -1,0 +1,180 @@
+"""The check-in scheduler: sends due check-ins through Rasa, nudges once, expires.
+
+Started by `interlude run` as its own process (`python -m bot.schedule.worker`). The queue is in
+the database (`scheduled_checkins`), so nothing is lost on restart; Rasa's own reminders live
+in memory and are not used. Each tick:
+
+1. gives patients with daily check-ins their next one;
+2. closes sent check-ins the patient answered, and expires unanswered ones (for the therapist);
+3. claims due check-ins (a lease: a worker that dies before sending leaves them to the next),
+   and for each: skips it if the patient paused reminders or has no channel yet, holds it
+   while a high or critical risk flag is open or another check-in is waiting for answers,
+   waits out quiet hours, and otherwise starts it with Rasa's trigger_intent in the patient's
+   channel;
+4. sends at most one gentle nudge for a check-in left unanswered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from bot.schedule.plan import Plan, in_quiet_hours, local_due
+from bot.store.api import Store
+from bot.store.schedule import DueJob
+
+logger = logging.getLogger("interlude.scheduler")
+
+#: How long a held check-in waits before it is looked at again.
+HOLD_FOR = timedelta(minutes=30)
+RETRY_AFTER = timedelta(minutes=1)
+
+
+class Rasa(Protocol):
+    def trigger_intent(
+        self, conversation_id: str, intent: str, entities: dict[str, str], output_channel: str = "latest"
+    ) -> dict: ...
+
+
+@dataclass
+class TickResult:
+    sent: int = 0
+    held: int = 0
+    skipped: int = 0
+    nudged: int = 0
+    failed: int = 0
+    completed: int = 0
+    expired: int = 0
+
+
+def after_quiet_hours(now: datetime, tz: ZoneInfo, plan: Plan) -> datetime | None:
+    """When quiet hours end, if `now` is inside them for this time zone."""
+    local = now.astimezone(tz)
+    if not in_quiet_hours(local.time().replace(second=0, microsecond=0), plan):
+        return None
+    return local_due(local.date(), local.time(), tz, plan)
+
+
+class Scheduler:
+    def __init__(
+        self, store: Store, plan: Plan, rasa: Rasa, *, lease: timedelta = timedelta(minutes=2)
+    ) -> None:
+        self.store = store
+        self.plan = plan
+        self.rasa = rasa
+        self.lease = lease
+
+    def now(self) -> datetime:
+        return self.store.now()
+
+    async def tick(self) -> TickResult:
+        result = TickResult()
+        self.store.ensure_next_daily(self.plan)
+        result.completed, result.expired = self.store.close_answered_and_expired(self.plan)
+        for job in self.store.claim_due_checkins(lease=self.lease):
+            await self._deliver(job, result)
+        for job in self.store.claim_nudges(self.plan, lease=self.lease):
+            await self._nudge(job, result)
+        return result
+
+    async def _deliver(self, job: DueJob, result: TickResult) -> None:
+        channel, why_not = self.store.checkin_route(job.patient_ref)
+        if channel is None:
+            self.store.skip_checkin(job, why_not or "no_channel")
+            logger.info("check-in %s for %s skipped (%s)", job.id, job.patient_ref, why_not)
+            result.skipped += 1
+            return
+        hold = self.store.checkin_hold(job.patient_ref)
+        quiet_end = after_quiet_hours(self.now(), ZoneInfo(job.timezone), self.plan)
+        if hold or quiet_end:
+            until = quiet_end or self.now() + HOLD_FOR
+            if hold and (q := after_quiet_hours(until, ZoneInfo(job.timezone), self.plan)):
+                until = q
+            self.store.postpone_checkin(job, until, hold or "quiet_hours")
+            result.held += 1
+            return
+        try:
+            await asyncio.to_thread(
+                self.rasa.trigger_intent,
+                job.patient_ref,
+                "EXTERNAL_checkin_due",
+                {"prompt_set": job.prompt_set},
+                channel,
+            )
+        except Exception as exc:  # Rasa away: the check-in stays pending and is tried again
+            self.store.retry_checkin(job, self.now() + RETRY_AFTER, f"rasa:{type(exc).__name__}")
+            logger.warning("check-in %s could not be sent (%s); retrying", job.id, type(exc).__name__)
+            result.failed += 1
+            return
+        self.store.mark_checkin_sent(job, channel)
+        logger.info("check-in %s (%s) sent to %s via %s", job.id, job.prompt_set, job.patient_ref, channel)
+        result.sent += 1
+
+    async def _nudge(self, job: DueJob, result: TickResult) -> None:
+        channel, _ = self.store.checkin_route(job.patient_ref)
+        hold = self.store.checkin_hold(job.patient_ref)
+        if (
+            channel is None
+            or hold == "risk_flag_open"
+            or after_quiet_hours(self.now(), ZoneInfo(job.timezone), self.plan)
+        ):
+            self.store.release_nudge(job)  # later, or never: it expires on time regardless
+            return
+        try:
+            await asyncio.to_thread(
+                self.rasa.trigger_intent,
+                job.patient_ref,
+                "EXTERNAL_checkin_nudge",
+                {"prompt_set": job.prompt_set},
+                channel,
+            )
+        except Exception as exc:
+            self.store.release_nudge(job)
+            logger.warning("nudge for check-in %s failed (%s)", job.id, type(exc).__name__)
+            return
+        self.store.mark_nudged(job)
+        result.nudged += 1
+
+    async def run(self, stop: asyncio.Event, interval: float = 5.0) -> None:
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except Exception as exc:  # the database may be briefly away: keep going
+                logger.error("scheduler tick failed (%s)", type(exc).__name__)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            except TimeoutError:
+                pass
+
+
+def main() -> int:
+    from bot import runtime
+    from bot.handoff import RasaApi
+    from bot.schedule.plan import default_plan
+
+    settings = runtime.settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)-8s %(name)s - %(message)s")
+    interval = float(os.environ.get("INTERLUDE_SCHEDULER_INTERVAL", "5"))
+    scheduler = Scheduler(runtime.store(), default_plan(), RasaApi(settings.rasa_url, settings.api_token))
+    logger.info("check-in scheduler started (every %.0fs)", interval)
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await scheduler.run(stop, interval)
+
+    asyncio.run(serve())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

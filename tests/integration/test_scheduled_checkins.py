@@ -1,0 +1,65 @@
+"""Proactive check-ins through the whole stack, on the real clock: the patient sets a daily
+time in conversation, the scheduler process (started by `interlude run`) finds it due and
+starts it through Rasa, and the first question arrives in Telegram and in the open widget.
+
+The patient's time zone is chosen so that it is midday for them whenever the test runs, so
+quiet hours never get in the way."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.integration.test_telegram import joined, say
+from tests.integration.test_webchat import ARTIFACTS, send, wait_log
+
+pytestmark = pytest.mark.integration
+
+
+def midday_zone() -> tuple[str, str]:
+    """An Etc/GMT zone where it is about 12:00 now, and a local time a minute or so ahead."""
+    now = datetime.now(UTC)
+    offset = 12 - now.hour  # hours to add to UTC
+    zone = f"Etc/GMT{-offset:+d}" if offset else "Etc/GMT"  # Etc names invert the sign
+    soon = (now + timedelta(hours=offset, minutes=1)).strftime("%H:%M")
+    return zone, soon
+
+
+def test_a_daily_checkin_set_in_conversation_arrives_on_telegram(
+    stack, stack_store, patient_telegram, enroll
+):
+    tg = patient_telegram
+    zone, soon = midday_zone()
+    chat, ref = joined(tg, stack_store, enroll, timezone=zone)
+    reply = say(tg, chat, f"check in with me every day at {soon}", "I'll check in around")
+    assert f"around {soon} your time from now on, every day" in reply
+    assert stack_store.checkin_preferences(ref) == (soon, True)
+    start = len(tg.texts_to(chat))
+    tg.wait_for_text(chat, "How is your mood today", start=start, timeout=150)
+    [sent] = [c for c in stack_store.scheduled_checkins(ref) if c.status == "sent"]
+    assert sent.prompt_set == "daily"
+    # The patient controls it in conversation, mid check-in too.
+    reply = say(tg, chat, "remind me in an hour", "I'll check in again")
+    assert "I've kept what you answered" in reply
+    assert [c.status for c in stack_store.scheduled_checkins(ref) if c.reason == "patient_postponed"] == [
+        "pending"
+    ]
+    say(tg, chat, "not today", "no more check-ins today")
+    assert {c.status for c in stack_store.scheduled_checkins(ref) if c.kind == "daily"} >= {"skipped"}
+    say(tg, chat, "stop reminders", "paused all reminders")
+    assert stack_store.reminders_paused(ref)
+
+
+def test_a_daily_checkin_arrives_in_the_open_widget(stack, stack_store, browser, enroll):
+    zone, soon = midday_zone()
+    links = enroll(timezone=zone)
+    stack_store.record_consent(links["patient_id"], "test")
+    page = browser.new_page()
+    page.goto(links["web_chat_url"])
+    wait_log(page, "Would you like to do a short check-in")
+    send(page, f"remind me every day at {soon}")
+    wait_log(page, "I'll check in around")
+    wait_log(page, "How is your mood today", timeout=150_000)
+    page.screenshot(path=str(ARTIFACTS / "08-scheduled-checkin.png"))
+    page.close()
