@@ -99,6 +99,13 @@ def test_webhook_journey_enroll_consent_risk_once_per_update(hooked):
     tg.wait_for_text(chat, "Would you like to do a short check-in", start=n)
 
     n = len(tg.texts_to(chat))
-    assert post(stack, update(tg, chat, "i'm going to end it tonight", 102))[0] == 200
+    assert post(stack, update(tg, chat, "check in", 102))[0] == 200
+    tg.wait_for_text(chat, "How is your mood", start=n)
+    n = len(tg.texts_to(chat))
+    assert post(stack, update(tg, chat, "7", 103))[0] == 200
+    tg.wait_for_text(chat, "how anxious", start=n)
+
+    n = len(tg.texts_to(chat))
+    assert post(stack, update(tg, chat, "i'm going to end it tonight", 104))[0] == 200
     reply = "\n".join(tg.wait_for_text(chat, "Are you safe right now?", start=n))
     assert "988" in reply

@@ -151,3 +151,51 @@ def test_broken_prompt_set_stops_start_up(tmp_path):
     )
     res = run(["run"], tmp_path, INTERLUDE_PROMPTS_DIR=str(prompts))
     assert res.returncode == 2 and "needs 'text'" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_sessions_and_check_in_times_from_the_command_line(tmp_path):
+    """Enroll with the demo therapist, record and move sessions; bad input is one clear line
+    and changes nothing."""
+    assert run(["demo"], tmp_path).returncode == 0
+    enrolled = run(
+        [
+            "patient",
+            "enroll",
+            "--therapist",
+            "therapist@demo.interlude.invalid",
+            "--name",
+            "Cli Patient",
+            "--timezone",
+            "Europe/London",
+        ],
+        tmp_path,
+    )
+    assert enrolled.returncode == 0, enrolled.stderr
+    ref = json.loads(enrolled.stdout)["patient_id"]
+    added = run(["session", "add", ref, "--at", "2031-06-02 10:00", "--route", "iv"], tmp_path)
+    assert added.returncode == 0 and "recorded for 2031-06-02 10:00 BST" in added.stdout
+    listed = run(["session", "list", ref], tmp_path).stdout
+    assert "Sun 2031-06-01 19:00 BST  preparation" in listed and "Tue 2031-06-03 18:00 BST  day1" in listed
+    for argv, message in [
+        (["session", "add", ref, "--at", "2020-01-01 10:00"], "in the past"),
+        (["session", "add", ref, "--at", "2031-06-02 15:00"], "overlaps another session"),
+        (["session", "add", ref, "--at", "next tuesday"], "not a date and time"),
+        (
+            ["session", "add", ref, "--at", "2031-07-01 10:00", "--timezone", "Mars/Olympus"],
+            "Unknown time zone",
+        ),
+        (["session", "add", ref, "--at", "2031-07-01 10:00", "--route", "oral"], "Unknown route"),
+        (["session", "add", "pt_nobody", "--at", "2031-07-01 10:00"], "No patient"),
+        (["session", "move", "999", "--at", "2031-07-01 10:00"], "No dosing session"),
+        (["checkin-time", ref, "teatime"], "time of day"),
+    ]:
+        bad = run(argv, tmp_path)
+        assert bad.returncode == 2 and message in bad.stderr, (argv, bad.stderr)
+        assert bad.stderr.count("\n") == 1  # one line, no traceback
+    assert run(["session", "list", ref], tmp_path).stdout == listed  # nothing changed
+    session_id = listed.split("#", 1)[1].split()[0]
+    moved = run(["session", "move", session_id, "--at", "2031-06-09 10:00"], tmp_path)
+    assert moved.returncode == 0, moved.stderr
+    assert "Tue 2031-06-10 18:00 BST  day1" in run(["session", "list", ref], tmp_path).stdout
+    assert run(["checkin-time", ref, "8pm", "--daily", "on"], tmp_path).returncode == 0
+    assert "daily" in run(["session", "list", ref], tmp_path).stdout

@@ -252,12 +252,11 @@ def test_the_patients_own_controls(world, clock):
     ref = patient(store, clinic, staff)
     store.set_checkin_preferences(ref, at=time(9, 0), daily=True, plan=PLAN, origin="t")
     sched = scheduler(store, rasa)
-    clock.set(datetime(2026, 3, 2, 14, 0, tzinfo=UTC))  # 09:00
+    clock.set(datetime(2026, 3, 1, 14, 0, tzinfo=UTC))  # 09:00 New York
     asyncio.run(sched.tick())
     assert rasa.sent() == [(ref, "daily")]
-    assert (
-        store.postpone_outstanding(ref, timedelta(hours=1), origin="webchat") == 1
-    )  # "remind me in an hour"
+    # "remind me in an hour"
+    assert store.postpone_outstanding(ref, timedelta(hours=1), origin="webchat") == 1
     clock.advance(minutes=59)
     asyncio.run(sched.tick())
     assert len(rasa.sent()) == 1
@@ -265,7 +264,9 @@ def test_the_patients_own_controls(world, clock):
     asyncio.run(sched.tick())
     assert len(rasa.sent()) == 2
     assert store.skip_today(ref, origin="webchat") == 1  # "not today"
-    clock.set(datetime(2026, 3, 3, 14, 1, tzinfo=UTC))  # tomorrow: the daily one comes again
+    asyncio.run(sched.tick())  # the worker's next look plans tomorrow's
+    assert len(rasa.sent()) == 2
+    clock.set(datetime(2026, 3, 2, 14, 1, tzinfo=UTC))  # tomorrow: the daily one comes again
     asyncio.run(sched.tick())
     asyncio.run(sched.tick())
     assert len(rasa.sent()) == 3
