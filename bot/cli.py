@@ -217,6 +217,31 @@ def cmd_patient_revoke_web(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- staff
+def cmd_staff_add(args: argparse.Namespace) -> int:
+    from bot.accounts import MIN_PASSWORD_LENGTH, hash_password
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password for the new account: ")
+        if password != getpass.getpass("Same password again: "):
+            raise UserFacingError("The two passwords differ; nothing was created.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserFacingError(f"Passwords must be at least {MIN_PASSWORD_LENGTH} characters long.")
+    if "@" not in args.email or len(args.email) > 254:
+        raise UserFacingError(f"{args.email!r} is not an e-mail address.")
+    store = _open_store()
+    clinic_id = store.ensure_clinic(args.clinic, args.clinic_name or args.clinic)
+    staff_id, created = store.ensure_staff(
+        clinic_id, args.email, args.name, args.role, hash_password(password)
+    )
+    if not created:
+        raise UserFacingError(f"An account with e-mail {args.email} already exists.")
+    print(f"Created {args.role} account #{staff_id} for {args.email} in clinic {args.clinic!r}.")
+    return 0
+
+
 # ---------------------------------------------------------------------------- dosing sessions
 def _local_time(text: str, tz_name: str) -> datetime_type:
     from datetime import datetime
@@ -443,6 +468,17 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("patient", help="the patient id (pt_...)")
     q.add_argument("--confirm", default="", help="the same patient id again")
     q.set_defaults(func=cmd_patient_delete)
+
+    p = sub.add_parser("staff", help="staff accounts for the portal")
+    st = p.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
+    q = st.add_parser("add", help="create a staff account (the first clinic admin, or a therapist)")
+    q.add_argument("--email", required=True)
+    q.add_argument("--name", required=True, help="the name patients and colleagues see")
+    q.add_argument("--role", choices=("admin", "therapist"), default="therapist")
+    q.add_argument("--clinic", default="demo", help="the clinic's short name (created if new)")
+    q.add_argument("--clinic-name", help="the clinic's full name, when creating it")
+    q.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    q.set_defaults(func=cmd_staff_add)
 
     p = sub.add_parser("session", help="dosing sessions: check-ins are planned around them")
     ss2 = p.add_subparsers(dest="session_command", required=True, metavar="ACTION")

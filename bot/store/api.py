@@ -45,6 +45,7 @@ from bot.store.models import (
     WebChatToken,
     utcnow,
 )
+from bot.store.portal import PortalStoreMixin
 from bot.store.schedule import ScheduleStoreMixin
 
 #: Longest free-text answer we accept; longer text is refused, never silently truncated.
@@ -230,7 +231,7 @@ def new_patient_ref() -> str:
     return "pt_" + secrets.token_hex(5)
 
 
-class Store(ScheduleStoreMixin):
+class Store(ScheduleStoreMixin, PortalStoreMixin):
     """Interlude's clinical store over one database."""
 
     def __init__(

@@ -79,6 +79,8 @@ class Staff(Base):
     password_hash = Column(String(255), nullable=True)
     #: Telegram user id, so an Acknowledge button press can be attributed to this person.
     telegram_user_id = Column(String(32), nullable=True, unique=False, index=True)
+    #: The start of their previous portal visit ("check-ins completed since your last visit").
+    last_seen_at = Column(UTCDateTime, nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
@@ -184,6 +186,17 @@ class RiskSignal(Base):
     categories = Column(Text, nullable=False)  # JSON list
     rules = Column(Text, nullable=False)  # JSON list of {id, category, severity, span}
     lowering = Column(Text, nullable=False, default="[]")  # JSON list of {rule, reason, cue}
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class FlagNote(Base):
+    """A clinician's note on a risk flag (encrypted with the patient's key)."""
+
+    __tablename__ = "flag_notes"
+    id = Column(Integer, primary_key=True)
+    flag_id = Column(Integer, ForeignKey("risk_flags.id"), nullable=False, index=True)
+    staff_id = Column(Integer, ForeignKey("staff.id"), nullable=False)
+    text_enc = Column(LargeBinary, nullable=False)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 

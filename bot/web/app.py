@@ -15,12 +15,18 @@ from pathlib import Path
 
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from bot.config import PROJECT_ROOT, Settings, load_settings
+from bot.config import PROJECT_ROOT, Settings, _secret_file, load_settings
+from bot.store.api import Store
+from bot.web.portal.auth import MAX_AGE_SECONDS
+from bot.web.portal.views import portal_routes
 
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
@@ -77,6 +83,13 @@ class RasaProxy:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
     proxy = RasaProxy(settings.rasa_url)
+    opened: list[Store] = []
+
+    def store() -> Store:
+        # Opened on first use, so the landing page and the chat work while the database starts.
+        if not opened:
+            opened.append(Store.open(settings.database_url, settings.data_dir))
+        return opened[0]
 
     async def index(request: Request) -> Response:
         return TEMPLATES.TemplateResponse(request, "index.html", {"settings": settings})
@@ -113,6 +126,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
         yield
         await proxy.close()
+        for s in opened:
+            s.close()
+
+    session_key = _secret_file(settings.secrets_dir / "session-key")
 
     return Starlette(
         routes=[
@@ -122,6 +139,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/widget/{name:path}", widget_asset),
             Route("/socket.io/{rest:path}", socketio, methods=["GET", "POST", "OPTIONS"]),
             Route(settings.telegram_webhook_path, telegram_webhook, methods=["POST"]),
+            *portal_routes(settings, store),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ],
+        middleware=[
+            # Signed, HttpOnly session cookies for the portal; Secure whenever served over https.
+            Middleware(
+                SessionMiddleware,
+                secret_key=session_key,
+                session_cookie="interlude_session",
+                max_age=MAX_AGE_SECONDS,
+                same_site="lax",  # alert links open signed-in; forms carry CSRF tokens
+                https_only=settings.portal_base_url.startswith("https://"),
+            )
         ],
         lifespan=lifespan,
     )

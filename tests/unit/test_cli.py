@@ -199,3 +199,34 @@ def test_sessions_and_check_in_times_from_the_command_line(tmp_path):
     assert "Tue 2031-06-10 18:00 BST  day1" in run(["session", "list", ref], tmp_path).stdout
     assert run(["checkin-time", ref, "8pm", "--daily", "on"], tmp_path).returncode == 0
     assert "daily" in run(["session", "list", ref], tmp_path).stdout
+
+
+def test_staff_add_creates_the_first_admin_and_refuses_bad_input(tmp_path):
+    assert run(["db", "upgrade"], tmp_path).returncode == 0
+    ok = run(
+        [
+            "staff",
+            "add",
+            "--email",
+            "lead@clinic.invalid",
+            "--name",
+            "Lead",
+            "--role",
+            "admin",
+            "--clinic",
+            "north",
+            "--clinic-name",
+            "North Clinic",
+            "--password-stdin",
+        ],
+        tmp_path,
+        stdin="a-long-enough-password\n",
+    )
+    assert ok.returncode == 0 and "Created admin account" in ok.stdout
+    for argv, stdin, message in [
+        (["--email", "lead@clinic.invalid"], "a-long-enough-password\n", "already exists"),
+        (["--email", "short@clinic.invalid"], "short\n", "at least 12 characters"),
+        (["--email", "not-an-email"], "a-long-enough-password\n", "not an e-mail address"),
+    ]:
+        bad = run(["staff", "add", "--name", "X", "--password-stdin", *argv], tmp_path, stdin=stdin)
+        assert bad.returncode == 2 and message in bad.stderr, bad.stderr
