@@ -173,7 +173,7 @@ def banner(settings: Settings, demo: DemoInfo) -> str:
             "  Talk to it:     make chat   (in another terminal; you are the demo patient)",
             f"  Demo patient:   {demo.patient_ref}",
             f"  Demo therapist: {demo.therapist_email} / {demo.therapist_password}",
-            f"                  (sign in at {settings.web_url}/portal; password kept in {settings.secrets_dir}/)",
+            f"  Portal:         {settings.web_url}/portal  (password kept in {settings.secrets_dir}/)",
             "  Risk flags:     .venv/bin/interlude flags list",
             f"  Alerts:         {alerts_line(settings)}",
             f"  Web chat:       {demo.web_chat_url or '-'}",
