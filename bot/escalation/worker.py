@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from datetime import datetime, timedelta
 
 from bot.escalation.config import AlertConfig
 from bot.escalation.senders import SendError, TelegramSender
+from bot.service import run_every, serve
 from bot.store.api import Store
 from bot.store.models import utcnow
 
@@ -142,15 +142,7 @@ class Worker:
         return acknowledged
 
     async def run(self, stop: asyncio.Event, interval: float = 0.25) -> None:
-        while not stop.is_set():
-            try:
-                await self.tick()
-            except Exception as exc:  # the database may be briefly away: keep going
-                logger.error("worker tick failed (%s)", type(exc).__name__)
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=interval)
-            except TimeoutError:
-                pass
+        await run_every(self.tick, stop, interval, logger)
 
 
 def main() -> int:
@@ -167,14 +159,7 @@ def main() -> int:
     channels = sorted({c for clinic in config.clinics.values() for c in clinic.channels()})
     logger.info("escalation worker started; alert channels: %s", ", ".join(channels) or "none configured")
 
-    async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await worker.run(stop)
-
-    asyncio.run(serve())
+    serve(lambda stop: worker.run(stop))
     return 0
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +26,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot.schedule.plan import Plan, in_quiet_hours, local_due
+from bot.service import run_every, serve
 from bot.store.api import Store
 from bot.store.schedule import DueJob
 
@@ -143,15 +143,7 @@ class Scheduler:
         result.nudged += 1
 
     async def run(self, stop: asyncio.Event, interval: float = 5.0) -> None:
-        while not stop.is_set():
-            try:
-                await self.tick()
-            except Exception as exc:  # the database may be briefly away: keep going
-                logger.error("scheduler tick failed (%s)", type(exc).__name__)
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=interval)
-            except TimeoutError:
-                pass
+        await run_every(self.tick, stop, interval, logger)
 
 
 def main() -> int:
@@ -165,14 +157,7 @@ def main() -> int:
     scheduler = Scheduler(runtime.store(), default_plan(), RasaApi(settings.rasa_url, settings.api_token))
     logger.info("check-in scheduler started (every %.0fs)", interval)
 
-    async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await scheduler.run(stop, interval)
-
-    asyncio.run(serve())
+    serve(lambda stop: scheduler.run(stop, interval))
     return 0
 
 

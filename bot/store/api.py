@@ -394,6 +394,19 @@ class Store(ScheduleStoreMixin, PortalStoreMixin):
             self._key_cache[sender_id] = (key, now)
         return key
 
+    def _messages(self, s: Session, ref: str) -> list[tuple[RasaEvent, dict]]:
+        """The conversation's user and bot events, oldest first, each with its decrypted JSON."""
+        rows = s.execute(
+            select(RasaEvent)
+            .where(RasaEvent.sender_id == ref, RasaEvent.type_name.in_(("user", "bot")))
+            .order_by(RasaEvent.id)
+        ).scalars()
+        return [
+            (e, json.loads(self.decrypt_conversation(ref, e.data.removeprefix("enc1:"))))
+            for e in rows
+            if e.data
+        ]
+
     def encrypt_conversation(self, sender_id: str, plaintext: str) -> str:
         """Ciphertext (ASCII) of one conversation event, under the sender's key."""
         return crypto.encrypt_text(self._conversation_key(sender_id), plaintext).decode("ascii")
@@ -1035,14 +1048,10 @@ class Store(ScheduleStoreMixin, PortalStoreMixin):
                         ],
                     }
                 )
-            transcript = []
-            for e in s.execute(
-                select(RasaEvent).where(RasaEvent.sender_id == ref).order_by(RasaEvent.id)
-            ).scalars():
-                if e.type_name not in ("user", "bot") or not e.data:
-                    continue
-                event = json.loads(self.decrypt_conversation(ref, e.data.removeprefix("enc1:")))
-                transcript.append({"at": e.timestamp, "from": e.type_name, "text": event.get("text")})
+            transcript = [
+                {"at": e.timestamp, "from": e.type_name, "text": event.get("text")}
+                for e, event in self._messages(s, ref)
+            ]
             export = {
                 "format": "interlude-patient-export/1",
                 "exported_at": _iso(self._clock()),

@@ -374,12 +374,7 @@ class PortalStoreMixin:
                         {"rule": r.get("rule"), "severity": r.get("severity")} for r in json.loads(sig.rules)
                     ] + [{"rule": "severity", "severity": sig.severity}]
             out = []
-            for e in s.execute(
-                select(RasaEvent).where(RasaEvent.sender_id == ref).order_by(RasaEvent.id)
-            ).scalars():
-                if e.type_name not in ("user", "bot") or not e.data:
-                    continue
-                event = json.loads(self.decrypt_conversation(ref, e.data.removeprefix("enc1:")))
+            for e, event in self._messages(s, ref):
                 text = event.get("text")
                 meta = event.get("metadata") or {}
                 if not text or (e.type_name == "user" and (text.startswith("/") or meta.get("is_external"))):

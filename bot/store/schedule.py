@@ -301,29 +301,37 @@ class ScheduleStoreMixin:
     def claim_due_checkins(self, *, lease: timedelta, limit: int = 20) -> list[DueJob]:
         """Claim pending check-ins that are due; each is this worker's until the lease ends."""
         now = self._clock()
+        return self._claim(
+            (ScheduledCheckin.status == "pending", ScheduledCheckin.due_at <= now), "pending", lease, limit
+        )
+
+    def _claim(self, where: tuple, status: str, lease: timedelta, limit: int) -> list[DueJob]:
+        """Claim up to `limit` rows matching `where` (and in `status`) for one worker: a
+        compare-and-set per row, so two workers never hold the same one; on PostgreSQL rows
+        another worker is claiming right now are skipped (FOR UPDATE SKIP LOCKED), not waited for."""
+        now = self._clock()
         token = secrets.token_hex(8)
         table = ScheduledCheckin.__table__
         claimable = (ScheduledCheckin.claimed_until.is_(None)) | (ScheduledCheckin.claimed_until < now)
-        due = (
+        query = (
             select(ScheduledCheckin.id)
-            .where(ScheduledCheckin.status == "pending", ScheduledCheckin.due_at <= now, claimable)
+            .where(*where, claimable)
             .order_by(ScheduledCheckin.due_at, ScheduledCheckin.id)
             .limit(limit)
         )
         with transaction(self._factory) as s:
-            postgres = s.get_bind().dialect.name == "postgresql"
-            if postgres:
-                # Rows another worker is claiming right now are skipped, not waited for.
-                due = due.with_for_update(skip_locked=True)
-            claimed = []
-            for (row_id,) in s.execute(due).all():
-                won = s.execute(
+            if s.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            claimed = [
+                row_id
+                for (row_id,) in s.execute(query).all()
+                if s.execute(
                     table.update()
-                    .where(table.c.id == row_id, table.c.status == "pending", claimable)
+                    .where(table.c.id == row_id, table.c.status == status, claimable)
                     .values(claim_token=token, claimed_until=now + lease)
                 ).rowcount
-                if won == 1:
-                    claimed.append(row_id)
+                == 1
+            ]
             return self._jobs(s, claimed, token)
 
     @staticmethod
@@ -442,34 +450,15 @@ class ScheduleStoreMixin:
                 expired += 1
         return completed, expired
 
-    def claim_nudges(self, plan: Plan, *, lease: timedelta) -> list[DueJob]:
+    def claim_nudges(self, plan: Plan, *, lease: timedelta, limit: int = 20) -> list[DueJob]:
         """Sent, unanswered check-ins due their one gentle nudge, claimed like due ones."""
         now = self._clock()
-        token = secrets.token_hex(8)
-        table = ScheduledCheckin.__table__
-        claimable = (ScheduledCheckin.claimed_until.is_(None)) | (ScheduledCheckin.claimed_until < now)
-        with transaction(self._factory) as s:
-            ids = [
-                r[0]
-                for r in s.execute(
-                    select(ScheduledCheckin.id).where(
-                        ScheduledCheckin.status == "sent",
-                        ScheduledCheckin.sent_at <= now - plan.nudge_after,
-                        claimable,
-                    )
-                ).all()
-            ]
-            claimed = [
-                i
-                for i in ids
-                if s.execute(
-                    table.update()
-                    .where(table.c.id == i, table.c.status == "sent", claimable)
-                    .values(claim_token=token, claimed_until=now + lease)
-                ).rowcount
-                == 1
-            ]
-            return self._jobs(s, claimed, token)
+        return self._claim(
+            (ScheduledCheckin.status == "sent", ScheduledCheckin.sent_at <= now - plan.nudge_after),
+            "sent",
+            lease,
+            limit,
+        )
 
     def mark_nudged(self, job: DueJob) -> bool:
         return self._finish(job, status="nudged", nudged_at=self._clock())
