@@ -490,3 +490,86 @@ class PortalStoreMixin:
             if row is None:
                 raise NotFound("No such risk flag.")
             return row[0]
+
+    def trends_for(self, staff_id: int, ref: str) -> dict[str, Any]:
+        """Daily mood (any check-in's mood answer), PHQ-9 and GAD-7 totals, and session dates."""
+        with transaction(self._factory) as s:
+            p = self._visible_patient(s, self._staff(s, staff_id), ref)
+            mood = [
+                (a.created_at, a.numeric_value)
+                for a in s.execute(
+                    select(JournalAnswer)
+                    .where(
+                        JournalAnswer.patient_id == p.id,
+                        JournalAnswer.prompt_key == "mood",
+                        JournalAnswer.numeric_value.is_not(None),
+                    )
+                    .order_by(JournalAnswer.created_at)
+                ).scalars()
+            ]
+            scores: dict[str, list[tuple[datetime, int, str]]] = {"phq9": [], "gad7": []}
+            for r in s.execute(
+                select(InstrumentResult)
+                .where(InstrumentResult.patient_id == p.id)
+                .order_by(InstrumentResult.created_at)
+            ).scalars():
+                scores.setdefault(r.instrument, []).append((r.created_at, r.total, r.band))
+            sessions = [
+                d.planned_at
+                for d in s.execute(
+                    select(DosingSession)
+                    .where(DosingSession.patient_id == p.id, DosingSession.status != "cancelled")
+                    .order_by(DosingSession.planned_at)
+                ).scalars()
+            ]
+            self._audit(s, f"staff:{staff_id}", "read.trends", patient_id=p.id, origin="portal")
+            return {
+                "mood": mood,
+                "phq9": scores["phq9"],
+                "gad7": scores["gad7"],
+                "sessions": sessions,
+                "timezone": p.timezone,
+                "name": self._decrypt(p, p.display_name_enc) or p.ref,
+                "ref": p.ref,
+            }
+
+    def entries_csv_rows(self, staff_id: int, ref: str) -> list[list[str]]:
+        """Every answer and score as CSV rows (header first). Audited as an export."""
+        with transaction(self._factory) as s:
+            p = self._visible_patient(s, self._staff(s, staff_id), ref)
+            rows = [["recorded_at_utc", "kind", "prompt_set", "item", "value", "text", "band"]]
+            for a, prompt_set in s.execute(
+                select(JournalAnswer, CheckIn.prompt_set)
+                .outerjoin(CheckIn, CheckIn.id == JournalAnswer.checkin_id)
+                .where(JournalAnswer.patient_id == p.id)
+                .order_by(JournalAnswer.created_at, JournalAnswer.id)
+            ).all():
+                value = "" if a.numeric_value is None else f"{a.numeric_value:g}"
+                rows.append(
+                    [
+                        a.created_at.isoformat(),
+                        "answer",
+                        prompt_set or "",
+                        a.prompt_key,
+                        value,
+                        self._decrypt(p, a.text_enc) or "",
+                        "",
+                    ]
+                )
+            for r in s.execute(
+                select(InstrumentResult)
+                .where(InstrumentResult.patient_id == p.id)
+                .order_by(InstrumentResult.id)
+            ).scalars():
+                rows.append(
+                    [r.created_at.isoformat(), "score", r.instrument, "total", str(r.total), "", r.band]
+                )
+            self._audit(
+                s,
+                f"staff:{staff_id}",
+                "export.csv",
+                patient_id=p.id,
+                origin="portal",
+                detail={"rows": len(rows) - 1},
+            )
+            return rows

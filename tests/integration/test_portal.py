@@ -194,9 +194,15 @@ def test_bad_form_input_is_refused_and_nothing_is_lost(stack, stack_store, two_t
     assert stack_store.dosing_sessions(mine) == []
 
 
-def test_a_clinicians_journey_in_chromium(stack, stack_store, browser, new_patient):
+def test_a_clinicians_journey_in_chromium(stack, stack_store, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    ref = new_patient()
+    # A name of its own: other tests leave flagged "Test Patient"s on the same stack.
+    clinic = stack_store.ensure_clinic("demo", "Demo Clinic (synthetic data)")
+    therapist = stack_store.staff_id_by_email(DEMO_THERAPIST_EMAIL)
+    ref = stack_store.create_patient(
+        clinic_id=clinic, therapist_id=therapist, display_name="Jordan Journey"
+    ).ref
+    stack_store.record_consent(ref, "test")
     client_ = stack.client(ref)
     for text in ("check in", "6", "3", "7", "a calm evening", "i want to kill myself"):
         client_.send(text)
@@ -220,7 +226,7 @@ def test_a_clinicians_journey_in_chromium(stack, stack_store, browser, new_patie
         page.get_by_role("button", name="Sign in").click()
     shot_and_axe("02-today")
     with page.expect_navigation():
-        page.get_by_role("link", name="Test Patient").first.click()
+        page.get_by_role("table").get_by_role("link", name="Jordan Journey").click()
     assert "i want to kill myself" in page.content()
     with page.expect_navigation():
         page.get_by_role("button", name="Acknowledge").click()
@@ -252,6 +258,10 @@ def test_a_clinicians_journey_in_chromium(stack, stack_store, browser, new_patie
     page.goto(f"{stack.settings.web_url}/portal/patients/{ref}")
     assert "a calm evening" in page.content()
     shot_and_axe("05-patient")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Trends").click()
+    assert page.get_by_role("img", name="Mood").count() == 1
+    shot_and_axe("05b-trends")
     page.goto(f"{stack.settings.web_url}/portal/enroll")
     page.get_by_label("Patient's name").fill("Portal Enrolled")
     page.get_by_label("Time zone").fill("Europe/London")
@@ -262,3 +272,26 @@ def test_a_clinicians_journey_in_chromium(stack, stack_store, browser, new_patie
     shot_and_axe("06-enrolled")
     context.close()
     assert all(v == [] for v in serious.values()), serious
+
+
+def test_trends_and_csv_are_scoped_and_audited(stack, stack_store, two_therapists):
+    mine, theirs = two_therapists["mine"], two_therapists["theirs"]
+    stack_store.record_checkin(mine, "daily", [("mood", None, 4.0), ("note", '=HYPERLINK("http://x")', None)])
+    stack_store.record_checkin(
+        mine, "phq9", [(f"item{i}", None, 1.0) for i in range(1, 10)], instrument=("phq9", [1] * 9, 9, "mild")
+    )
+    c = sign_in(stack, DEMO_THERAPIST_EMAIL, demo_password(stack))
+    page = c.get(f"/portal/patients/{mine}/trends")
+    assert page.status_code == 200 and page.text.count('role="img"') == 2  # mood and PHQ-9 (no GAD-7 yet)
+    assert "No GAD-7 total yet" in page.text and "mild" in page.text
+    csv_text = c.get(f"/portal/patients/{mine}/entries.csv")
+    assert csv_text.headers["content-type"].startswith("text/csv")
+    lines = csv_text.text.splitlines()
+    assert lines[0] == "recorded_at_utc,kind,prompt_set,item,value,text,band"
+    assert any(",answer,daily,mood,4," in line for line in lines)
+    assert any("'=HYPERLINK" in line for line in lines)  # a formula is quoted as text
+    assert any(",score,phq9,total,9,,mild" in line for line in lines)
+    for path in (f"/portal/patients/{theirs}/trends", f"/portal/patients/{theirs}/entries.csv"):
+        assert c.get(path).status_code == 404
+    actions = [e["action"] for e in stack_store.audit_events(patient_ref=mine)]
+    assert "read.trends" in actions and "export.csv" in actions

@@ -327,6 +327,70 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
             return RedirectResponse(f"/portal/patients/{ref}?error={quote(str(exc))}", status_code=303)
         return RedirectResponse(f"/portal/patients/{ref}", status_code=303)
 
+    @login_required
+    async def trends(request: Request, staff_id: int) -> Response:
+        from bot.web.portal.charts import GAD7_BANDS, PHQ9_BANDS, Series, chart
+
+        staff = await staff_of(staff_id)
+        try:
+            t = await run_in_threadpool(store().trends_for, staff_id, request.path_params["ref"])
+        except NotFound:
+            return not_found(request, staff)
+        charts = [
+            (
+                "Mood (0 very low, 10 very good)",
+                chart(Series("Mood", [(a, v) for a, v in t["mood"]], 10, []), t["sessions"], "mood"),
+                t["mood"],
+            ),
+            (
+                "PHQ-9 (depression)",
+                chart(
+                    Series("PHQ-9 total", [(a, v) for a, v, _ in t["phq9"]], 27, PHQ9_BANDS),
+                    t["sessions"],
+                    "phq9",
+                ),
+                t["phq9"],
+            ),
+            (
+                "GAD-7 (anxiety)",
+                chart(
+                    Series("GAD-7 total", [(a, v) for a, v, _ in t["gad7"]], 21, GAD7_BANDS),
+                    t["sessions"],
+                    "gad7",
+                ),
+                t["gad7"],
+            ),
+        ]
+        return page(
+            request,
+            "trends.html",
+            {"staff": staff, "title": f"Trends: {t['name']}", "t": t, "charts": charts},
+        )
+
+    @login_required
+    async def export_csv(request: Request, staff_id: int) -> Response:
+        import csv
+        import io
+
+        try:
+            rows = await run_in_threadpool(store().entries_csv_rows, staff_id, request.path_params["ref"])
+        except NotFound:
+            return not_found(request, await staff_of(staff_id))
+        out = io.StringIO()
+        writer = csv.writer(out)
+        for row in rows:
+            # A cell starting with = + - @ would run as a formula in a spreadsheet: quote it as text.
+            writer.writerow(["'" + c if c[:1] in ("=", "+", "-", "@") else c for c in row])
+        ref = request.path_params["ref"]
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="interlude-{ref}-entries.csv"',
+                "Cache-Control": "no-store",
+            },
+        )
+
     async def home(request: Request) -> Response:
         return RedirectResponse("/portal", status_code=303)
 
@@ -339,6 +403,8 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         Route("/portal/patients/{ref}", patient),
         Route("/portal/patients/{ref}/transcript", transcript),
         Route("/portal/patients/{ref}/sessions", add_session, methods=["POST"]),
+        Route("/portal/patients/{ref}/trends", trends),
+        Route("/portal/patients/{ref}/entries.csv", export_csv),
         Route("/portal/flags/{flag_id:int}", flag),
         Route("/portal/flags/{flag_id:int}/{action}", flag_action, methods=["POST"]),
         Route("/portal/enroll", enroll, methods=["GET", "POST"]),
