@@ -37,7 +37,9 @@ def test_a_daily_checkin_set_in_conversation_arrives_on_telegram(
     assert stack_store.checkin_preferences(ref) == (soon, True)
     start = len(tg.texts_to(chat))
     tg.wait_for_text(chat, "How is your mood today", start=start, timeout=150)
-    [sent] = [c for c in stack_store.scheduled_checkins(ref) if c.status == "sent"]
+    # Rasa delivers the message before trigger_intent returns to the scheduler, which then
+    # records it as sent: wait for that, rather than read it the instant the message lands.
+    [sent] = tg.wait_for(lambda: [c for c in stack_store.scheduled_checkins(ref) if c.status == "sent"], 30)
     assert sent.prompt_set == "daily"
     # The patient controls it in conversation, mid check-in too.
     reply = say(tg, chat, "remind me in an hour", "I'll check in again")
