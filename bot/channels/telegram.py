@@ -307,13 +307,19 @@ class TelegramInput(InputChannel):
         if chat_id is None:
             logger.debug("telegram: ignored an update of another kind (%s)", update.update_id)
             return
-        if not self.queue.admit(str(chat_id)):
+        if not self.queue.admit(str(chat_id)) and not self._risky_update(update):
+            # Limits never drop risky words: those go on, whatever the rate.
             await self._say(chat_id, wording.text(CHANNEL, "too_fast"))
             return
         try:
             await self.queue.run(str(chat_id), lambda: self._dispatch(update))
         except Exception as exc:
             logger.error("telegram: update %s failed (%s)", update.update_id, type(exc).__name__)
+
+    def _risky_update(self, update: Update) -> bool:
+        message = update.message or update.edited_message
+        words = (message.text or message.caption or "") if message is not None else ""
+        return is_risky(words, self.settings.safety_threshold)
 
     async def _dispatch(self, update: Update) -> None:
         if update.callback_query is not None:
@@ -340,25 +346,29 @@ class TelegramInput(InputChannel):
 
     async def _on_message(self, message: Message, *, edited: bool) -> None:
         chat_id = message.chat.id
+        text = message.text
+        words = text if text is not None else (message.caption or "")
+        # Assessed before any reply the channel gives itself (commands, refusals included).
+        risky = is_risky(words, self.settings.safety_threshold)
         if message.chat.type != "private":
+            if risky:  # nobody is bound to a group chat: nothing stored, crisis numbers shown
+                await self._say(chat_id, self._resources_text("unknown_chat_crisis"))
             await self._say(chat_id, self._resources_text("group_chat"))
             return
-        text = message.text
-        if text is not None and text.startswith("/") and not edited:
+        if text is not None and text.startswith("/") and not edited and not risky:
             if await self._on_command(chat_id, text):
                 return
         patient = await self._patient(chat_id)
-        words = text if text is not None else (message.caption or "")
         if patient is None:
             # Nothing is stored for an unknown chat; risky words still get crisis numbers.
-            if is_risky(words, self.settings.safety_threshold):
+            if risky:
                 await self._say(chat_id, self._resources_text("unknown_chat_crisis"))
             await self._say(chat_id, self._resources_text("unknown_chat"))
             return
         if text is None or edited:
             # Not passed on: photos, voice, stickers, files, edits. Unless risky: then Rasa
             # sees the words, so the safety path (flag first, then resources) runs as usual.
-            if is_risky(words, self.settings.safety_threshold):
+            if risky:
                 await self._to_rasa(patient, chat_id, words)
             else:
                 await self._say(chat_id, wording.text(CHANNEL, "edited" if edited else "text_only"))

@@ -35,7 +35,7 @@ from socketio.exceptions import ConnectionRefusedError
 
 from bot import runtime
 from bot.channels import wording
-from bot.channels.inbound import SenderQueue, sanitize
+from bot.channels.inbound import SenderQueue, is_risky, sanitize
 from bot.config import Settings
 from bot.store.api import MAX_TEXT_CHARS, CredentialRefused, PatientRef
 
@@ -202,7 +202,9 @@ class WebChatInput(InputChannel):
         async def handle_message(sid: str, data: Any = None) -> None:
             session = await sio.get_session(sid)
             ref = session["ref"]
-            if not self.queue.admit(ref):
+            text = data.get("message") if isinstance(data, dict) else None
+            risky = isinstance(text, str) and is_risky(text, self.settings.safety_threshold)
+            if not self.queue.admit(ref) and not risky:  # limits never drop risky words
                 await error(sid, "too_fast")
                 return
             # The per-patient lock is the first thing awaited, so messages keep their order.
@@ -230,7 +232,9 @@ class WebChatInput(InputChannel):
         if not isinstance(text, str) or not text.strip():
             await error(sid, "not_text")
             return
-        if len(text) > MAX_TEXT_CHARS:
+        if len(text) > MAX_TEXT_CHARS and not is_risky(text, self.settings.safety_threshold):
+            # Too long to keep as an entry; risky words still go on to the safety path, which
+            # keeps the head and tail of a long text with the flag.
             await error(sid, "too_long", limit=f"{MAX_TEXT_CHARS:,}")
             return
         # Client metadata is never passed on: only Rasa's API may mark a message external.

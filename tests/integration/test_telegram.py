@@ -270,3 +270,31 @@ def test_a_due_checkin_arrives_in_the_patients_telegram_chat(stack, stack_store,
     texts = tg.wait_for_text(chat, "mood", start=start)
     assert texts
     say(tg, chat, "5", "sleep")
+
+
+def test_risky_words_are_never_answered_by_a_command_or_refusal_alone(
+    stack, stack_store, patient_telegram, enroll
+):
+    """Commands, group chats and flood limits are answered by the channel itself: risky words
+    there must still get crisis numbers (and, from a patient, the safety path and a flag)."""
+    tg = patient_telegram
+    chat, ref = joined(tg, stack_store, enroll)
+    reply = say(tg, chat, "/start i want to kill myself", "Are you safe right now?")
+    assert "988" in reply and "recognise that code" not in reply
+    assert any(f.patient_ref == ref for f in stack_store.list_flags(actor="test", origin="integration"))
+    stranger = new_chat()
+    assert "nobody will see this message" in say(tg, stranger, "/help i want to kill myself", "988")
+    group = -new_chat()
+    start = len(tg.texts_to(group))
+    tg._queue(
+        {
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": group, "type": "group", "title": "Friends"},
+                "from": {"id": stranger, "is_bot": False, "first_name": "Pat"},
+                "text": "i want to kill myself",
+            }
+        }
+    )
+    tg.wait_for_text(group, "988", start=start)

@@ -314,3 +314,33 @@ def test_a_due_checkin_arrives_in_the_open_widget(stack, stack_store, browser, e
     assert page.get_by_role("button", name="10", exact=True).is_visible()
     page.screenshot(path=str(ARTIFACTS / "07-proactive-checkin.png"))
     page.close()
+
+
+def test_limits_never_drop_risky_words(stack, stack_store, enroll):
+    links = enroll()
+    ref = links["patient_id"]
+    stack_store.record_consent(ref, "test")
+    probe = Probe(stack, token_of(links["web_chat_url"]))
+    # Over the flood limit, a risky message still takes the safety path.
+    for i in range(15):
+        probe.sio.emit("user_uttered", {"message": f"filler {i:02d}"})
+    probe.sio.emit("user_uttered", {"message": "i want to kill myself"})
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and not any("Are you safe right now?" in m["text"] for m in probe.bot):
+        time.sleep(0.5)
+    assert any("Are you safe right now?" in m["text"] for m in probe.bot)
+    assert not any(e["reason"] == "too_fast" for e in probe.errors)  # the risky one was not refused
+    probe.close()
+    # Too long to keep as an entry, but risky: the safety path, with head and tail kept on the flag.
+    other = enroll()
+    stack_store.record_consent(other["patient_id"], "test")
+    probe = Probe(stack, token_of(other["web_chat_url"]))
+    long_risky = "It was a long day. " * 1100 + "I have pills saved up and I'm going to end it tonight."
+    assert len(long_risky) > 20_000
+    replies = probe.say(long_risky)
+    assert any("988" in m["text"] for m in replies) and probe.errors == []
+    flag = next(
+        f for f in stack_store.list_flags(actor="test", origin="t") if f.patient_ref == other["patient_id"]
+    )
+    assert flag.severity == "critical" and "end it tonight" in flag.signals[0]["text"]
+    probe.close()
