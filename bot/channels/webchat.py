@@ -37,6 +37,7 @@ from bot import runtime
 from bot.channels import wording
 from bot.channels.inbound import SenderQueue, is_risky, sanitize
 from bot.config import Settings
+from bot.safety.resources import resources_for
 from bot.store.api import MAX_TEXT_CHARS, CredentialRefused, PatientRef
 
 logger = logging.getLogger(__name__)
@@ -134,6 +135,11 @@ class WebChatInput(InputChannel):
     def get_output_channel(self) -> OutputChannel | None:
         return WebChatOutput(self.sio) if self.sio is not None else None
 
+    def _crisis_text(self) -> str:
+        res = resources_for(self.settings.default_locale)
+        resources = res.as_text(self.settings.clinic_urgent_line)
+        return wording.text(CHANNEL, "unbound_crisis", emergency=res.emergency, resources=resources)
+
     async def _verify(self, token: object) -> PatientRef:
         if not isinstance(token, str) or not token:
             raise CredentialRefused("missing", "No chat token was given.")
@@ -225,6 +231,11 @@ class WebChatInput(InputChannel):
         try:
             patient = await self._verify(session.get("token"))  # a withdrawn link stops open chats too
         except CredentialRefused as exc:
+            text = data.get("message") if isinstance(data, dict) else None
+            if isinstance(text, str) and is_risky(text, self.settings.safety_threshold):
+                # The link no longer names a patient, so no flag can be written and nobody
+                # will see this; the crisis numbers still come before the refusal.
+                await sio.emit(BOT_EVENT, bot_payload(self._crisis_text(), None, {}), room=sid)
             await error(sid, exc.reason)
             await sio.disconnect(sid)
             return

@@ -16,7 +16,9 @@ REQUIRED = {
         "code_bound_elsewhere help reminders_paused reminders_resumed text_only edited "
         "unknown_command too_fast"
     ).split(),
-    "webchat": "unknown revoked expired wrong_clinic missing too_long too_fast not_text".split(),
+    "webchat": (
+        "unknown revoked expired wrong_clinic missing too_long too_fast not_text unbound_crisis"
+    ).split(),
 }
 
 

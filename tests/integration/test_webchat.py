@@ -244,6 +244,20 @@ def test_a_withdrawn_link_stops_an_open_chat(stack, stack_store, enroll):
     assert not probe.connected
 
 
+def test_a_withdrawn_link_still_answers_risky_words_with_crisis_numbers(stack, stack_store, enroll):
+    links = enroll()
+    probe = Probe(stack, token_of(links["web_chat_url"]))
+    assert probe.say("hello")
+    assert stack.cli("patient", "revoke-web", links["patient_id"]).returncode == 0
+    replies = probe.say("i want to kill myself tonight", wait=10)
+    assert probe.errors and probe.errors[-1]["reason"] == "revoked"
+    texts = " ".join(r.get("text") or "" for r in replies)
+    assert "988" in texts and "nobody will see this message" in texts
+    # Unbound: no flag can name a patient, so none is written.
+    flags = stack_store.list_flags(actor="test", origin="integration")
+    assert [f for f in flags if f.patient_ref == links["patient_id"]] == []
+
+
 def test_bad_input_long_empty_and_rapid_messages(stack, stack_store, enroll):
     links = enroll()
     ref = links["patient_id"]
