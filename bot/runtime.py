@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from bot.config import Settings, load_settings
-from bot.escalation.config import AlertConfig, load_alert_config
+from bot.escalation.config import AlertConfig, AlertConfigSource
 from bot.store.api import Store
 from bot.store.spool import Spool
 
@@ -28,6 +28,11 @@ def spool() -> Spool:
 
 
 @lru_cache(maxsize=1)
-def alert_config() -> AlertConfig:
+def alert_source() -> AlertConfigSource:
     s = settings()
-    return load_alert_config(s.data_dir, s.portal_base_url)
+    return AlertConfigSource(s.data_dir, s.portal_base_url)
+
+
+def alert_config() -> AlertConfig:
+    """The current alerts.yml (read again after the portal's admin page changes it)."""
+    return alert_source().current()

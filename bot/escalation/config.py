@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -181,3 +182,153 @@ def load_alert_config(
         return parse_alert_config({}, str(path), env, public_url=public_url)
     data = read_yaml(path, AlertConfigError)
     return parse_alert_config(data, str(path), env, public_url=public_url)
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest of 1d, 24h, 30m, 45s that says `value` exactly (parse_duration's inverse)."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def alerts_path(data_dir: Path, environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    return Path(env.get("INTERLUDE_ALERTS_FILE", "") or data_dir / "alerts.yml")
+
+
+class AlertConfigSource:
+    """alerts.yml, read again when it changes (the portal's admin page edits it), so the
+    escalation worker and the action server use new contacts and deadlines without a restart.
+    A file that no longer parses keeps the last good configuration in force, and says so."""
+
+    def __init__(self, data_dir: Path, public_url: str, environ: Mapping[str, str] | None = None) -> None:
+        self.data_dir, self.public_url, self.environ = data_dir, public_url, environ
+        self.path = alerts_path(data_dir, environ)
+        self._stamp: tuple[int, int] | None = None
+        self._config = load_alert_config(data_dir, public_url, environ)
+        self._stamp = self._stat()
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def current(self) -> AlertConfig:
+        stamp = self._stat()
+        if stamp != self._stamp:
+            try:
+                self._config = load_alert_config(self.data_dir, self.public_url, self.environ)
+            except AlertConfigError as exc:
+                logging.getLogger(__name__).error(
+                    "alerts.yml changed but is invalid; keeping the last good one: %s", exc
+                )
+            self._stamp = stamp
+        return self._config
+
+
+_CHAT_ID = re.compile(r"^(-?[0-9]{1,20}|@[A-Za-z0-9_]{5,32})$")
+
+
+def save_clinic_alerts(
+    data_dir: Path,
+    slug: str,
+    values: Mapping[str, str],
+    *,
+    public_url: str,
+    environ: Mapping[str, str] | None = None,
+) -> AlertConfig:
+    """Replace one clinic's contacts and deadlines in alerts.yml, keeping everything else
+    (other clinics, SMTP, secrets' variable names, comments). The whole file is validated
+    before it is written, and written atomically: a bad value leaves the file as it was.
+
+    `values` keys: telegram_chat, telegram_backup_chat, email_to, email_backup_to (comma or
+    newline separated), webhook_url, webhook_secret_env (the name of the environment variable
+    holding the signing secret, never the secret), and deadline_<severity> for each severity.
+    """
+    import io
+    import json
+    import tempfile
+
+    from ruamel.yaml import YAML
+
+    env = os.environ if environ is None else environ
+    path = alerts_path(data_dir, env)
+    yaml = YAML()  # round-trip: keeps comments and order
+    yaml.preserve_quotes = True
+    doc = yaml.load(path.read_text(encoding="utf-8")) if path.exists() else None
+    if doc is None:
+        doc = yaml.load("clinics: {}\n")
+    if not isinstance(doc, dict):
+        raise AlertConfigError(f"{path} must be a YAML mapping; fix it by hand first.")
+    if doc.get("clinics") is None:
+        doc["clinics"] = {}
+    clinic = doc["clinics"].get(slug)
+    if clinic is None:
+        clinic = doc["clinics"][slug] = yaml.load("{}\n")
+
+    def text(key: str) -> str:
+        return str(values.get(key) or "").strip()
+
+    def emails(key: str) -> list[str]:
+        return [x.strip() for x in re.split(r"[,\n;]", text(key)) if x.strip()]
+
+    where = f"clinics.{slug}"
+    for key in ("telegram_chat", "telegram_backup_chat"):
+        if text(key) and not _CHAT_ID.match(text(key)):
+            raise AlertConfigError(
+                f"{where}: a Telegram chat is a number such as -1001234567890, or @channel."
+            )
+    telegram = {
+        k: v
+        for k, v in (("chat_id", text("telegram_chat")), ("backup_chat_id", text("telegram_backup_chat")))
+        if v
+    }
+    if telegram.get("backup_chat_id") and not telegram.get("chat_id"):
+        raise AlertConfigError(f"{where}: give a main Telegram chat before a backup one.")
+    email = {k: v for k, v in (("to", emails("email_to")), ("backup_to", emails("email_backup_to"))) if v}
+    if email.get("backup_to") and not email.get("to"):
+        raise AlertConfigError(f"{where}: give main alert e-mail addresses before backup ones.")
+    for key in ("telegram", "email"):
+        new = telegram if key == "telegram" else email
+        if new:
+            clinic[key] = new
+        elif key in clinic:
+            del clinic[key]
+    url = text("webhook_url")
+    if url:
+        hook = clinic.get("webhook") or {}
+        hook["url"] = url
+        if text("webhook_secret_env"):
+            hook["secret_env"] = text("webhook_secret_env")
+        clinic["webhook"] = hook  # its secret_env (a variable's name) is kept as it was
+    elif "webhook" in clinic:
+        del clinic["webhook"]
+    deadlines = {}
+    for severity in DEFAULT_ACK_DEADLINES:
+        value = text(f"deadline_{severity}")
+        if value:
+            deadlines[severity] = value
+    if deadlines:
+        clinic["deadlines"] = deadlines
+    elif "deadlines" in clinic:
+        del clinic["deadlines"]
+
+    # Validate the whole result as the workers will read it, before anything is written.
+    out = io.StringIO()
+    yaml.dump(doc, out)
+    plain = json.loads(json.dumps(YAML(typ="safe").load(out.getvalue())))
+    config = parse_alert_config(plain, str(path), env, public_url=public_url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".alerts-", suffix=".yml", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(out.getvalue())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return config

@@ -45,9 +45,12 @@ class Worker:
         lease: timedelta = timedelta(seconds=60),
         backoff_base: float = 5.0,
         backoff_max: float = 600.0,
+        reload: Callable[[], AlertConfig] | None = None,
     ) -> None:
         self.store = store
         self.config = config
+        #: Re-reads alerts.yml when it changed (contacts and deadlines edited in the portal).
+        self.reload = reload
         self.senders = senders
         self.clock = clock
         self.lease = lease
@@ -59,6 +62,8 @@ class Worker:
 
     async def tick(self) -> TickResult:
         result = TickResult()
+        if self.reload is not None:
+            self.config = self.reload()
         now = self.clock()
         result.escalated = len(
             self.store.escalate_overdue(
@@ -124,7 +129,12 @@ class Worker:
                 )
                 try:
                     if name is None:
-                        await query.answer("You are not registered as staff of this clinic.", show_alert=True)
+                        # The id lets an admin bind this person in the portal (Admin > Staff).
+                        await query.answer(
+                            "You are not registered as staff of this clinic. Your Telegram user id is "
+                            f"{query.from_user.id}: ask your clinic admin to add it to your account.",
+                            show_alert=True,
+                        )
                     else:
                         acknowledged += 1
                         await query.answer("Acknowledged. Thank you.")
@@ -155,7 +165,7 @@ def main() -> int:
     config = runtime.alert_config()
     # How long a claim protects a delivery being sent; after a crash, another worker retries then.
     lease = timedelta(seconds=float(os.environ.get("INTERLUDE_ALERT_LEASE_SECONDS", "60")))
-    worker = Worker(runtime.store(), config, build_senders(config), lease=lease)
+    worker = Worker(runtime.store(), config, build_senders(config), lease=lease, reload=runtime.alert_config)
     channels = sorted({c for clinic in config.clinics.values() for c in clinic.channels()})
     logger.info("escalation worker started; alert channels: %s", ", ".join(channels) or "none configured")
 

@@ -23,6 +23,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store import crypto
+from bot.store.admin import AdminStoreMixin
 from bot.store.db import make_engine, make_session_factory, transaction
 from bot.store.models import (
     AlertDelivery,
@@ -109,6 +110,8 @@ class StaffView:
     email: str
     display_name: str
     role: str
+    #: Whether a second factor (TOTP) is enabled for this account.
+    totp: bool = False
 
 
 @dataclass(frozen=True)
@@ -231,7 +234,7 @@ def new_patient_ref() -> str:
     return "pt_" + secrets.token_hex(5)
 
 
-class Store(ScheduleStoreMixin, PortalStoreMixin):
+class Store(ScheduleStoreMixin, PortalStoreMixin, AdminStoreMixin):
     """Interlude's clinical store over one database."""
 
     def __init__(
@@ -1132,6 +1135,8 @@ class Store(ScheduleStoreMixin, PortalStoreMixin):
             fallback = s.get(Meta, self.TRACKER_FALLBACK_KEY)
             if fallback is not None:
                 fallback.value = keyring.rewrap(fallback.value)
+            for staff in s.execute(select(Staff).where(Staff.totp_secret_enc.is_not(None))).scalars():
+                staff.totp_secret_enc = keyring.rewrap(staff.totp_secret_enc)
             check = s.get(Meta, "key_check")
             if check is not None:
                 check.value = keyring.key_check()
@@ -1411,9 +1416,17 @@ class Store(ScheduleStoreMixin, PortalStoreMixin):
             ).one_or_none()
             if row is None:
                 return None
-            staff = s.execute(
-                select(Staff).where(Staff.telegram_user_id == telegram_user_id, Staff.clinic_id == row[1])
-            ).scalar_one_or_none()
+            staff = (
+                s.execute(
+                    select(Staff).where(
+                        Staff.telegram_user_id == telegram_user_id,
+                        Staff.clinic_id == row[1],
+                        Staff.disabled_at.is_(None),
+                    )
+                )
+                .scalars()
+                .first()
+            )
             if staff is None:
                 return None
             staff_id, name, flag_id = staff.id, staff.display_name, row[0]

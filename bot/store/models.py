@@ -81,6 +81,13 @@ class Staff(Base):
     telegram_user_id = Column(String(32), nullable=True, unique=False, index=True)
     #: The start of their previous portal visit ("check-ins completed since your last visit").
     last_seen_at = Column(UTCDateTime, nullable=True)
+    #: The TOTP secret, encrypted with the master key; set up first, then enabled by a valid code.
+    totp_secret_enc = Column(LargeBinary, nullable=True)
+    totp_enabled_at = Column(UTCDateTime, nullable=True)
+    #: The last accepted TOTP time step: a code is good once (no replay within its window).
+    totp_last_step = Column(Integer, nullable=True)
+    #: A disabled account cannot sign in, and its open portal sessions end at the next request.
+    disabled_at = Column(UTCDateTime, nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 

@@ -93,16 +93,23 @@ class PortalStoreMixin:
         with transaction(self._factory) as s:
             st = s.execute(select(Staff).where(Staff.email == email.strip().lower())).scalar_one_or_none()
             ok = st is not None and st.password_hash and verify_password(st.password_hash, password)
-            if not ok:
+            if not ok or st.disabled_at is not None:
                 return None
-            return StaffView(st.id, st.clinic_id, st.email, st.display_name, st.role)
+            return StaffView(
+                st.id, st.clinic_id, st.email, st.display_name, st.role, st.totp_enabled_at is not None
+            )
 
     def staff_view(self, staff_id: int):  # type: ignore[no-untyped-def]
+        """The account, or None if it does not exist or was disabled (the portal then signs out)."""
         from bot.store.api import StaffView
 
         with transaction(self._factory) as s:
             st = s.get(Staff, staff_id)
-            return StaffView(st.id, st.clinic_id, st.email, st.display_name, st.role) if st else None
+            if st is None or st.disabled_at is not None:
+                return None
+            return StaffView(
+                st.id, st.clinic_id, st.email, st.display_name, st.role, st.totp_enabled_at is not None
+            )
 
     def start_visit(self, staff_id: int) -> datetime | None:
         """Mark a new portal visit; return when the previous one began."""
@@ -573,3 +580,110 @@ class PortalStoreMixin:
                 detail={"rows": len(rows) - 1},
             )
             return rows
+
+    # ------------------------------------------------------------------ exports
+    def session_prep_for(self, staff_id: int, ref: str, *, fallback_days: int = 30) -> dict[str, Any]:
+        """What a clinician reads before the next session: everything since the last dosing
+        session that has taken place (else the last `fallback_days`). Audited as an export."""
+        now = self._clock()
+        with transaction(self._factory) as s:
+            staff = self._staff(s, staff_id)
+            p = self._visible_patient(s, staff, ref)
+            last = s.execute(
+                select(DosingSession)
+                .where(
+                    DosingSession.patient_id == p.id,
+                    DosingSession.status != "cancelled",
+                    DosingSession.planned_at <= now,
+                )
+                .order_by(DosingSession.planned_at.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            since = last.planned_at if last is not None else now - timedelta(days=fallback_days)
+            nxt = s.execute(
+                select(func.min(DosingSession.planned_at)).where(
+                    DosingSession.patient_id == p.id,
+                    DosingSession.status == "planned",
+                    DosingSession.planned_at > now,
+                )
+            ).scalar()
+            answers = s.execute(
+                select(JournalAnswer, CheckIn.prompt_set)
+                .outerjoin(CheckIn, CheckIn.id == JournalAnswer.checkin_id)
+                .where(JournalAnswer.patient_id == p.id, JournalAnswer.created_at >= since)
+                .order_by(JournalAnswer.created_at)
+            ).all()
+            mood = [
+                (a.created_at, a.numeric_value)
+                for a, _ in answers
+                if a.prompt_key == "mood" and a.numeric_value is not None
+            ]
+            entries = [
+                {"at": a.created_at, "prompt_set": ps or "", "key": a.prompt_key, "text": text}
+                for a, ps in answers
+                if (text := self._decrypt(p, a.text_enc)) and a.numeric_value is None
+            ]
+            scores: dict[str, list[dict[str, Any]]] = {"phq9": [], "gad7": []}
+            for r in s.execute(
+                select(InstrumentResult)
+                .where(InstrumentResult.patient_id == p.id)
+                .order_by(InstrumentResult.created_at)
+            ).scalars():
+                scores.setdefault(r.instrument, []).append(
+                    {"at": r.created_at, "total": r.total, "band": r.band, "in_period": r.created_at >= since}
+                )
+            flags = [
+                self._flag_row(s, f, p)
+                for f in s.execute(
+                    select(RiskFlag)
+                    .where(
+                        RiskFlag.patient_id == p.id,
+                        (RiskFlag.created_at >= since) | RiskFlag.status.in_(("open", "acknowledged")),
+                    )
+                    .order_by(RiskFlag.created_at)
+                ).scalars()
+            ]
+            self._audit(s, f"staff:{staff_id}", "export.session_prep_pdf", patient_id=p.id, origin="portal")
+            return {
+                "ref": p.ref,
+                "name": self._decrypt(p, p.display_name_enc) or p.ref,
+                "timezone": p.timezone,
+                "therapist": s.get(Staff, p.therapist_id).display_name,
+                "since": since,
+                "since_session": last is not None,
+                "next_session": nxt,
+                "generated_at": now,
+                "mood": mood,
+                "entries": entries,
+                "scores": scores,
+                "flags": flags,
+            }
+
+    def instrument_results_for(self, staff_id: int, ref: str) -> dict[str, Any]:
+        """Every scored PHQ-9 and GAD-7 with item answers, for the FHIR export. Audited."""
+        with transaction(self._factory) as s:
+            p = self._visible_patient(s, self._staff(s, staff_id), ref)
+            results = [
+                {
+                    "id": r.id,
+                    "instrument": r.instrument,
+                    "items": json.loads(r.item_answers),
+                    "total": r.total,
+                    "band": r.band,
+                    "at": r.created_at,
+                }
+                for r in s.execute(
+                    select(InstrumentResult)
+                    .where(InstrumentResult.patient_id == p.id)
+                    .order_by(InstrumentResult.created_at, InstrumentResult.id)
+                ).scalars()
+            ]
+            self._audit(
+                s,
+                f"staff:{staff_id}",
+                "export.fhir",
+                patient_id=p.id,
+                origin="portal",
+                detail={"results": len(results)},
+            )
+            return {"ref": p.ref, "results": results}
