@@ -321,7 +321,10 @@ def save_clinic_alerts(
     out = io.StringIO()
     yaml.dump(doc, out)
     plain = json.loads(json.dumps(YAML(typ="safe").load(out.getvalue())))
-    config = parse_alert_config(plain, str(path), env, public_url=public_url)
+    try:
+        config = parse_alert_config(plain, str(path), env, public_url=public_url)
+    except AlertConfigError as exc:  # said to an admin in the portal: the file's path is noise there
+        raise AlertConfigError(str(exc).replace(f"{path}: ", "")) from None
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".alerts-", suffix=".yml", dir=path.parent)
     try:

@@ -29,6 +29,7 @@ from bot.store.models import (
     RasaEvent,
     RiskFlag,
     RiskSignal,
+    ScheduledCheckin,
     Staff,
 )
 
@@ -125,6 +126,14 @@ class PortalStoreMixin:
             self._audit(
                 s, f"staff:{staff_id}" if staff_id else "anonymous", action, origin=origin, detail=detail
             )
+
+    def clinic_name_of_staff(self, staff_id: int) -> str:
+        from bot.store.models import Clinic
+
+        with transaction(self._factory) as s:
+            return s.execute(
+                select(Clinic.name).join(Staff, Staff.clinic_id == Clinic.id).where(Staff.id == staff_id)
+            ).scalar_one()
 
     def therapists(self, clinic_id: int) -> list[tuple[int, str]]:
         with transaction(self._factory) as s:
@@ -329,10 +338,21 @@ class PortalStoreMixin:
                     select(RiskFlag).where(RiskFlag.patient_id == p.id).order_by(RiskFlag.id)
                 ).scalars()
             ]
+            # Check-ins the patient was sent but never answered (expired), so gaps are visible.
+            missed = [
+                {"prompt_set": m.prompt_set, "at": m.due_at, "reason": m.reason or "not answered"}
+                for m in s.execute(
+                    select(ScheduledCheckin)
+                    .where(ScheduledCheckin.patient_id == p.id, ScheduledCheckin.status == "expired")
+                    .order_by(ScheduledCheckin.due_at)
+                ).scalars()
+            ]
             # Group by period: before the first session, then after each session until the next.
-            periods: list[dict[str, Any]] = [{"session": None, "checkins": [], "scores": [], "flags": []}]
+            periods: list[dict[str, Any]] = [
+                {"session": None, "checkins": [], "scores": [], "flags": [], "missed": []}
+            ]
             for sess in sessions:
-                periods.append({"session": sess, "checkins": [], "scores": [], "flags": []})
+                periods.append({"session": sess, "checkins": [], "scores": [], "flags": [], "missed": []})
 
             def period_for(at: datetime | None) -> dict[str, Any]:
                 chosen = periods[0]
@@ -347,6 +367,8 @@ class PortalStoreMixin:
                 period_for(r["at"])["scores"].append(r)
             for f in flags:
                 period_for(f.created_at)["flags"].append(f)
+            for m in missed:
+                period_for(m["at"])["missed"].append(m)
             self._audit(s, f"staff:{staff_id}", "read.timeline", patient_id=p.id, origin="portal")
             return {
                 "ref": p.ref,
@@ -354,7 +376,9 @@ class PortalStoreMixin:
                 "timezone": p.timezone,
                 "locale": p.locale,
                 "therapist": s.get(Staff, p.therapist_id).display_name,
-                "periods": [x for x in reversed(periods) if x["session"] or x["checkins"] or x["flags"]],
+                "periods": [
+                    x for x in reversed(periods) if x["session"] or x["checkins"] or x["flags"] or x["missed"]
+                ],
                 "sessions": [
                     {"id": x.id, "at": x.planned_at, "route": x.route, "status": x.status} for x in sessions
                 ],

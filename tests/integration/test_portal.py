@@ -4,14 +4,21 @@ with screenshots in test-artifacts/portal/ and an axe-core check of every page."
 
 from __future__ import annotations
 
+import io
+import json
 import re
+import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from pypdf import PdfReader
 
+from bot import totp
 from bot.accounts import hash_password
 from bot.config import PROJECT_ROOT
 from bot.demo import DEMO_THERAPIST_EMAIL
+from bot.schedule.plan import default_plan
 from bot.store.api import SignalInput
 
 pytestmark = pytest.mark.integration
@@ -40,6 +47,16 @@ def sign_in(stack, email: str, password: str) -> httpx.Client:
     r = c.post("/portal/login", data={"csrf": token, "email": email, "password": password, "next": "/portal"})
     assert r.status_code == 303, r.text[:500]
     return c
+
+
+def screenshot_and_axe(page, name: str) -> list[dict]:
+    """Save a full-page screenshot as a test artifact; return axe-core's serious violations."""
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        "async () => (await axe.run(document)).violations.map(v => ({id: v.id, impact: v.impact}))"
+    )
+    return [v for v in found if v["impact"] in ("serious", "critical")]
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +152,38 @@ def test_another_therapists_patient_is_a_404_everywhere(stack, stack_store, two_
             and "Theirs Synthetic" not in r.text
             and f"risk words of {theirs}" not in r.text
         )
+    for path in (
+        f"/portal/patients/{theirs}/session-prep.pdf",
+        f"/portal/patients/{theirs}/questionnaires.fhir.json",
+        f"/portal/patients/{theirs}/entries.csv",
+        f"/portal/patients/{theirs}/trends",
+        "/portal/admin/staff",
+        "/portal/admin/alerts",
+        "/portal/admin/audit",
+    ):
+        r = c.get(path)
+        assert r.status_code == 404 and "Theirs Synthetic" not in r.text, path
+    their_session = stack_store.add_dosing_session(
+        theirs,
+        datetime.now(UTC) + timedelta(days=30),
+        "sublingual",
+        plan=default_plan(),
+        actor="t",
+        origin="t",
+    )
+    for action in ("move", "cancel"):
+        r = c.post(
+            f"/portal/patients/{theirs}/sessions/{their_session}",
+            data={"csrf": token, "action": action, "at": "2031-02-01T10:00"},
+        )
+        assert r.status_code == 404
+        # Nor through my own patient's address.
+        r = c.post(
+            f"/portal/patients/{mine}/sessions/{their_session}",
+            data={"csrf": token, "action": action, "at": "2031-02-01T10:00"},
+        )
+        assert r.status_code == 404
+    assert [x.status for x in stack_store.dosing_sessions(theirs)] == ["planned"]
     for action in ("ack", "resolve", "note", "takeover"):
         assert (
             c.post(f"/portal/flags/{their_flag}/{action}", data={"csrf": token, "text": "x"}).status_code
@@ -211,12 +260,7 @@ def test_a_clinicians_journey_in_chromium(stack, stack_store, browser):
     serious: dict[str, list] = {}
 
     def shot_and_axe(name: str) -> None:
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-        page.add_script_tag(path=str(AXE))
-        found = page.evaluate(
-            "async () => (await axe.run(document)).violations.map(v => ({id: v.id, impact: v.impact}))"
-        )
-        serious[name] = [v for v in found if v["impact"] in ("serious", "critical")]
+        serious[name] = screenshot_and_axe(page, name)
 
     page.goto(f"{stack.settings.web_url}/portal")
     page.get_by_label("E-mail").fill(DEMO_THERAPIST_EMAIL)
@@ -262,6 +306,16 @@ def test_a_clinicians_journey_in_chromium(stack, stack_store, browser):
         page.get_by_role("link", name="Trends").click()
     assert page.get_by_role("img", name="Mood").count() == 1
     shot_and_axe("05b-trends")
+    page.go_back()
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Session prep (PDF, one page)").click()
+    pdf_path = ARTIFACTS / "07-session-prep.pdf"
+    download_info.value.save_as(str(pdf_path))
+    reader = PdfReader(io.BytesIO(pdf_path.read_bytes()))
+    assert len(reader.pages) == 1
+    prep_text = reader.pages[0].extract_text()
+    assert "Session prep: Jordan Journey" in prep_text and "a calm evening" in prep_text
+    assert "CRITICAL" in prep_text or "HIGH" in prep_text  # the flag of this visit, now resolved
     page.goto(f"{stack.settings.web_url}/portal/enroll")
     page.get_by_label("Patient's name").fill("Portal Enrolled")
     page.get_by_label("Time zone").fill("Europe/London")
@@ -295,3 +349,238 @@ def test_trends_and_csv_are_scoped_and_audited(stack, stack_store, two_therapist
         assert c.get(path).status_code == 404
     actions = [e["action"] for e in stack_store.audit_events(patient_ref=mine)]
     assert "read.trends" in actions and "export.csv" in actions
+
+
+@pytest.fixture(scope="module")
+def demo_admin(stack_store):
+    password = "clinic-admin-password-1"
+    clinic = stack_store.ensure_clinic("demo", "Demo Clinic (synthetic data)")
+    stack_store.ensure_staff(
+        clinic, "admin@demo.interlude.invalid", "Demo Admin", "admin", hash_password(password)
+    )
+    return "admin@demo.interlude.invalid", password
+
+
+def test_exports_download_scoped_and_audited(stack, stack_store, two_therapists):
+    from fhir.resources.bundle import Bundle
+
+    mine = two_therapists["mine"]
+    stack_store.record_checkin(mine, "daily", [("mood", None, 6.0), ("note", "walked by the river", None)])
+    stack_store.record_checkin(
+        mine,
+        "gad7",
+        [(f"item{i}", None, 2.0) for i in range(1, 8)],
+        instrument=("gad7", [2] * 7, 14, "moderate"),
+    )
+    c = sign_in(stack, DEMO_THERAPIST_EMAIL, demo_password(stack))
+    pdf = c.get(f"/portal/patients/{mine}/session-prep.pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["cache-control"] == "no-store" and "attachment" in pdf.headers["content-disposition"]
+    reader = PdfReader(io.BytesIO(pdf.content))
+    assert len(reader.pages) == 1
+    text = reader.pages[0].extract_text()
+    assert "Session prep: Mine Synthetic" in text and "walked by the river" in text
+    assert "GAD-7 (anxiety): 14, moderate" in text
+    fhir = c.get(f"/portal/patients/{mine}/questionnaires.fhir.json")
+    assert fhir.status_code == 200 and fhir.headers["content-type"].startswith("application/fhir+json")
+    bundle = Bundle.parse_obj(json.loads(fhir.text))
+    gad = [e.resource for e in bundle.entry if e.resource.questionnaire.endswith("69737-5")]
+    assert gad and gad[-1].item[-1].answer[0].valueInteger == 14
+    actions = [e["action"] for e in stack_store.audit_events(patient_ref=mine)]
+    assert "export.session_prep_pdf" in actions and "export.fhir" in actions
+
+
+def test_sessions_are_moved_and_cancelled_from_the_portal(stack, stack_store, two_therapists):
+    mine = two_therapists["mine"]
+    c = sign_in(stack, DEMO_THERAPIST_EMAIL, demo_password(stack))
+    token = csrf_of(c.get(f"/portal/patients/{mine}").text)
+    assert (
+        c.post(
+            f"/portal/patients/{mine}/sessions", data={"csrf": token, "at": "2031-03-03T10:00"}
+        ).status_code
+        == 303
+    )
+    session = stack_store.dosing_sessions(mine)[-1]
+    page = c.get(f"/portal/patients/{mine}").text
+    assert "Planned dosing sessions" in page and f"/sessions/{session.id}" in page
+    r = c.post(
+        f"/portal/patients/{mine}/sessions/{session.id}",
+        data={"csrf": token, "action": "move", "at": "later"},
+    )
+    assert "Give the new date and time" in c.get(r.headers["location"]).text
+    r = c.post(
+        f"/portal/patients/{mine}/sessions/{session.id}",
+        data={"csrf": token, "action": "move", "at": "2031-03-05T14:30"},
+    )
+    assert r.status_code == 303 and "error" not in r.headers["location"]
+    moved = next(x for x in stack_store.dosing_sessions(mine) if x.id == session.id)
+    assert moved.planned_at.astimezone(UTC) == datetime(2031, 3, 5, 14, 30, tzinfo=UTC)  # patient in UTC
+    c.post(f"/portal/patients/{mine}/sessions/{session.id}", data={"csrf": token, "action": "cancel"})
+    assert next(x for x in stack_store.dosing_sessions(mine) if x.id == session.id).status == "cancelled"
+    r = c.post(f"/portal/patients/{mine}/sessions/{session.id}", data={"csrf": token, "action": "cancel"})
+    assert "error=" in r.headers["location"]  # already cancelled: said, not silently ignored
+    actions = [e["action"] for e in stack_store.audit_events(patient_ref=mine)]
+    assert "dosing_session.move" in actions and "dosing_session.cancel" in actions
+
+
+def test_two_step_sign_in(stack, stack_store):
+    email, password = "twostep@demo.interlude.invalid", "two-step-password-77"
+    staff_id, _ = stack_store.ensure_staff(1, email, "Tess Twostep", "therapist", hash_password(password))
+    c = sign_in(stack, email, password)
+    token = csrf_of(c.get("/portal/account").text)
+    assert c.post("/portal/account/totp/begin", data={"csrf": token}).status_code == 303
+    setup = c.get("/portal/account").text
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', setup).group(1)
+    assert "<svg" in setup  # the QR code for the authenticator app
+    r = c.post("/portal/account/totp/enable", data={"csrf": token, "code": "12"})
+    assert "not right" in c.get(r.headers["location"]).text
+    enable_step = totp.step_of(time.time())
+    code = totp.code_at(secret, enable_step)
+    r = c.post("/portal/account/totp/enable", data={"csrf": token, "code": code})
+    assert "Two-step sign-in is on" in c.get(r.headers["location"]).text
+    # Signing in now takes the password and then a code; the password alone signs nobody in.
+    fresh = client(stack)
+    login_token = csrf_of(fresh.get("/portal/login").text)
+    r = fresh.post("/portal/login", data={"csrf": login_token, "email": email, "password": password})
+    assert r.status_code == 303 and r.headers["location"] == "/portal/login/code"
+    assert fresh.get("/portal").headers["location"].startswith("/portal/login")  # not signed in yet
+    step_token = csrf_of(fresh.get("/portal/login/code").text)
+    assert (
+        fresh.post("/portal/login/code", data={"csrf": step_token, "code": code}).status_code == 401
+    )  # replay
+    assert fresh.post("/portal/login/code", data={"csrf": "forged", "code": code}).status_code == 403
+    # The next step's code (accepted one step early: phones' clocks drift).
+    next_code = totp.code_at(secret, max(enable_step + 1, totp.step_of(time.time())))
+    r = fresh.post("/portal/login/code", data={"csrf": step_token, "code": next_code})
+    assert r.status_code == 303 and r.headers["location"] == "/portal"
+    assert fresh.get("/portal").status_code == 200
+    actions = [e["action"] for e in stack_store.audit_events() if e["actor"] == f"staff:{staff_id}"]
+    assert "totp.enabled" in actions and "totp.failed" in actions and "login" in actions
+
+
+def test_a_disabled_account_is_signed_out_and_cannot_sign_in(stack, stack_store, demo_admin):
+    email, password = "leaver@demo.interlude.invalid", "leaving-password-123"
+    staff_id, _ = stack_store.ensure_staff(1, email, "Lee Leaver", "therapist", hash_password(password))
+    leaver = sign_in(stack, email, password)
+    assert leaver.get("/portal").status_code == 200
+    admin = sign_in(stack, *demo_admin)
+    token = csrf_of(admin.get("/portal/admin/staff").text)
+    r = admin.post(f"/portal/admin/staff/{staff_id}", data={"csrf": token, "action": "disable"})
+    assert r.status_code == 303
+    assert leaver.get("/portal").headers["location"].startswith("/portal/login")  # the open session ended
+    c = client(stack)
+    login_token = csrf_of(c.get("/portal/login").text)
+    assert (
+        c.post("/portal/login", data={"csrf": login_token, "email": email, "password": password}).status_code
+        == 401
+    )
+
+
+def test_an_admins_pages_in_chromium(stack, stack_store, browser, demo_admin):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    alerts_file = stack.settings.data_dir / "alerts.yml"
+    original = alerts_file.read_bytes()  # shared by the whole stack: put back afterwards
+    context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    serious: dict[str, list] = {}
+    try:
+        page.goto(f"{stack.settings.web_url}/portal/login")
+        page.get_by_label("E-mail").fill(demo_admin[0])
+        page.get_by_label("Password").fill(demo_admin[1])
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign in").click()
+        with page.expect_navigation():
+            page.get_by_role("link", name="Staff").click()
+        page.get_by_label("Name", exact=True).fill("Nia New")
+        page.get_by_label("E-mail").fill("nia.new@demo.interlude.invalid")
+        page.get_by_label("First password").fill("nias-first-password-1")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Add account").click()
+        assert "Created therapist account for nia.new@demo.interlude.invalid" in page.content()
+        nia = stack_store.staff_id_by_email("nia.new@demo.interlude.invalid")
+        page.locator(f"#tg-{nia}").fill("555000111")
+        with page.expect_navigation():
+            page.locator(f"form[action='/portal/admin/staff/{nia}']").get_by_role(
+                "button", name="Save"
+            ).click()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Disable Nia New").click()
+        assert page.get_by_role("button", name="Enable Nia New").count() == 1
+        assert stack_store.staff_view(nia) is None  # disabled
+        serious["admin-staff"] = screenshot_and_axe(page, "10-admin-staff")
+
+        with page.expect_navigation():
+            page.get_by_role("link", name="Alerts").click()
+        assert page.get_by_label("Alert addresses").input_value() == "oncall@example.invalid"
+        page.get_by_label("Backup addresses").fill("lead@example.invalid")
+        page.get_by_label("critical").fill("3m")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Save").click()
+        assert "Saved." in page.content()
+        saved = alerts_file.read_text()
+        assert "lead@example.invalid" in saved and "3m" in saved
+        page.get_by_label("high").fill("soon")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Save").click()
+        assert "must be a duration like 5m" in page.content()
+        assert alerts_file.read_text() == saved  # refused: the file is as it was
+        serious["admin-alerts"] = screenshot_and_axe(page, "11-admin-alerts")
+
+        with page.expect_navigation():
+            page.get_by_role("link", name="Audit log").click()
+        page.get_by_label("Action starts with").fill("staff.")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Filter").click()
+        rows = page.locator("tbody tr")
+        assert rows.count() >= 2
+        assert all(" staff." in f" {t}" for t in rows.locator("td:nth-child(4)").all_inner_texts())
+        serious["admin-audit"] = screenshot_and_axe(page, "12-admin-audit")
+
+        with page.expect_navigation():
+            page.get_by_role("link", name="Account").click()
+        serious["account"] = screenshot_and_axe(page, "13-account")
+    finally:
+        alerts_file.write_bytes(original)
+        context.close()
+    assert all(v == [] for v in serious.values()), serious
+    actions = [e["action"] for e in stack_store.audit_events()]
+    assert {"staff.create", "staff.update", "alerts.update", "read.audit_log"} <= set(actions)
+
+
+def test_admin_forms_refuse_bad_input_and_keep_what_was_typed(stack, stack_store, demo_admin):
+    admin = sign_in(stack, *demo_admin)
+    token = csrf_of(admin.get("/portal/admin/staff").text)
+    before = len(stack_store.audit_events())
+    r = admin.post(
+        "/portal/admin/staff",
+        data={
+            "csrf": token,
+            "name": "Short Pw",
+            "email": "short@demo.interlude.invalid",
+            "role": "therapist",
+            "password": "short",
+        },
+    )
+    assert r.status_code == 400 and "at least 12" in r.text and 'value="Short Pw"' in r.text
+    assert stack_store.staff_id_by_email("short@demo.interlude.invalid") is None
+    r = admin.post(
+        "/portal/admin/staff",
+        data={
+            "csrf": token,
+            "name": "Dup",
+            "email": DEMO_THERAPIST_EMAIL,
+            "role": "therapist",
+            "password": "long-enough-password",
+        },
+    )
+    assert r.status_code == 400 and "already exists" in r.text
+    own = stack_store.staff_id_by_email(demo_admin[0])
+    r = admin.post(f"/portal/admin/staff/{own}", data={"csrf": token, "action": "disable"})
+    assert "cannot disable your own account" in admin.get(r.headers["location"]).text
+    assert admin.get("/portal/admin/audit?actor=abc").status_code == 400
+    assert admin.get("/portal/admin/audit?action=read%25").status_code == 400
+    assert (
+        admin.post("/portal/admin/staff/999999", data={"csrf": token, "action": "disable"}).status_code == 404
+    )
+    assert admin.post("/portal/admin/alerts", data={"csrf": "forged"}).status_code == 403
+    assert not any(e["action"] == "staff.create" for e in stack_store.audit_events()[before:])

@@ -7,100 +7,43 @@ NotFound, answered with 404) and audits every read.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
-from starlette.templating import Jinja2Templates
 
 from bot.config import Settings
 from bot.store.api import NotFound, Store, StoreError
-from bot.web.portal.auth import Throttle, csrf_ok, csrf_token, login_required, sign_in
+from bot.web.portal.admin import admin_routes
+from bot.web.portal.auth import Throttle, sign_in
+from bot.web.portal.auth import login_required as session_required
+from bot.web.portal.pages import client, form_of, not_found, page, qr_svg
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
-MAX_FORM_BYTES = 64 * 1024
-PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-    ),
-    "Referrer-Policy": "same-origin",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",  # pages hold health information: never cached
-}
-SEVERITY_CLASS = {
-    "critical": "sev-critical",
-    "high": "sev-high",
-    "moderate": "sev-moderate",
-    "low": "sev-low",
-}
-
-
-def _local(value: datetime | None, tz: str = "UTC", fmt: str = "%a %d %b %Y, %H:%M %Z") -> str:
-    if value is None:
-        return "-"
-    return value.astimezone(ZoneInfo(tz)).strftime(fmt)
-
-
-TEMPLATES.env.filters["local"] = _local
-TEMPLATES.env.globals["SEVERITY_CLASS"] = SEVERITY_CLASS
-
-
-def qr_svg(data: str) -> str:
-    """An inline SVG QR code (no image library, no external service)."""
-    import qrcode
-    import qrcode.image.svg
-
-    img = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
-    return img.to_string(encoding="unicode")
+PENDING_SECONDS = 5 * 60  # between a right password and the code
 
 
 def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]:
     # Per e-mail: five tries; per address: more, since a clinic's staff may share one.
     by_email, by_address = Throttle(limit=5), Throttle(limit=30)
 
-    def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-        context = {"csrf": csrf_token(request), "staff": context.pop("staff", None), **context}
-        return TEMPLATES.TemplateResponse(
-            request, f"portal/{name}", context, status_code=status, headers=PAGE_HEADERS
-        )
+    def login_required(handler: Callable[[Request, int], Awaitable[Response]]) -> Callable[..., Any]:
+        """Signed in, and the account still active: disabling an account ends its sessions."""
 
-    def not_found(request: Request, staff: Any) -> Response:
-        return page(
-            request,
-            "error.html",
-            {
-                "staff": staff,
-                "title": "Not found",
-                "message": "There is nothing here, or it is not yours to see.",
-            },
-            404,
-        )
+        @session_required
+        async def wrapped(request: Request, staff_id: int) -> Response:
+            if await run_in_threadpool(store().staff_view, staff_id) is None:
+                request.session.clear()
+                return RedirectResponse("/portal/login", status_code=303)
+            return await handler(request, staff_id)
 
-    async def form_of(request: Request) -> Any | Response:
-        """The posted form, or a refusal: too large (413) or a missing/forged CSRF token (403)."""
-        if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
-            return HTMLResponse("That form is too large.", status_code=413)
-        try:
-            form = await request.form(max_files=0, max_fields=20)
-        except Exception:
-            return HTMLResponse("That form could not be read.", status_code=400)
-        if not csrf_ok(request, form):
-            return HTMLResponse(
-                "This form has expired or was not sent from the portal. Go back and try again.",
-                status_code=403,
-            )
-        return form
-
-    def client(request: Request) -> str:
-        return request.client.host if request.client else "unknown"
+        return wrapped
 
     # ---------------------------------------------------------------- sign-in
     async def login(request: Request) -> Response:
@@ -130,15 +73,51 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
             context["error"] = "That e-mail and password do not match an account."
             return page(request, "login.html", context, 401)
         by_email.succeed(email_key)
-        sign_in(request, staff.id)
-        previous = await run_in_threadpool(store().start_visit, staff.id)
+        target = str(form.get("next") or "/portal")
+        target = target if target.startswith("/portal") else "/portal"
+        if staff.totp:
+            # Password right; the session is not signed in until the code is right too.
+            request.session.clear()
+            request.session.update({"pending_staff": staff.id, "pending_at": time.time(), "next": target})
+            return RedirectResponse("/portal/login/code", status_code=303)
+        return await finish_sign_in(request, staff.id, target)
+
+    async def finish_sign_in(request: Request, staff_id: int, target: str) -> Response:
+        sign_in(request, staff_id)
+        previous = await run_in_threadpool(store().start_visit, staff_id)
         # A first visit shows the past week.
         request.session["since"] = (previous or datetime.now().astimezone() - timedelta(days=7)).isoformat()
         await run_in_threadpool(
-            store().audit_staff, staff.id, "login", origin="portal", detail={"ip": client(request)}
+            store().audit_staff, staff_id, "login", origin="portal", detail={"ip": client(request)}
         )
-        target = str(form.get("next") or "/portal")
-        return RedirectResponse(target if target.startswith("/portal") else "/portal", status_code=303)
+        return RedirectResponse(target, status_code=303)
+
+    async def login_code(request: Request) -> Response:
+        """The second step for accounts with two-step sign-in: a code from their authenticator."""
+        staff_id = request.session.get("pending_staff")
+        if not staff_id or time.time() - float(request.session.get("pending_at", 0)) > PENDING_SECONDS:
+            request.session.clear()
+            return RedirectResponse("/portal/login", status_code=303)
+        context: dict[str, Any] = {"title": "Two-step sign-in"}
+        if request.method == "GET":
+            return page(request, "login_code.html", context)
+        form = await form_of(request)
+        if isinstance(form, Response):
+            return form
+        key = f"totp:{staff_id}"
+        wait = by_email.blocked_for([key])
+        if wait:
+            request.session.clear()
+            context["error"] = f"Too many wrong codes. Sign in again in {int(wait // 60) + 1} minutes."
+            response = page(request, "login_code.html", context, 429)
+            response.headers["Retry-After"] = str(int(wait) + 1)
+            return response
+        if not await run_in_threadpool(store().totp_check, int(staff_id), str(form.get("code") or "")):
+            by_email.fail([key])
+            context["error"] = "That code is not right, or was already used. Try the next one."
+            return page(request, "login_code.html", context, 401)
+        by_email.succeed(key)
+        return await finish_sign_in(request, int(staff_id), str(request.session.get("next") or "/portal"))
 
     @login_required
     async def logout(request: Request, staff_id: int) -> Response:
@@ -391,11 +370,109 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
             },
         )
 
+    @login_required
+    async def export_prep_pdf(request: Request, staff_id: int) -> Response:
+        from bot.exports import prep_pdf
+        from bot.prompts.sets import default_catalogue
+
+        ref = request.path_params["ref"]
+        try:
+            prep = await run_in_threadpool(store().session_prep_for, staff_id, ref)
+        except NotFound:
+            return not_found(request, await staff_of(staff_id))
+        catalogue = default_catalogue()
+
+        def question_for(prompt_set: str, key: str) -> str:
+            ps = catalogue.sets.get(prompt_set)
+            found = next((p for p in ps.prompts if p.key == key), None) if ps else None
+            return found.text if found else key.replace("_", " ")
+
+        clinic = await run_in_threadpool(store().clinic_name_of_staff, staff_id)
+        body = await run_in_threadpool(prep_pdf.render, prep, question_for, clinic)
+        return Response(
+            body,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'attachment; filename="interlude-{ref}-session-prep.pdf"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    @login_required
+    async def export_fhir(request: Request, staff_id: int) -> Response:
+        import json
+
+        from bot.exports import fhir
+        from bot.prompts.sets import default_catalogue
+
+        ref = request.path_params["ref"]
+        try:
+            data = await run_in_threadpool(store().instrument_results_for, staff_id, ref)
+        except NotFound:
+            return not_found(request, await staff_of(staff_id))
+        catalogue = default_catalogue()
+        texts = {name: [p.text for p in catalogue.get(name).prompts] for name in fhir.INSTRUMENTS}
+        body = fhir.bundle(ref, data["results"], texts, await run_in_threadpool(store().now))
+        return Response(
+            json.dumps(body, indent=2, ensure_ascii=False),
+            media_type="application/fhir+json",
+            headers={
+                "Content-Disposition": f'attachment; filename="interlude-{ref}-questionnaires.fhir.json"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    @login_required
+    async def change_session(request: Request, staff_id: int) -> Response:
+        """Move or cancel a planned dosing session; its check-ins are planned again around it."""
+        from bot.schedule.plan import default_plan
+
+        ref, session_id = request.path_params["ref"], int(request.path_params["session_id"])
+        form = await form_of(request)
+        if isinstance(form, Response):
+            return form
+        owner = await run_in_threadpool(store().patient_of_session, session_id)
+        if (
+            owner is None
+            or owner.ref != ref
+            or not await run_in_threadpool(store().can_see_patient, staff_id, ref)
+        ):
+            return not_found(request, await staff_of(staff_id))
+        back = f"/portal/patients/{ref}"
+        action = str(form.get("action") or "")
+        try:
+            if action == "move":
+                try:
+                    at = datetime.fromisoformat(str(form.get("at") or "")).replace(
+                        tzinfo=ZoneInfo(owner.timezone)
+                    )
+                except ValueError:
+                    return RedirectResponse(
+                        f"{back}?error={quote('Give the new date and time of the session.')}", status_code=303
+                    )
+                await run_in_threadpool(
+                    lambda: store().move_dosing_session(
+                        session_id, at, plan=default_plan(), actor=f"staff:{staff_id}", origin="portal"
+                    )
+                )
+            elif action == "cancel":
+                await run_in_threadpool(
+                    lambda: store().cancel_dosing_session(
+                        session_id, plan=default_plan(), actor=f"staff:{staff_id}", origin="portal"
+                    )
+                )
+            else:
+                return RedirectResponse(f"{back}?error={quote('Choose move or cancel.')}", status_code=303)
+        except StoreError as exc:
+            return RedirectResponse(f"{back}?error={quote(str(exc))}", status_code=303)
+        return RedirectResponse(back, status_code=303)
+
     async def home(request: Request) -> Response:
         return RedirectResponse("/portal", status_code=303)
 
     return [
         Route("/portal/login", login, methods=["GET", "POST"]),
+        Route("/portal/login/code", login_code, methods=["GET", "POST"]),
         Route("/portal/logout", logout, methods=["POST"]),
         Route("/portal", today),
         Route("/portal/", home),
@@ -405,7 +482,11 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         Route("/portal/patients/{ref}/sessions", add_session, methods=["POST"]),
         Route("/portal/patients/{ref}/trends", trends),
         Route("/portal/patients/{ref}/entries.csv", export_csv),
+        Route("/portal/patients/{ref}/session-prep.pdf", export_prep_pdf),
+        Route("/portal/patients/{ref}/questionnaires.fhir.json", export_fhir),
+        Route("/portal/patients/{ref}/sessions/{session_id:int}", change_session, methods=["POST"]),
         Route("/portal/flags/{flag_id:int}", flag),
         Route("/portal/flags/{flag_id:int}/{action}", flag_action, methods=["POST"]),
         Route("/portal/enroll", enroll, methods=["GET", "POST"]),
+        *admin_routes(settings, store, login_required),
     ]

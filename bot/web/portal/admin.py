@@ -1,0 +1,265 @@
+"""Portal pages for clinic admins (staff accounts, alert contacts and deadlines, the audit log)
+and for every signed-in person's own account (two-step sign-in).
+
+Admin pages are a 404 for anyone who is not an admin of that clinic, like any page that is not
+theirs to see. Changes go through the store (validated, audited) or, for alerts.yml, through
+`save_clinic_alerts`, which validates the whole file before writing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from bot.config import Settings
+from bot.store.api import NotFound, Store, StoreError
+from bot.web.portal.pages import form_of, not_found, page, qr_svg
+
+Guard = Callable[[Callable[[Request, int], Awaitable[Response]]], Callable[..., Any]]
+SEVERITIES = ("critical", "high", "moderate", "low")
+
+
+def admin_routes(settings: Settings, store: Callable[[], Store], login_required: Guard) -> list[Route]:
+    async def admin_of(request: Request, staff_id: int) -> Any:
+        """The admin's StaffView, or None (then the caller answers 404)."""
+        staff = await run_in_threadpool(store().staff_view, staff_id)
+        return staff if staff is not None and staff.role == "admin" else None
+
+    # ---------------------------------------------------------------- staff accounts
+    @login_required
+    async def staff_page(request: Request, staff_id: int) -> Response:
+        admin = await admin_of(request, staff_id)
+        if admin is None:
+            return not_found(request, await run_in_threadpool(store().staff_view, staff_id))
+        context: dict[str, Any] = {
+            "staff": admin,
+            "title": "Staff accounts",
+            "form": {"role": "therapist"},
+            "error": request.query_params.get("error"),
+            "notice": request.query_params.get("notice"),
+        }
+        status = 200
+        if request.method == "POST":
+            form = await form_of(request)
+            if isinstance(form, Response):
+                return form
+            values = {k: str(form.get(k) or "") for k in ("email", "name", "role", "password")}
+            try:
+                await run_in_threadpool(
+                    lambda: store().add_staff(
+                        staff_id,
+                        email=values["email"],
+                        name=values["name"],
+                        role=values["role"],
+                        password=values["password"],
+                    )
+                )
+            except StoreError as exc:
+                context["error"], status = str(exc), 400
+                context["form"] = {k: v for k, v in values.items() if k != "password"}
+            else:
+                notice = f"Created {values['role']} account for {values['email'].strip().lower()}."
+                return RedirectResponse(
+                    "/portal/admin/staff?" + urlencode({"notice": notice}), status_code=303
+                )
+        context["rows"] = await run_in_threadpool(store().staff_list, staff_id)
+        return page(request, "admin_staff.html", context, status)
+
+    @login_required
+    async def staff_update(request: Request, staff_id: int) -> Response:
+        admin = await admin_of(request, staff_id)
+        if admin is None:
+            return not_found(request, await run_in_threadpool(store().staff_view, staff_id))
+        form = await form_of(request)
+        if isinstance(form, Response):
+            return form
+        target = int(request.path_params["target"])
+        action = str(form.get("action") or "")
+        changes: dict[str, Any] = {}
+        if action == "save":
+            changes = {
+                "role": str(form.get("role") or ""),
+                "telegram_user_id": str(form.get("telegram_user_id") or ""),
+            }
+        elif action in ("disable", "enable"):
+            changes = {"disabled": action == "disable"}
+        elif action == "reset_totp":
+            changes = {"reset_totp": True}
+        else:
+            return RedirectResponse(
+                "/portal/admin/staff?" + urlencode({"error": "Unknown action."}), status_code=303
+            )
+        try:
+            await run_in_threadpool(lambda: store().update_staff(staff_id, target, **changes))
+        except NotFound:
+            return not_found(request, admin)
+        except StoreError as exc:
+            return RedirectResponse("/portal/admin/staff?" + urlencode({"error": str(exc)}), status_code=303)
+        return RedirectResponse("/portal/admin/staff?" + urlencode({"notice": "Saved."}), status_code=303)
+
+    # ---------------------------------------------------------------- alert contacts and deadlines
+    @login_required
+    async def alerts_page(request: Request, staff_id: int) -> Response:
+        from bot.escalation.config import (
+            AlertConfigError,
+            format_duration,
+            load_alert_config,
+            save_clinic_alerts,
+        )
+
+        admin = await admin_of(request, staff_id)
+        if admin is None:
+            return not_found(request, await run_in_threadpool(store().staff_view, staff_id))
+        slug = await run_in_threadpool(store().clinic_slug, admin.clinic_id)
+        context: dict[str, Any] = {"staff": admin, "title": "Alert contacts and deadlines", "slug": slug}
+        status = 200
+        try:
+            config = load_alert_config(settings.data_dir, settings.portal_base_url)
+        except AlertConfigError as exc:
+            config, context["error"] = None, f"alerts.yml cannot be read: {exc}"
+        if request.method == "POST":
+            form = await form_of(request)
+            if isinstance(form, Response):
+                return form
+            values = {k: str(v) for k, v in form.items() if k != "csrf"}
+            try:
+                await run_in_threadpool(
+                    lambda: save_clinic_alerts(
+                        settings.data_dir, slug, values, public_url=settings.portal_base_url
+                    )
+                )
+            except AlertConfigError as exc:
+                context["error"], status = str(exc), 400
+                context["values"] = values
+            else:
+                await run_in_threadpool(
+                    store().audit_staff, staff_id, "alerts.update", origin="portal", detail={"clinic": slug}
+                )
+                return RedirectResponse("/portal/admin/alerts?saved=1", status_code=303)
+        if "values" not in context:
+            c = config.for_clinic(slug) if config is not None else None
+            context["values"] = (
+                {
+                    "telegram_chat": c.telegram_chat or "",
+                    "telegram_backup_chat": c.telegram_backup_chat or "",
+                    "email_to": ", ".join(c.email_to),
+                    "email_backup_to": ", ".join(c.email_backup_to),
+                    "webhook_url": c.webhook_url or "",
+                    **{
+                        f"deadline_{sev}": format_duration(c.deadlines[sev])
+                        for sev in SEVERITIES
+                        if sev in c.deadlines
+                    },
+                }
+                if c is not None
+                else {}
+            )
+        if request.query_params.get("saved"):
+            context["notice"] = (
+                "Saved. The alert worker uses the new contacts and deadlines from its next round."
+            )
+        context["channels"] = {
+            "telegram": bool(config and config.telegram_token),
+            "email": bool(config and config.smtp),
+        }
+        context["severities"] = SEVERITIES
+        return page(request, "admin_alerts.html", context, status)
+
+    # ---------------------------------------------------------------- audit log
+    @login_required
+    async def audit_page(request: Request, staff_id: int) -> Response:
+        admin = await admin_of(request, staff_id)
+        if admin is None:
+            return not_found(request, await run_in_threadpool(store().staff_view, staff_id))
+        q = request.query_params
+        filters = {"patient": q.get("patient", "").strip(), "action": q.get("action", "").strip()}
+        context: dict[str, Any] = {"staff": admin, "title": "Audit log", "filters": filters, "rows": []}
+        try:
+            actor = int(q["actor"]) if q.get("actor") else None
+            before = int(q["before"]) if q.get("before") else None
+        except ValueError:
+            context["error"] = "The filter values are not valid."
+            return page(request, "admin_audit.html", context, 400)
+        filters["actor"] = actor
+        staff_rows = await run_in_threadpool(store().staff_list, staff_id)
+        context["people"] = {row.id: row.name for row in staff_rows}
+        try:
+            rows = await run_in_threadpool(
+                lambda: store().audit_log(
+                    staff_id,
+                    patient=filters["patient"],
+                    actor_id=actor,
+                    action=filters["action"],
+                    before=before,
+                )
+            )
+        except StoreError as exc:
+            context["error"] = str(exc)
+            return page(request, "admin_audit.html", context, 400)
+        context["rows"] = rows
+        if len(rows) == 100:
+            more = {k: v for k, v in {**filters, "before": rows[-1].id}.items() if v not in (None, "")}
+            context["older"] = "/portal/admin/audit?" + urlencode(more)
+        return page(request, "admin_audit.html", context)
+
+    # ---------------------------------------------------------------- own account: two-step sign-in
+    @login_required
+    async def account(request: Request, staff_id: int) -> Response:
+        staff = await run_in_threadpool(store().staff_view, staff_id)
+        context: dict[str, Any] = {
+            "staff": staff,
+            "title": "Your account",
+            "notice": request.query_params.get("notice"),
+        }
+        pending = None if staff.totp else await run_in_threadpool(store().totp_pending_secret, staff_id)
+        if pending:
+            from bot.totp import provisioning_uri
+
+            clinic = await run_in_threadpool(store().clinic_name_of_staff, staff_id)
+            uri = provisioning_uri(pending, staff.email, f"Interlude ({clinic})")
+            context.update(secret=pending, qr=qr_svg(uri))
+        context["error"] = request.query_params.get("error")
+        return page(request, "account.html", context)
+
+    @login_required
+    async def account_totp(request: Request, staff_id: int) -> Response:
+        form = await form_of(request)
+        if isinstance(form, Response):
+            return form
+        action = request.path_params["action"]
+        code = str(form.get("code") or "")
+        s = store()
+        if action == "begin":
+            try:
+                await run_in_threadpool(s.totp_begin, staff_id)
+            except StoreError as exc:
+                return RedirectResponse("/portal/account?" + urlencode({"error": str(exc)}), status_code=303)
+            return RedirectResponse("/portal/account", status_code=303)
+        if action == "enable":
+            ok = await run_in_threadpool(lambda: s.totp_check(staff_id, code, enable=True))
+            message = (
+                {"notice": "Two-step sign-in is on. You will be asked for a code each time you sign in."}
+                if ok
+                else {"error": "That code is not right. Check the time on your phone and try the next code."}
+            )
+            return RedirectResponse("/portal/account?" + urlencode(message), status_code=303)
+        if action == "disable":
+            ok = await run_in_threadpool(s.totp_disable, staff_id, code)
+            message = {"notice": "Two-step sign-in is off."} if ok else {"error": "That code is not right."}
+            return RedirectResponse("/portal/account?" + urlencode(message), status_code=303)
+        return not_found(request, await run_in_threadpool(s.staff_view, staff_id))
+
+    return [
+        Route("/portal/admin/staff", staff_page, methods=["GET", "POST"]),
+        Route("/portal/admin/staff/{target:int}", staff_update, methods=["POST"]),
+        Route("/portal/admin/alerts", alerts_page, methods=["GET", "POST"]),
+        Route("/portal/admin/audit", audit_page),
+        Route("/portal/account", account),
+        Route("/portal/account/totp/{action}", account_totp, methods=["POST"]),
+    ]

@@ -1,0 +1,91 @@
+"""What every portal page shares: templates, security headers, the 404 page, form reading."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.templating import Jinja2Templates
+
+from bot.web.portal.auth import csrf_ok, csrf_token
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+MAX_FORM_BYTES = 64 * 1024
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",  # pages hold health information: never cached
+}
+SEVERITY_CLASS = {
+    "critical": "sev-critical",
+    "high": "sev-high",
+    "moderate": "sev-moderate",
+    "low": "sev-low",
+}
+
+
+def _local(value: datetime | None, tz: str = "UTC", fmt: str = "%a %d %b %Y, %H:%M %Z") -> str:
+    if value is None:
+        return "-"
+    return value.astimezone(ZoneInfo(tz)).strftime(fmt)
+
+
+TEMPLATES.env.filters["local"] = _local
+TEMPLATES.env.globals["SEVERITY_CLASS"] = SEVERITY_CLASS
+
+
+def qr_svg(data: str) -> str:
+    """An inline SVG QR code (no image library, no external service)."""
+    import qrcode
+    import qrcode.image.svg
+
+    img = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
+    return img.to_string(encoding="unicode")
+
+
+def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    context = {"csrf": csrf_token(request), "staff": context.pop("staff", None), **context}
+    return TEMPLATES.TemplateResponse(
+        request, f"portal/{name}", context, status_code=status, headers=PAGE_HEADERS
+    )
+
+
+def not_found(request: Request, staff: Any) -> Response:
+    return page(
+        request,
+        "error.html",
+        {
+            "staff": staff,
+            "title": "Not found",
+            "message": "There is nothing here, or it is not yours to see.",
+        },
+        404,
+    )
+
+
+async def form_of(request: Request) -> Any | Response:
+    """The posted form, or a refusal: too large (413) or a missing/forged CSRF token (403)."""
+    if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+        return HTMLResponse("That form is too large.", status_code=413)
+    try:
+        form = await request.form(max_files=0, max_fields=20)
+    except Exception:
+        return HTMLResponse("That form could not be read.", status_code=400)
+    if not csrf_ok(request, form):
+        return HTMLResponse(
+            "This form has expired or was not sent from the portal. Go back and try again.",
+            status_code=403,
+        )
+    return form
+
+
+def client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
