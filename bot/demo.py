@@ -1,4 +1,4 @@
-"""The demo clinic: one therapist login and one patient, all synthetic, created once.
+"""The demo clinic: a therapist and an admin login and one patient, all synthetic, created once.
 
 The demo patient's web chat link is kept in the secrets folder, so it survives restarts (a new
 one is made only if it stopped working); with Telegram on, a join link is issued while the demo
@@ -17,6 +17,7 @@ from bot.store.api import CredentialRefused, Store
 
 DEMO_CLINIC_SLUG = "demo"
 DEMO_THERAPIST_EMAIL = "therapist@demo.interlude.invalid"
+DEMO_ADMIN_EMAIL = "clinic.admin@demo.interlude.invalid"
 DEMO_PATIENT_REF = "pt_demo"
 
 
@@ -28,6 +29,8 @@ class DemoInfo:
     patient_ref: str
     web_chat_url: str = ""
     telegram_link: str | None = None
+    admin_email: str = DEMO_ADMIN_EMAIL
+    admin_password: str = ""
 
 
 def _demo_web_token(store: Store, settings: Settings) -> str:
@@ -50,11 +53,16 @@ def _demo_web_token(store: Store, settings: Settings) -> str:
 
 
 def seed_demo(store: Store, settings: Settings) -> DemoInfo:
-    """Create the demo clinic if missing (idempotent); the password lives in the secrets folder."""
+    """Create the demo clinic if missing (idempotent); passwords live in the secrets folder."""
     password = _secret_file(settings.secrets_dir / "demo-therapist-password", nbytes=12)
+    admin_password = _secret_file(settings.secrets_dir / "demo-admin-password", nbytes=12)
     clinic_id = store.ensure_clinic(DEMO_CLINIC_SLUG, "Demo Clinic (synthetic data)")
     staff_id, _ = store.ensure_staff(
         clinic_id, DEMO_THERAPIST_EMAIL, "Dr. Demo Therapist", "therapist", hash_password(password)
+    )
+    # A clinic admin too, so the demo shows the admin pages (staff, alerts, audit log).
+    store.ensure_staff(
+        clinic_id, DEMO_ADMIN_EMAIL, "Demo Clinic Admin", "admin", hash_password(admin_password)
     )
     if store.find_patient(DEMO_PATIENT_REF) is None:
         store.create_patient(
@@ -80,4 +88,13 @@ def seed_demo(store: Store, settings: Settings) -> DemoInfo:
             origin="demo",
         )
         telegram = telegram_link(telegram_bot_username(settings), code) or f"/start {code}"
-    return DemoInfo(clinic_id, DEMO_THERAPIST_EMAIL, password, DEMO_PATIENT_REF, web_url, telegram)
+    return DemoInfo(
+        clinic_id,
+        DEMO_THERAPIST_EMAIL,
+        password,
+        DEMO_PATIENT_REF,
+        web_url,
+        telegram,
+        DEMO_ADMIN_EMAIL,
+        admin_password,
+    )

@@ -288,3 +288,53 @@ class AdminStoreMixin:
             staff.totp_secret_enc = staff.totp_enabled_at = staff.totp_last_step = None
             self._audit(s, f"staff:{staff_id}", "totp.disabled", origin="portal")
         return True
+
+    # ------------------------------------------------------------------ own password; patients' therapist
+    def change_password(self, staff_id: int, current: str, new: str) -> None:
+        """Change one's own password; the current one is required. Refusals are StoreErrors."""
+        from bot.accounts import verify_password
+        from bot.store.api import StoreError
+
+        if len(new) < MIN_PASSWORD_LENGTH:
+            raise StoreError(f"The new password must be at least {MIN_PASSWORD_LENGTH} characters long.")
+        with transaction(self._factory) as s:
+            staff = s.get(Staff, staff_id)
+            right = (
+                staff is not None and staff.password_hash and verify_password(staff.password_hash, current)
+            )
+            if not right:  # recorded in its own transaction: the refusal below would roll it back
+                self._audit(s, f"staff:{staff_id}", "password.change_failed", origin="portal")
+        if not right:
+            raise StoreError("The current password is not right.")
+        with transaction(self._factory) as s:
+            staff = s.get(Staff, staff_id)
+            if current == new:
+                raise StoreError("The new password must differ from the current one.")
+            staff.password_hash = hash_password(new)
+            self._audit(s, f"staff:{staff_id}", "password.change", origin="portal")
+
+    def reassign_patient(self, admin_id: int, ref: str, therapist_id: int) -> None:
+        """Give a patient to another active therapist (or admin) of the same clinic."""
+        from bot.store.api import NotFound, StoreError
+
+        with transaction(self._factory) as s:
+            admin = self._admin(s, admin_id)
+            p = s.execute(
+                select(Patient).where(Patient.ref == ref, Patient.clinic_id == admin.clinic_id)
+            ).scalar_one_or_none()
+            if p is None or p.status == "deleted":
+                raise NotFound("No such patient.")
+            target = self._clinic_staff(s, admin, therapist_id)
+            if target.disabled_at is not None:
+                raise StoreError(f"{target.display_name}'s account is disabled; choose someone active.")
+            if target.id == p.therapist_id:
+                return
+            previous, p.therapist_id = p.therapist_id, target.id
+            self._audit(
+                s,
+                f"staff:{admin_id}",
+                "patient.reassign",
+                patient_id=p.id,
+                origin="portal",
+                detail={"from": previous, "to": target.id},
+            )

@@ -139,7 +139,7 @@ class PortalStoreMixin:
         with transaction(self._factory) as s:
             rows = s.execute(
                 select(Staff.id, Staff.display_name)
-                .where(Staff.clinic_id == clinic_id)
+                .where(Staff.clinic_id == clinic_id, Staff.disabled_at.is_(None))
                 .order_by(Staff.display_name)
             ).all()
             return [(i, n) for i, n in rows]
@@ -376,6 +376,7 @@ class PortalStoreMixin:
                 "timezone": p.timezone,
                 "locale": p.locale,
                 "therapist": s.get(Staff, p.therapist_id).display_name,
+                "therapist_id": p.therapist_id,
                 "periods": [
                     x for x in reversed(periods) if x["session"] or x["checkins"] or x["flags"] or x["missed"]
                 ],

@@ -219,6 +219,7 @@ def test_acknowledge_button_from_staff_is_recorded_and_audited(world):
         assert store.flag_status(res.flag_id) == "acknowledged"
         answers = [p for m, p in tg.calls if m == "answerCallbackQuery"]
         assert "not registered" in answers[0]["text"] and answers[1]["text"].startswith("Acknowledged")
+        assert "Your Telegram user id is 999" in answers[0]["text"]  # what an admin binds in the portal
         edits = [p for m, p in tg.calls if m == "editMessageText"]
         assert "Acknowledged by Dr Tee" in edits[0]["text"]
         acks = [e for e in store.audit_events(patient_ref=ref) if e["action"] == "risk_flag.acknowledge"]
@@ -227,6 +228,21 @@ def test_acknowledge_button_from_staff_is_recorded_and_audited(world):
         ]
         # Updates are consumed once, across restarts (offset kept in the database).
         assert tick(worker).acknowledged == 0
+
+
+def test_a_disabled_staff_members_button_press_acknowledges_nothing(world):
+    store, clock, ref, _ = world
+    admin, _ = store.ensure_staff(1, "admin@example.invalid", "Ada", "admin", None)
+    store.update_staff(admin, store.staff_id_by_email("t@example.invalid"), disabled=True)
+    with FakeTelegram() as tg:
+        worker, config = make_worker(store, clock, tg=tg)
+        res = flag(store, ref, config)
+        tick(worker)
+        message = tg.sent[0]["message"]
+        callback = tg.sent[0]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        tg.queue_callback(from_id=777, data=callback, message=message)  # Dr Tee, who has left
+        assert tick(worker).acknowledged == 0
+        assert store.flag_status(res.flag_id) == "open"
 
 
 def test_a_flood_of_risk_messages_is_one_alert_per_channel(world):

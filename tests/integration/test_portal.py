@@ -584,3 +584,49 @@ def test_admin_forms_refuse_bad_input_and_keep_what_was_typed(stack, stack_store
     )
     assert admin.post("/portal/admin/alerts", data={"csrf": "forged"}).status_code == 403
     assert not any(e["action"] == "staff.create" for e in stack_store.audit_events()[before:])
+
+
+def test_password_change_and_reassignment_over_http(stack, stack_store, demo_admin):
+    email, password = "changer@demo.interlude.invalid", "changer-password-123"
+    staff_id, _ = stack_store.ensure_staff(1, email, "Cory Changer", "therapist", hash_password(password))
+    c = sign_in(stack, email, password)
+    token = csrf_of(c.get("/portal/account").text)
+    r = c.post(
+        "/portal/account/password",
+        data={"csrf": token, "current": password, "new": "x" * 12, "repeat": "y" * 12},
+    )
+    assert "differ" in c.get(r.headers["location"]).text
+    r = c.post(
+        "/portal/account/password",
+        data={"csrf": token, "current": "nope", "new": "z" * 12, "repeat": "z" * 12},
+    )
+    assert "not right" in c.get(r.headers["location"]).text
+    new = "changed-password-456"
+    r = c.post(
+        "/portal/account/password", data={"csrf": token, "current": password, "new": new, "repeat": new}
+    )
+    assert "Password changed" in c.get(r.headers["location"]).text
+    sign_in(stack, email, new)
+    # An admin gives one of the demo therapist's patients to Cory; Cory then sees it, the demo therapist not.
+    ref = stack_store.create_patient(
+        clinic_id=1,
+        therapist_id=stack_store.staff_id_by_email(DEMO_THERAPIST_EMAIL),
+        display_name="Moving Synthetic",
+    ).ref
+    therapist = sign_in(stack, DEMO_THERAPIST_EMAIL, demo_password(stack))
+    t_token = csrf_of(therapist.get(f"/portal/patients/{ref}").text)
+    assert (
+        'action="/portal/patients/' + ref + '/therapist"' not in therapist.get(f"/portal/patients/{ref}").text
+    )
+    r = therapist.post(
+        f"/portal/patients/{ref}/therapist", data={"csrf": t_token, "therapist": str(staff_id)}
+    )
+    assert r.status_code == 404  # only admins reassign
+    admin = sign_in(stack, *demo_admin)
+    a_token = csrf_of(admin.get(f"/portal/patients/{ref}").text)
+    r = admin.post(f"/portal/patients/{ref}/therapist", data={"csrf": a_token, "therapist": "abc"})
+    assert "Choose a therapist" in admin.get(r.headers["location"]).text
+    r = admin.post(f"/portal/patients/{ref}/therapist", data={"csrf": a_token, "therapist": str(staff_id)})
+    assert r.status_code == 303 and "error" not in r.headers["location"]
+    assert c.get(f"/portal/patients/{ref}").status_code == 200
+    assert therapist.get(f"/portal/patients/{ref}").status_code == 404

@@ -158,3 +158,39 @@ def test_missed_check_ins_show_on_the_timeline(world):
     missed = [m for period in overview["periods"] for m in period["missed"]]
     assert {m["prompt_set"] for m in missed} >= {"preparation", "day1"}
     assert all(m["reason"] == "never_sent" for m in missed)
+
+
+def test_changing_ones_password_needs_the_current_one(world):
+    store, _, _, therapist, _ = world
+    with pytest.raises(StoreError, match="not right"):
+        store.change_password(therapist, "wrong-password-here", "a-brand-new-password")
+    with pytest.raises(StoreError, match="at least 12"):
+        store.change_password(therapist, PASSWORD, "short")
+    with pytest.raises(StoreError, match="differ"):
+        store.change_password(therapist, PASSWORD, PASSWORD)
+    assert store.authenticate("t@c.invalid", PASSWORD) is not None  # nothing changed yet
+    store.change_password(therapist, PASSWORD, "a-brand-new-password")
+    assert store.authenticate("t@c.invalid", PASSWORD) is None
+    assert store.authenticate("t@c.invalid", "a-brand-new-password") is not None
+    actions = [e["action"] for e in store.audit_events()]
+    assert "password.change" in actions and "password.change_failed" in actions
+
+
+def test_an_admin_reassigns_a_patient_within_the_clinic_only(world):
+    store, _, admin, therapist, far_admin = world
+    other, _ = store.ensure_staff(1, "o@c.invalid", "Olga", "therapist", None)
+    ref = store.create_patient(clinic_id=1, therapist_id=therapist, display_name="P").ref
+    store.reassign_patient(admin, ref, other)
+    assert store.can_see_patient(other, ref) and not store.can_see_patient(therapist, ref)
+    store.update_staff(admin, therapist, disabled=True)
+    with pytest.raises(StoreError, match="disabled"):
+        store.reassign_patient(admin, ref, therapist)
+    far_staff, _ = store.ensure_staff(2, "f@far.invalid", "F", "therapist", None)
+    with pytest.raises(NotFound):
+        store.reassign_patient(admin, ref, far_staff)  # not this clinic's staff
+    with pytest.raises(NotFound):
+        store.reassign_patient(far_admin, ref, far_staff)  # not that admin's patient
+    with pytest.raises(NotFound):
+        store.reassign_patient(other, ref, other)  # therapists do not reassign
+    assert store.can_see_patient(other, ref)
+    assert [e["action"] for e in store.audit_events(patient_ref=ref)].count("patient.reassign") == 1

@@ -208,6 +208,45 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
             context["older"] = "/portal/admin/audit?" + urlencode(more)
         return page(request, "admin_audit.html", context)
 
+    @login_required
+    async def reassign(request: Request, staff_id: int) -> Response:
+        admin = await admin_of(request, staff_id)
+        if admin is None:
+            return not_found(request, await run_in_threadpool(store().staff_view, staff_id))
+        form = await form_of(request)
+        if isinstance(form, Response):
+            return form
+        ref = request.path_params["ref"]
+        back = f"/portal/patients/{ref}"
+        try:
+            therapist = int(str(form.get("therapist") or ""))
+            await run_in_threadpool(store().reassign_patient, staff_id, ref, therapist)
+        except ValueError:
+            return RedirectResponse(back + "?" + urlencode({"error": "Choose a therapist."}), status_code=303)
+        except NotFound:
+            return not_found(request, admin)
+        except StoreError as exc:
+            return RedirectResponse(back + "?" + urlencode({"error": str(exc)}), status_code=303)
+        return RedirectResponse(back, status_code=303)
+
+    @login_required
+    async def account_password(request: Request, staff_id: int) -> Response:
+        form = await form_of(request)
+        if isinstance(form, Response):
+            return form
+        new, repeat = str(form.get("new") or ""), str(form.get("repeat") or "")
+        if new != repeat:
+            return RedirectResponse(
+                "/portal/account?" + urlencode({"error": "The two new passwords differ."}), status_code=303
+            )
+        try:
+            await run_in_threadpool(store().change_password, staff_id, str(form.get("current") or ""), new)
+        except StoreError as exc:
+            return RedirectResponse("/portal/account?" + urlencode({"error": str(exc)}), status_code=303)
+        return RedirectResponse(
+            "/portal/account?" + urlencode({"notice": "Password changed."}), status_code=303
+        )
+
     # ---------------------------------------------------------------- own account: two-step sign-in
     @login_required
     async def account(request: Request, staff_id: int) -> Response:
@@ -260,6 +299,8 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
         Route("/portal/admin/staff/{target:int}", staff_update, methods=["POST"]),
         Route("/portal/admin/alerts", alerts_page, methods=["GET", "POST"]),
         Route("/portal/admin/audit", audit_page),
+        Route("/portal/patients/{ref}/therapist", reassign, methods=["POST"]),
         Route("/portal/account", account),
+        Route("/portal/account/password", account_password, methods=["POST"]),
         Route("/portal/account/totp/{action}", account_totp, methods=["POST"]),
     ]

@@ -155,10 +155,20 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
             view = await run_in_threadpool(store().patient_overview, staff_id, request.path_params["ref"])
         except NotFound:
             return not_found(request, staff)
+        # Admins may give the patient to another therapist (e.g. when one leaves).
+        therapists = (
+            await run_in_threadpool(store().therapists, staff.clinic_id) if staff.role == "admin" else []
+        )
         return page(
             request,
             "patient.html",
-            {"staff": staff, "title": view["name"], "p": view, "error": request.query_params.get("error")},
+            {
+                "staff": staff,
+                "title": view["name"],
+                "p": view,
+                "therapists": therapists,
+                "error": request.query_params.get("error"),
+            },
         )
 
     @login_required
