@@ -538,7 +538,10 @@ def test_an_admins_pages_in_chromium(stack, stack_store, browser, demo_admin):
 
         with page.expect_navigation():
             page.get_by_role("link", name="Account").click()
-        serious["account"] = screenshot_and_axe(page, "13-account")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Set up two-step sign-in").click()
+        assert page.get_by_role("img", name="QR code for your authenticator app").count() == 1
+        serious["account"] = screenshot_and_axe(page, "13-account-two-step-setup")
     finally:
         alerts_file.write_bytes(original)
         context.close()
