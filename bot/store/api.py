@@ -112,6 +112,8 @@ class StaffView:
     role: str
     #: Whether a second factor (TOTP) is enabled for this account.
     totp: bool = False
+    #: Changes when the password does: a portal session signed in before a change then ends.
+    credential_stamp: str = ""
 
 
 @dataclass(frozen=True)

@@ -89,28 +89,31 @@ class PortalStoreMixin:
     def authenticate(self, email: str, password: str):  # type: ignore[no-untyped-def]
         """The staff account (StaffView) for these credentials, or None. Not audited here: the
         portal audits logins and failures with the client's address."""
-        from bot.store.api import StaffView
-
         with transaction(self._factory) as s:
             st = s.execute(select(Staff).where(Staff.email == email.strip().lower())).scalar_one_or_none()
             ok = st is not None and st.password_hash and verify_password(st.password_hash, password)
             if not ok or st.disabled_at is not None:
                 return None
-            return StaffView(
-                st.id, st.clinic_id, st.email, st.display_name, st.role, st.totp_enabled_at is not None
-            )
+            return self._staff_view_of(st)
 
     def staff_view(self, staff_id: int):  # type: ignore[no-untyped-def]
         """The account, or None if it does not exist or was disabled (the portal then signs out)."""
-        from bot.store.api import StaffView
-
         with transaction(self._factory) as s:
             st = s.get(Staff, staff_id)
             if st is None or st.disabled_at is not None:
                 return None
-            return StaffView(
-                st.id, st.clinic_id, st.email, st.display_name, st.role, st.totp_enabled_at is not None
-            )
+            return self._staff_view_of(st)
+
+    @staticmethod
+    def _staff_view_of(st: Staff):  # type: ignore[no-untyped-def]
+        import hashlib
+
+        from bot.store.api import StaffView
+
+        stamp = hashlib.sha256((st.password_hash or "").encode()).hexdigest()[:16]
+        return StaffView(
+            st.id, st.clinic_id, st.email, st.display_name, st.role, st.totp_enabled_at is not None, stamp
+        )
 
     def start_visit(self, staff_id: int) -> datetime | None:
         """Mark a new portal visit; return when the previous one began."""

@@ -593,6 +593,7 @@ def test_password_change_and_reassignment_over_http(stack, stack_store, demo_adm
     email, password = "changer@demo.interlude.invalid", "changer-password-123"
     staff_id, _ = stack_store.ensure_staff(1, email, "Cory Changer", "therapist", hash_password(password))
     c = sign_in(stack, email, password)
+    elsewhere = sign_in(stack, email, password)  # the same person signed in on another device
     token = csrf_of(c.get("/portal/account").text)
     r = c.post(
         "/portal/account/password",
@@ -609,6 +610,8 @@ def test_password_change_and_reassignment_over_http(stack, stack_store, demo_adm
         "/portal/account/password", data={"csrf": token, "current": password, "new": new, "repeat": new}
     )
     assert "Password changed" in c.get(r.headers["location"]).text
+    assert c.get("/portal").status_code == 200  # this session goes on
+    assert elsewhere.get("/portal").headers["location"].startswith("/portal/login")  # that one ended
     sign_in(stack, email, new)
     # An admin gives one of the demo therapist's patients to Cory; Cory then sees it, the demo therapist not.
     ref = stack_store.create_patient(

@@ -243,6 +243,8 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
             await run_in_threadpool(store().change_password, staff_id, str(form.get("current") or ""), new)
         except StoreError as exc:
             return RedirectResponse("/portal/account?" + urlencode({"error": str(exc)}), status_code=303)
+        # This session stays signed in; every other one (another browser, a stolen cookie) ends.
+        request.session["stamp"] = (await run_in_threadpool(store().staff_view, staff_id)).credential_stamp
         return RedirectResponse(
             "/portal/account?" + urlencode({"notice": "Password changed."}), status_code=303
         )

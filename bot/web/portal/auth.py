@@ -84,11 +84,13 @@ def current_staff_id(request: Request) -> int | None:
     return int(staff_id)
 
 
-def sign_in(request: Request, staff_id: int) -> None:
+def sign_in(request: Request, staff_id: int, stamp: str = "") -> None:
+    """Start a signed-in session. `stamp` is the account's credential stamp: when the password
+    changes, sessions carrying the old stamp end (checked on every request by the portal)."""
     request.session.clear()  # a new session id's worth of state: no fixation of the old one
     now = time.time()
     request.session.update(
-        {"staff_id": staff_id, "seen": now, "started": now, "csrf": secrets.token_urlsafe(24)}
+        {"staff_id": staff_id, "seen": now, "started": now, "csrf": secrets.token_urlsafe(24), "stamp": stamp}
     )
 
 

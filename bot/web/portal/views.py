@@ -38,7 +38,9 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
 
         @session_required
         async def wrapped(request: Request, staff_id: int) -> Response:
-            if await run_in_threadpool(store().staff_view, staff_id) is None:
+            staff = await run_in_threadpool(store().staff_view, staff_id)
+            if staff is None or request.session.get("stamp") != staff.credential_stamp:
+                # Disabled, or the password changed since this session signed in.
                 request.session.clear()
                 return RedirectResponse("/portal/login", status_code=303)
             return await handler(request, staff_id)
@@ -83,7 +85,11 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         return await finish_sign_in(request, staff.id, target)
 
     async def finish_sign_in(request: Request, staff_id: int, target: str) -> Response:
-        sign_in(request, staff_id)
+        staff = await run_in_threadpool(store().staff_view, staff_id)
+        if staff is None:
+            request.session.clear()
+            return RedirectResponse("/portal/login", status_code=303)
+        sign_in(request, staff_id, staff.credential_stamp)
         previous = await run_in_threadpool(store().start_visit, staff_id)
         # A first visit shows the past week.
         request.session["since"] = (previous or datetime.now().astimezone() - timedelta(days=7)).isoformat()
