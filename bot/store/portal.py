@@ -180,6 +180,16 @@ class PortalStoreMixin:
             except NotFound:
                 return False
 
+    @staticmethod
+    def _next_session(s: Session, patient_id: int, now: datetime) -> datetime | None:
+        return s.execute(
+            select(func.min(DosingSession.planned_at)).where(
+                DosingSession.patient_id == patient_id,
+                DosingSession.status == "planned",
+                DosingSession.planned_at > now,
+            )
+        ).scalar()
+
     def _flag_row(self, s: Session, flag: RiskFlag, p: Patient) -> FlagRow:
         deadline = s.execute(
             select(func.min(AlertDelivery.deadline_at)).where(
@@ -229,13 +239,7 @@ class PortalStoreMixin:
 
                     msg_at = datetime.fromtimestamp(last_msg, UTC)
                     last = max(last, msg_at) if last else msg_at
-                nxt = s.execute(
-                    select(func.min(DosingSession.planned_at)).where(
-                        DosingSession.patient_id == p.id,
-                        DosingSession.status == "planned",
-                        DosingSession.planned_at > now,
-                    )
-                ).scalar()
+                nxt = self._next_session(s, p.id, now)
                 out.append(
                     PatientRow(
                         p.ref,
@@ -628,13 +632,7 @@ class PortalStoreMixin:
                 .limit(1)
             ).scalar_one_or_none()
             since = last.planned_at if last is not None else now - timedelta(days=fallback_days)
-            nxt = s.execute(
-                select(func.min(DosingSession.planned_at)).where(
-                    DosingSession.patient_id == p.id,
-                    DosingSession.status == "planned",
-                    DosingSession.planned_at > now,
-                )
-            ).scalar()
+            nxt = self._next_session(s, p.id, now)
             answers = s.execute(
                 select(JournalAnswer, CheckIn.prompt_set)
                 .outerjoin(CheckIn, CheckIn.id == JournalAnswer.checkin_id)

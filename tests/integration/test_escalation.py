@@ -204,14 +204,20 @@ def test_missed_deadline_re_escalates_to_the_backup(world):
         assert tick(worker).escalated == 0
 
 
+def alert_with_button(store, clock, ref, tg):  # type: ignore[no-untyped-def]
+    """Flag the patient and let the worker send the Telegram alert; return what a press needs."""
+    worker, config = make_worker(store, clock, tg=tg)
+    res = flag(store, ref, config)
+    tick(worker)
+    message = tg.sent[0]["message"]
+    callback = tg.sent[0]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    return worker, res, message, callback
+
+
 def test_acknowledge_button_from_staff_is_recorded_and_audited(world):
     store, clock, ref, _ = world
     with FakeTelegram() as tg:
-        worker, config = make_worker(store, clock, tg=tg)
-        res = flag(store, ref, config)
-        tick(worker)
-        message = tg.sent[0]["message"]
-        callback = tg.sent[0]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        worker, res, message, callback = alert_with_button(store, clock, ref, tg)
         tg.queue_callback(from_id=999, data=callback, message=message)  # not staff
         tg.queue_callback(from_id=777, data=callback, message=message)  # Dr Tee
         result = tick(worker)
@@ -235,11 +241,7 @@ def test_a_disabled_staff_members_button_press_acknowledges_nothing(world):
     admin, _ = store.ensure_staff(1, "admin@example.invalid", "Ada", "admin", None)
     store.update_staff(admin, store.staff_id_by_email("t@example.invalid"), disabled=True)
     with FakeTelegram() as tg:
-        worker, config = make_worker(store, clock, tg=tg)
-        res = flag(store, ref, config)
-        tick(worker)
-        message = tg.sent[0]["message"]
-        callback = tg.sent[0]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        worker, res, message, callback = alert_with_button(store, clock, ref, tg)
         tg.queue_callback(from_id=777, data=callback, message=message)  # Dr Tee, who has left
         assert tick(worker).acknowledged == 0
         assert store.flag_status(res.flag_id) == "open"

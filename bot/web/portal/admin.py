@@ -26,17 +26,28 @@ SEVERITIES = ("critical", "high", "moderate", "low")
 
 
 def admin_routes(settings: Settings, store: Callable[[], Store], login_required: Guard) -> list[Route]:
-    async def admin_of(request: Request, staff_id: int) -> Any:
-        """The admin's StaffView, or None (then the caller answers 404)."""
-        staff = await run_in_threadpool(store().staff_view, staff_id)
-        return staff if staff is not None and staff.role == "admin" else None
+    def admin_only(handler: Callable[[Request, Any], Awaitable[Response]]) -> Callable[..., Any]:
+        """Signed in as a clinic admin, else 404; POSTs also need a valid form (CSRF, size).
+        The handler gets the admin's StaffView and, for a POST, the form as `request.state.form`."""
+
+        @login_required
+        async def wrapped(request: Request, staff_id: int) -> Response:
+            staff = await run_in_threadpool(store().staff_view, staff_id)
+            if staff is None or staff.role != "admin":
+                return not_found(request, staff)
+            if request.method == "POST":
+                form = await form_of(request)
+                if isinstance(form, Response):
+                    return form
+                request.state.form = form
+            return await handler(request, staff)
+
+        return wrapped
 
     # ---------------------------------------------------------------- staff accounts
-    @login_required
-    async def staff_page(request: Request, staff_id: int) -> Response:
-        admin = await admin_of(request, staff_id)
-        if admin is None:
-            return not_found(request, await run_in_threadpool(store().staff_view, staff_id))
+    @admin_only
+    async def staff_page(request: Request, admin: Any) -> Response:
+        staff_id = admin.id
         context: dict[str, Any] = {
             "staff": admin,
             "title": "Staff accounts",
@@ -46,9 +57,7 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
         }
         status = 200
         if request.method == "POST":
-            form = await form_of(request)
-            if isinstance(form, Response):
-                return form
+            form = request.state.form
             values = {k: str(form.get(k) or "") for k in ("email", "name", "role", "password")}
             try:
                 await run_in_threadpool(
@@ -71,14 +80,9 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
         context["rows"] = await run_in_threadpool(store().staff_list, staff_id)
         return page(request, "admin_staff.html", context, status)
 
-    @login_required
-    async def staff_update(request: Request, staff_id: int) -> Response:
-        admin = await admin_of(request, staff_id)
-        if admin is None:
-            return not_found(request, await run_in_threadpool(store().staff_view, staff_id))
-        form = await form_of(request)
-        if isinstance(form, Response):
-            return form
+    @admin_only
+    async def staff_update(request: Request, admin: Any) -> Response:
+        form = request.state.form
         target = int(request.path_params["target"])
         action = str(form.get("action") or "")
         changes: dict[str, Any] = {}
@@ -96,7 +100,7 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
                 "/portal/admin/staff?" + urlencode({"error": "Unknown action."}), status_code=303
             )
         try:
-            await run_in_threadpool(lambda: store().update_staff(staff_id, target, **changes))
+            await run_in_threadpool(lambda: store().update_staff(admin.id, target, **changes))
         except NotFound:
             return not_found(request, admin)
         except StoreError as exc:
@@ -104,8 +108,8 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
         return RedirectResponse("/portal/admin/staff?" + urlencode({"notice": "Saved."}), status_code=303)
 
     # ---------------------------------------------------------------- alert contacts and deadlines
-    @login_required
-    async def alerts_page(request: Request, staff_id: int) -> Response:
+    @admin_only
+    async def alerts_page(request: Request, admin: Any) -> Response:
         from bot.escalation.config import (
             AlertConfigError,
             format_duration,
@@ -113,9 +117,6 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
             save_clinic_alerts,
         )
 
-        admin = await admin_of(request, staff_id)
-        if admin is None:
-            return not_found(request, await run_in_threadpool(store().staff_view, staff_id))
         slug = await run_in_threadpool(store().clinic_slug, admin.clinic_id)
         context: dict[str, Any] = {"staff": admin, "title": "Alert contacts and deadlines", "slug": slug}
         status = 200
@@ -124,10 +125,7 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
         except AlertConfigError as exc:
             config, context["error"] = None, f"alerts.yml cannot be read: {exc}"
         if request.method == "POST":
-            form = await form_of(request)
-            if isinstance(form, Response):
-                return form
-            values = {k: str(v) for k, v in form.items() if k != "csrf"}
+            values = {k: str(v) for k, v in request.state.form.items() if k != "csrf"}
             try:
                 await run_in_threadpool(
                     lambda: save_clinic_alerts(
@@ -139,7 +137,7 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
                 context["values"] = values
             else:
                 await run_in_threadpool(
-                    store().audit_staff, staff_id, "alerts.update", origin="portal", detail={"clinic": slug}
+                    store().audit_staff, admin.id, "alerts.update", origin="portal", detail={"clinic": slug}
                 )
                 return RedirectResponse("/portal/admin/alerts?saved=1", status_code=303)
         if "values" not in context:
@@ -172,11 +170,9 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
         return page(request, "admin_alerts.html", context, status)
 
     # ---------------------------------------------------------------- audit log
-    @login_required
-    async def audit_page(request: Request, staff_id: int) -> Response:
-        admin = await admin_of(request, staff_id)
-        if admin is None:
-            return not_found(request, await run_in_threadpool(store().staff_view, staff_id))
+    @admin_only
+    async def audit_page(request: Request, admin: Any) -> Response:
+        staff_id = admin.id
         q = request.query_params
         filters = {"patient": q.get("patient", "").strip(), "action": q.get("action", "").strip()}
         context: dict[str, Any] = {"staff": admin, "title": "Audit log", "filters": filters, "rows": []}
@@ -208,19 +204,14 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
             context["older"] = "/portal/admin/audit?" + urlencode(more)
         return page(request, "admin_audit.html", context)
 
-    @login_required
-    async def reassign(request: Request, staff_id: int) -> Response:
-        admin = await admin_of(request, staff_id)
-        if admin is None:
-            return not_found(request, await run_in_threadpool(store().staff_view, staff_id))
-        form = await form_of(request)
-        if isinstance(form, Response):
-            return form
+    @admin_only
+    async def reassign(request: Request, admin: Any) -> Response:
+        form = request.state.form
         ref = request.path_params["ref"]
         back = f"/portal/patients/{ref}"
         try:
             therapist = int(str(form.get("therapist") or ""))
-            await run_in_threadpool(store().reassign_patient, staff_id, ref, therapist)
+            await run_in_threadpool(store().reassign_patient, admin.id, ref, therapist)
         except ValueError:
             return RedirectResponse(back + "?" + urlencode({"error": "Choose a therapist."}), status_code=303)
         except NotFound:

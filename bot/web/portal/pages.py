@@ -89,3 +89,12 @@ async def form_of(request: Request) -> Any | Response:
 
 def client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def attachment(body: bytes | str, media_type: str, filename: str) -> Response:
+    """A download of patient data: never cached, saved under `filename`."""
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )

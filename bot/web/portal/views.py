@@ -24,7 +24,7 @@ from bot.store.api import NotFound, Store, StoreError
 from bot.web.portal.admin import admin_routes
 from bot.web.portal.auth import Throttle, sign_in
 from bot.web.portal.auth import login_required as session_required
-from bot.web.portal.pages import client, form_of, not_found, page, qr_svg
+from bot.web.portal.pages import attachment, client, form_of, not_found, page, qr_svg
 
 PENDING_SECONDS = 5 * 60  # between a right password and the code
 
@@ -377,14 +377,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
             # A cell starting with = + - @ would run as a formula in a spreadsheet: quote it as text.
             writer.writerow(["'" + c if c[:1] in ("=", "+", "-", "@") else c for c in row])
         ref = request.path_params["ref"]
-        return Response(
-            out.getvalue(),
-            media_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": f'attachment; filename="interlude-{ref}-entries.csv"',
-                "Cache-Control": "no-store",
-            },
-        )
+        return attachment(out.getvalue(), "text/csv; charset=utf-8", f"interlude-{ref}-entries.csv")
 
     @login_required
     async def export_prep_pdf(request: Request, staff_id: int) -> Response:
@@ -405,14 +398,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
 
         clinic = await run_in_threadpool(store().clinic_name_of_staff, staff_id)
         body = await run_in_threadpool(prep_pdf.render, prep, question_for, clinic)
-        return Response(
-            body,
-            media_type="application/pdf",
-            headers={
-                "Content-Disposition": f'attachment; filename="interlude-{ref}-session-prep.pdf"',
-                "Cache-Control": "no-store",
-            },
-        )
+        return attachment(body, "application/pdf", f"interlude-{ref}-session-prep.pdf")
 
     @login_required
     async def export_fhir(request: Request, staff_id: int) -> Response:
@@ -429,14 +415,8 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         catalogue = default_catalogue()
         texts = {name: [p.text for p in catalogue.get(name).prompts] for name in fhir.INSTRUMENTS}
         body = fhir.bundle(ref, data["results"], texts, await run_in_threadpool(store().now))
-        return Response(
-            json.dumps(body, indent=2, ensure_ascii=False),
-            media_type="application/fhir+json",
-            headers={
-                "Content-Disposition": f'attachment; filename="interlude-{ref}-questionnaires.fhir.json"',
-                "Cache-Control": "no-store",
-            },
-        )
+        text = json.dumps(body, indent=2, ensure_ascii=False)
+        return attachment(text, "application/fhir+json", f"interlude-{ref}-questionnaires.fhir.json")
 
     @login_required
     async def change_session(request: Request, staff_id: int) -> Response:
