@@ -70,6 +70,8 @@ class Today:
     completed: list[dict[str, Any]]
     quiet: list[PatientRow]
     since: datetime | None
+    #: Check-ins that expired unanswered since the last visit.
+    missed: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -293,10 +295,32 @@ class PortalStoreMixin:
                             "at": c.completed_at,
                         }
                     )
+            missed = []
+            if since is not None:
+                for m, p in s.execute(
+                    select(ScheduledCheckin, Patient)
+                    .join(Patient, Patient.id == ScheduledCheckin.patient_id)
+                    .where(
+                        self._scope(staff),
+                        Patient.status != "deleted",
+                        ScheduledCheckin.status == "expired",
+                        ScheduledCheckin.closed_at >= since,
+                    )
+                    .order_by(ScheduledCheckin.due_at.desc())
+                ).all():
+                    missed.append(
+                        {
+                            "ref": p.ref,
+                            "name": patients[p.ref].name,
+                            "prompt_set": m.prompt_set,
+                            "at": m.due_at,
+                            "reason": m.reason or "unanswered",
+                        }
+                    )
         quiet = [
             r for r in patients.values() if r.last_activity is None or r.last_activity < now - QUIET_AFTER
         ]
-        return Today(flags, completed, quiet, since)
+        return Today(flags, completed, quiet, since, missed)
 
     def patient_overview(self, staff_id: int, ref: str) -> dict[str, Any]:
         """Identity, sessions, and the check-ins grouped by the dosing session they follow."""
@@ -345,6 +369,17 @@ class PortalStoreMixin:
                     select(RiskFlag).where(RiskFlag.patient_id == p.id).order_by(RiskFlag.id)
                 ).scalars()
             ]
+            flag_notes: dict[int, list[dict[str, Any]]] = {}
+            for n, by in s.execute(
+                select(FlagNote, Staff.display_name)
+                .join(Staff, Staff.id == FlagNote.staff_id)
+                .join(RiskFlag, RiskFlag.id == FlagNote.flag_id)
+                .where(RiskFlag.patient_id == p.id)
+                .order_by(FlagNote.id)
+            ).all():
+                flag_notes.setdefault(n.flag_id, []).append(
+                    {"at": n.created_at, "by": by, "text": self._decrypt(p, n.text_enc)}
+                )
             # Check-ins the patient was sent but never answered (expired), so gaps are visible.
             missed = [
                 {"prompt_set": m.prompt_set, "at": m.due_at, "reason": m.reason or "not answered"}
@@ -391,6 +426,7 @@ class PortalStoreMixin:
                     {"id": x.id, "at": x.planned_at, "route": x.route, "status": x.status} for x in sessions
                 ],
                 "scores": scores,
+                "flag_notes": flag_notes,
                 "open_flag": next((f for f in reversed(flags) if f.status in ("open", "acknowledged")), None),
             }
 

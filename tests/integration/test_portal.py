@@ -301,6 +301,7 @@ def test_a_clinicians_journey_in_chromium(stack, stack_store, browser):
     assert stack_store.open_flag_severity(ref) is None
     page.goto(f"{stack.settings.web_url}/portal/patients/{ref}")
     assert "a calm evening" in page.content()
+    assert "Called the patient; safe, plan agreed." in page.content()  # the flag's note, on the timeline
     shot_and_axe("05-patient")
     with page.expect_navigation():
         page.get_by_role("link", name="Trends").click()

@@ -11,7 +11,7 @@ from bot import totp
 from bot.accounts import hash_password
 from bot.schedule.plan import default_plan
 from bot.store import crypto, migrate
-from bot.store.api import NotFound, Store, StoreError
+from bot.store.api import NotFound, SignalInput, Store, StoreError
 
 PASSWORD = "a-long-enough-password"
 
@@ -158,6 +158,22 @@ def test_missed_check_ins_show_on_the_timeline(world):
     missed = [m for period in overview["periods"] for m in period["missed"]]
     assert {m["prompt_set"] for m in missed} >= {"preparation", "day1"}
     assert all(m["reason"] == "never_sent" for m in missed)
+    today = store.today_for(therapist, since=clock.at - timedelta(days=5))
+    assert {m["prompt_set"] for m in today.missed} >= {"preparation", "day1"}
+    assert all(m["ref"] == ref for m in today.missed)
+    assert store.today_for(therapist, since=clock.at + timedelta(minutes=1)).missed == []
+
+
+def test_flag_notes_show_on_the_timeline_decrypted(world):
+    store, _, _, therapist, _ = world
+    ref = store.create_patient(clinic_id=1, therapist_id=therapist, display_name="P").ref
+    flag = store.record_risk(
+        ref, message_id=None, text="x", signal=SignalInput("high", ["suicide"], [{"rule": "t"}])
+    ).flag_id
+    store.add_flag_note(therapist, flag, "Called; safe tonight, plan agreed.")
+    overview = store.patient_overview(therapist, ref)
+    assert [n["text"] for n in overview["flag_notes"][flag]] == ["Called; safe tonight, plan agreed."]
+    assert overview["flag_notes"][flag][0]["by"] == "Theo"
 
 
 def test_changing_ones_password_needs_the_current_one(world):
