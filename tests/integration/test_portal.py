@@ -637,3 +637,49 @@ def test_password_change_and_reassignment_over_http(stack, stack_store, demo_adm
     assert r.status_code == 303 and "error" not in r.headers["location"]
     assert c.get(f"/portal/patients/{ref}").status_code == 200
     assert therapist.get(f"/portal/patients/{ref}").status_code == 404
+
+
+def test_two_step_sign_in_in_chromium(stack, stack_store, browser):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    email, password = "browser.twostep@demo.interlude.invalid", "browser-two-step-pw-9"
+    stack_store.ensure_staff(1, email, "Bea Browser", "therapist", hash_password(password))
+    context = browser.new_context(bypass_csp=True, viewport={"width": 1000, "height": 800})
+    page = context.new_page()
+    serious: dict[str, list] = {}
+
+    def sign_in_with_password() -> None:
+        page.goto(f"{stack.settings.web_url}/portal/login")
+        page.get_by_label("E-mail").fill(email)
+        page.get_by_label("Password").fill(password)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign in").click()
+
+    try:
+        sign_in_with_password()
+        page.goto(f"{stack.settings.web_url}/portal/account")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Set up two-step sign-in").click()
+        secret = page.locator("#totp-secret").inner_text()  # what a person types if they cannot scan
+        enable_step = totp.step_of(time.time())
+        page.get_by_label("Code from the app").fill(totp.code_at(secret, enable_step))
+        with page.expect_navigation():
+            page.get_by_role("button", name="Turn on").click()
+        assert "Two-step sign-in is on" in page.content()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign out").click()
+        sign_in_with_password()
+        assert page.url.endswith("/portal/login/code")
+        serious["code"] = screenshot_and_axe(page, "14-two-step-code")
+        page.get_by_label("Code").fill(
+            "000000" if totp.code_at(secret, enable_step + 1) != "000000" else "111111"
+        )
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign in").click()
+        assert "not right" in page.content()
+        page.get_by_label("Code").fill(totp.code_at(secret, max(enable_step + 1, totp.step_of(time.time()))))
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign in").click()
+        assert page.url.endswith("/portal") and page.get_by_role("heading", name="Today").count() == 1
+    finally:
+        context.close()
+    assert all(v == [] for v in serious.values()), serious
