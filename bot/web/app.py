@@ -80,10 +80,12 @@ class RasaProxy:
         await self.client.aclose()
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, store_: Store | None = None) -> Starlette:
+    """The web app. `store_` is for tests (an injected clock); by default the store is opened
+    from the settings on first use."""
     settings = settings or load_settings()
     proxy = RasaProxy(settings.rasa_url)
-    opened: list[Store] = []
+    opened: list[Store] = [store_] if store_ is not None else []
 
     def store() -> Store:
         # Opened on first use, so the landing page and the chat work while the database starts.
@@ -126,8 +128,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
         yield
         await proxy.close()
-        for s in opened:
-            s.close()
+        if store_ is None:  # an injected store belongs to its owner
+            for s in opened:
+                s.close()
 
     session_key = _secret_file(settings.secrets_dir / "session-key")
 

@@ -7,7 +7,6 @@ NotFound, answered with 404) and audits every read.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -80,7 +79,8 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         if staff.totp:
             # Password right; the session is not signed in until the code is right too.
             request.session.clear()
-            request.session.update({"pending_staff": staff.id, "pending_at": time.time(), "next": target})
+            now = (await run_in_threadpool(store().now)).timestamp()
+            request.session.update({"pending_staff": staff.id, "pending_at": now, "next": target})
             return RedirectResponse("/portal/login/code", status_code=303)
         return await finish_sign_in(request, staff.id, target)
 
@@ -101,7 +101,8 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
     async def login_code(request: Request) -> Response:
         """The second step for accounts with two-step sign-in: a code from their authenticator."""
         staff_id = request.session.get("pending_staff")
-        if not staff_id or time.time() - float(request.session.get("pending_at", 0)) > PENDING_SECONDS:
+        now = (await run_in_threadpool(store().now)).timestamp()
+        if not staff_id or now - float(request.session.get("pending_at", 0)) > PENDING_SECONDS:
             request.session.clear()
             return RedirectResponse("/portal/login", status_code=303)
         context: dict[str, Any] = {"title": "Two-step sign-in"}
