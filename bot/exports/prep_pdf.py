@@ -1,7 +1,8 @@
 """The one-page session-prep PDF: what happened since the last dosing session, at a glance.
 
 Mood trend (a small chart and its figures), PHQ-9 and GAD-7 with bands and change, risk flags,
-then the patient's own words, newest first, for as many entries as fit; the rest is counted
+then the patient's own words (notes addressed to the therapist first, then newest first), for
+as many entries as fit; the rest is counted
 and left to the portal. Always exactly one page (tests check this).
 
 Patient text is any Unicode, so the font is DejaVu Sans (shipped with matplotlib, which Rasa
@@ -30,6 +31,7 @@ SEVERITY_RGB = {
     "low": (55, 65, 81),
 }
 INSTRUMENT_NAMES = {"phq9": "PHQ-9 (depression)", "gad7": "GAD-7 (anxiety)"}
+NOTE_SET = "therapist_note"  # "Note to your therapist" (data/prompts/therapist_note.yml)
 
 
 def _font_dir() -> Path | None:
@@ -203,9 +205,12 @@ def render(prep: dict[str, Any], question_for: Callable[[str, str], str], clinic
         text = f"#{f.id}  {_fmt(f.created_at, tz, True)}  ·  {', '.join(f.categories)}  ·  {f.status}"
         pdf.cell(0, 5, pdf.text_of(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
-    # Entries: newest first, as many as fit on the page.
-    _heading(pdf, "In their words (newest first)")
-    entries = list(reversed(prep["entries"]))
+    # Entries: notes the patient addressed to the therapist first, then the newest first, as
+    # many as fit on the page.
+    _heading(pdf, "In their words (notes to you first, then newest first)")
+    entries = sorted(
+        reversed(prep["entries"]), key=lambda e: e["prompt_set"] != NOTE_SET
+    )  # stable: newest first within each group
     shown = 0
     for e in entries:
         text = e["text"] if len(e["text"]) <= ENTRY_CHARS else e["text"][: ENTRY_CHARS - 1].rstrip() + "…"

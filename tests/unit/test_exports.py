@@ -52,7 +52,7 @@ def _question(prompt_set: str, key: str) -> str:
         return key
 
 
-def _seed(store, clock, ref, *, entries: int = 3):
+def _seed(store, clock, ref, *, entries: int = 3, note: str | None = None):
     def instrument(name, items):
         total, band = score(name, items)
         return (name, items, total, band)
@@ -62,6 +62,8 @@ def _seed(store, clock, ref, *, entries: int = 3):
         ref, clock.at + timedelta(days=1), "sublingual", plan=default_plan(), actor="t", origin="t"
     )
     clock.at += timedelta(days=2)
+    if note:  # a note to the therapist, older than every entry below
+        store.record_checkin(ref, "therapist_note", [("note", note, None)])
     for day in range(entries):
         clock.at += timedelta(hours=20)
         store.record_checkin(
@@ -108,11 +110,13 @@ def test_session_prep_pdf_is_one_page_with_the_period_since_the_last_session(wor
 
 def test_session_prep_pdf_stays_one_page_and_counts_what_did_not_fit(world):
     store, clock, mine, _, ref = world
-    _seed(store, clock, ref, entries=40)
+    _seed(store, clock, ref, entries=40, note="Please ask me about my sister.")
     prep = store.session_prep_for(mine, ref)
     pages, text = _pdf_text(prep_pdf.render(prep, _question))
     assert pages == 1
-    assert "Day 39:" in text  # newest first
+    # A note addressed to the therapist comes first, though 40 entries are newer; then newest first.
+    assert text.index("Please ask me about my sister.") < text.index("Day 39:") < text.index("Day 38:")
+    assert "What would you like your therapist to know?" in text
     assert "earlier entries in the portal" in text
 
 
