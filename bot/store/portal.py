@@ -265,7 +265,11 @@ class PortalStoreMixin:
             for flag, p in s.execute(
                 select(RiskFlag, Patient)
                 .join(Patient, Patient.id == RiskFlag.patient_id)
-                .where(self._scope(staff), RiskFlag.status.in_(("open", "acknowledged")))
+                .where(
+                    self._scope(staff),
+                    Patient.status != "deleted",
+                    RiskFlag.status.in_(("open", "acknowledged")),
+                )
             ).all():
                 flags.append(self._flag_row(s, flag, p))
                 self._audit(
@@ -283,7 +287,7 @@ class PortalStoreMixin:
                 for c, p in s.execute(
                     select(CheckIn, Patient)
                     .join(Patient, Patient.id == CheckIn.patient_id)
-                    .where(self._scope(staff), CheckIn.completed_at >= since)
+                    .where(self._scope(staff), Patient.status != "deleted", CheckIn.completed_at >= since)
                     .order_by(CheckIn.completed_at.desc())
                 ).all():
                     completed.append(

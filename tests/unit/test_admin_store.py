@@ -210,3 +210,15 @@ def test_an_admin_reassigns_a_patient_within_the_clinic_only(world):
         store.reassign_patient(other, ref, other)  # therapists do not reassign
     assert store.can_see_patient(other, ref)
     assert [e["action"] for e in store.audit_events(patient_ref=ref)].count("patient.reassign") == 1
+
+
+def test_today_leaves_out_a_deleted_patient_instead_of_failing(world):
+    store, clock, _, therapist, _ = world
+    ref = store.create_patient(clinic_id=1, therapist_id=therapist, display_name="Gone").ref
+    store.record_checkin(ref, "daily", [("mood", None, 5.0)])
+    store.record_risk(
+        ref, message_id=None, text="x", signal=SignalInput("high", ["suicide"], [{"rule": "t"}])
+    )
+    store.delete_patient(ref, actor="t", origin="t")
+    today = store.today_for(therapist, since=clock.at - timedelta(days=1))
+    assert today.completed == [] and today.flags == []
