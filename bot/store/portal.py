@@ -484,6 +484,7 @@ class PortalStoreMixin:
             if (
                 flag is None
                 or p is None
+                or p.status == "deleted"
                 or not s.execute(select(Patient.id).where(Patient.id == p.id, self._scope(staff))).first()
             ):
                 raise NotFound("No such risk flag.")
@@ -564,7 +565,7 @@ class PortalStoreMixin:
             row = s.execute(
                 select(Patient.ref)
                 .join(RiskFlag, RiskFlag.patient_id == Patient.id)
-                .where(RiskFlag.id == flag_id, self._scope(staff))
+                .where(RiskFlag.id == flag_id, self._scope(staff), Patient.status != "deleted")
             ).first()
             if row is None:
                 raise NotFound("No such risk flag.")

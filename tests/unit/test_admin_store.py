@@ -216,9 +216,14 @@ def test_today_leaves_out_a_deleted_patient_instead_of_failing(world):
     store, clock, _, therapist, _ = world
     ref = store.create_patient(clinic_id=1, therapist_id=therapist, display_name="Gone").ref
     store.record_checkin(ref, "daily", [("mood", None, 5.0)])
-    store.record_risk(
+    flag = store.record_risk(
         ref, message_id=None, text="x", signal=SignalInput("high", ["suicide"], [{"rule": "t"}])
-    )
+    ).flag_id
     store.delete_patient(ref, actor="t", origin="t")
     today = store.today_for(therapist, since=clock.at - timedelta(days=1))
     assert today.completed == [] and today.flags == []
+    # An old alert's link to the flag is a plain "not found", not a failure to decrypt.
+    with pytest.raises(NotFound):
+        store.flag_detail(therapist, flag)
+    with pytest.raises(NotFound):
+        store.flag_patient_ref(therapist, flag)
