@@ -37,7 +37,6 @@ from bot import runtime
 from bot.channels import wording
 from bot.channels.inbound import SeenIds, SenderQueue, is_risky, sanitize
 from bot.config import Settings
-from bot.safety.resources import resources_for
 from bot.store.api import CredentialRefused, PatientRef
 
 logger = logging.getLogger(__name__)
@@ -330,12 +329,8 @@ class TelegramInput(InputChannel):
             await self._on_message(update.edited_message, edited=True)
 
     def _resources_text(self, key: str) -> str:
-        res = resources_for(self.settings.default_locale)
-        return wording.text(
-            CHANNEL,
-            key,
-            emergency=res.emergency,
-            resources=res.as_text(self.settings.clinic_urgent_line),
+        return wording.with_resources(
+            CHANNEL, key, self.settings.default_locale, self.settings.clinic_urgent_line
         )
 
     async def _patient(self, chat_id: int) -> PatientRef | None:

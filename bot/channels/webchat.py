@@ -37,7 +37,6 @@ from bot import runtime
 from bot.channels import wording
 from bot.channels.inbound import SenderQueue, is_risky, sanitize
 from bot.config import Settings
-from bot.safety.resources import resources_for
 from bot.store.api import MAX_TEXT_CHARS, CredentialRefused, PatientRef
 
 logger = logging.getLogger(__name__)
@@ -136,9 +135,9 @@ class WebChatInput(InputChannel):
         return WebChatOutput(self.sio) if self.sio is not None else None
 
     def _crisis_text(self) -> str:
-        res = resources_for(self.settings.default_locale)
-        resources = res.as_text(self.settings.clinic_urgent_line)
-        return wording.text(CHANNEL, "unbound_crisis", emergency=res.emergency, resources=resources)
+        return wording.with_resources(
+            CHANNEL, "unbound_crisis", self.settings.default_locale, self.settings.clinic_urgent_line
+        )
 
     async def _verify(self, token: object) -> PatientRef:
         if not isinstance(token, str) or not token:
@@ -214,7 +213,7 @@ class WebChatInput(InputChannel):
                 await error(sid, "too_fast")
                 return
             # The per-patient lock is the first thing awaited, so messages keep their order.
-            await self.queue.run(ref, lambda: self._handle(sid, session, data, on_new_message, error))
+            await self.queue.run(ref, lambda: self._handle(sid, session, text, risky, on_new_message, error))
 
         return bp
 
@@ -222,28 +221,28 @@ class WebChatInput(InputChannel):
         self,
         sid: str,
         session: dict[str, Any],
-        data: Any,
+        text: object,
+        risky: bool,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
         error: Callable[..., Awaitable[None]],
     ) -> None:
+        """One message, in order. `risky` was assessed once on arrival (see handle_message)."""
         sio = self.sio
         assert sio is not None
         try:
             patient = await self._verify(session.get("token"))  # a withdrawn link stops open chats too
         except CredentialRefused as exc:
-            text = data.get("message") if isinstance(data, dict) else None
-            if isinstance(text, str) and is_risky(text, self.settings.safety_threshold):
+            if risky:
                 # The link no longer names a patient, so no flag can be written and nobody
                 # will see this; the crisis numbers still come before the refusal.
                 await sio.emit(BOT_EVENT, bot_payload(self._crisis_text(), None, {}), room=sid)
             await error(sid, exc.reason)
             await sio.disconnect(sid)
             return
-        text = data.get("message") if isinstance(data, dict) else None
         if not isinstance(text, str) or not text.strip():
             await error(sid, "not_text")
             return
-        if len(text) > MAX_TEXT_CHARS and not is_risky(text, self.settings.safety_threshold):
+        if len(text) > MAX_TEXT_CHARS and not risky:
             # Too long to keep as an entry; risky words still go on to the safety path, which
             # keeps the head and tail of a long text with the flag.
             await error(sid, "too_long", limit=f"{MAX_TEXT_CHARS:,}")

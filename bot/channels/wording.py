@@ -6,6 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from bot.config import PROJECT_ROOT
+from bot.safety.resources import resources_for
 from bot.yamlfile import read_yaml
 
 CHANNELS_FILE = PROJECT_ROOT / "data" / "channels.yml"
@@ -50,6 +51,13 @@ def text(channel: str, key: str, path: Path = CHANNELS_FILE, **values: object) -
         return template.format(**values)
     except (KeyError, IndexError):
         raise WordingError(f"{path}: {channel}.{key} uses a placeholder that is not available.") from None
+
+
+def with_resources(channel: str, key: str, locale: str, urgent_line: str = "") -> str:
+    """A channel text filled with the crisis resources of `locale` ({emergency}, {resources}):
+    what a channel says on its own when risky words reach it outside a patient's conversation."""
+    res = resources_for(locale)
+    return text(channel, key, emergency=res.emergency, resources=res.as_text(urgent_line))
 
 
 def check(path: Path = CHANNELS_FILE) -> None:

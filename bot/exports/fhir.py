@@ -13,7 +13,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.prompts.sets import Catalogue
 
 LOINC = "http://loinc.org"
 PATIENT_ID_SYSTEM = "urn:interlude:patient"
@@ -58,6 +61,11 @@ INSTRUMENTS: dict[str, dict[str, Any]] = {
         "total": ("70274-6", "Generalized anxiety disorder 7 item (GAD-7) total score"),
     },
 }
+
+
+def item_texts(catalogue: Catalogue) -> dict[str, list[str]]:
+    """Each instrument's questions as the patient saw them (its prompt set, in item order)."""
+    return {name: [p.text for p in catalogue.get(name).prompts] for name in INSTRUMENTS}
 
 
 def questionnaire_response(

@@ -92,6 +92,12 @@ class Catalogue:
             raise PromptSetError(f"No prompt set {set_id!r}.")
         return self.sets[set_id]
 
+    def question(self, set_id: str, key: str) -> str:
+        """The question a stored answer replied to; the key itself if the set has changed since."""
+        ps = self.sets.get(set_id)
+        found = next((p for p in ps.prompts if p.key == key), None) if ps else None
+        return found.text if found else key.replace("_", " ")
+
 
 def _prompt(raw: Any, where: str) -> Prompt:
     if not isinstance(raw, dict):

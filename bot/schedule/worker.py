@@ -101,13 +101,7 @@ class Scheduler:
             result.held += 1
             return
         try:
-            await asyncio.to_thread(
-                self.rasa.trigger_intent,
-                job.patient_ref,
-                "EXTERNAL_checkin_due",
-                {"prompt_set": job.prompt_set},
-                channel,
-            )
+            await self._trigger(job, "EXTERNAL_checkin_due", channel)
         except Exception as exc:  # Rasa away: the check-in stays pending and is tried again
             self.store.retry_checkin(job, self.now() + RETRY_AFTER, f"rasa:{type(exc).__name__}")
             logger.warning("check-in %s could not be sent (%s); retrying", job.id, type(exc).__name__)
@@ -116,6 +110,12 @@ class Scheduler:
         self.store.mark_checkin_sent(job, channel)
         logger.info("check-in %s (%s) sent to %s via %s", job.id, job.prompt_set, job.patient_ref, channel)
         result.sent += 1
+
+    async def _trigger(self, job: DueJob, intent: str, channel: str) -> None:
+        """Start the check-in (or its nudge) in the patient's conversation, through Rasa."""
+        await asyncio.to_thread(
+            self.rasa.trigger_intent, job.patient_ref, intent, {"prompt_set": job.prompt_set}, channel
+        )
 
     async def _nudge(self, job: DueJob, result: TickResult) -> None:
         channel, _ = self.store.checkin_route(job.patient_ref)
@@ -128,13 +128,7 @@ class Scheduler:
             self.store.release_nudge(job)  # later, or never: it expires on time regardless
             return
         try:
-            await asyncio.to_thread(
-                self.rasa.trigger_intent,
-                job.patient_ref,
-                "EXTERNAL_checkin_nudge",
-                {"prompt_set": job.prompt_set},
-                channel,
-            )
+            await self._trigger(job, "EXTERNAL_checkin_nudge", channel)
         except Exception as exc:
             self.store.release_nudge(job)
             logger.warning("nudge for check-in %s failed (%s)", job.id, type(exc).__name__)

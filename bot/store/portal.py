@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 
 from bot.accounts import verify_password
 from bot.store.db import transaction
@@ -152,9 +152,15 @@ class PortalStoreMixin:
     # ------------------------------------------------------------------ who sees what
     @staticmethod
     def _scope(staff: Staff) -> Any:
-        if staff.role == "admin":
-            return Patient.clinic_id == staff.clinic_id
-        return Patient.therapist_id == staff.id
+        """The patients this staff member may see. A deleted (crypto-shredded) patient is
+        nobody's: their leftover rows can no longer be decrypted, so every page treats them as
+        not found."""
+        owner = (
+            Patient.clinic_id == staff.clinic_id
+            if staff.role == "admin"
+            else Patient.therapist_id == staff.id
+        )
+        return and_(owner, Patient.status != "deleted")
 
     def _staff(self, s: Session, staff_id: int) -> Staff:
         from bot.store.api import NotFound
@@ -168,7 +174,7 @@ class PortalStoreMixin:
         from bot.store.api import NotFound
 
         p = s.execute(select(Patient).where(Patient.ref == ref, self._scope(staff))).scalar_one_or_none()
-        if p is None or p.status == "deleted":
+        if p is None:
             raise NotFound("No such patient.")
         return p
 
@@ -191,6 +197,16 @@ class PortalStoreMixin:
                 DosingSession.planned_at > now,
             )
         ).scalar()
+
+    def _audit_flag_read(self, s: Session, staff_id: int, p: Patient, flag: RiskFlag) -> None:
+        self._audit(
+            s,
+            f"staff:{staff_id}",
+            "read.risk_flag",
+            patient_id=p.id,
+            origin="portal",
+            detail={"flag_id": flag.id},
+        )
 
     def _flag_row(self, s: Session, flag: RiskFlag, p: Patient) -> FlagRow:
         deadline = s.execute(
@@ -215,9 +231,7 @@ class PortalStoreMixin:
         with transaction(self._factory) as s:
             staff = self._staff(s, staff_id)
             out = []
-            for p in s.execute(
-                select(Patient).where(self._scope(staff), Patient.status != "deleted").order_by(Patient.id)
-            ).scalars():
+            for p in s.execute(select(Patient).where(self._scope(staff)).order_by(Patient.id)).scalars():
                 therapist = s.get(Staff, p.therapist_id)
                 flag = (
                     s.execute(
@@ -267,19 +281,11 @@ class PortalStoreMixin:
                 .join(Patient, Patient.id == RiskFlag.patient_id)
                 .where(
                     self._scope(staff),
-                    Patient.status != "deleted",
                     RiskFlag.status.in_(("open", "acknowledged")),
                 )
             ).all():
                 flags.append(self._flag_row(s, flag, p))
-                self._audit(
-                    s,
-                    f"staff:{staff_id}",
-                    "read.risk_flag",
-                    patient_id=p.id,
-                    origin="portal",
-                    detail={"flag_id": flag.id},
-                )
+                self._audit_flag_read(s, staff_id, p, flag)
             far = datetime.max.replace(tzinfo=now.tzinfo)
             flags.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.deadline_at or far, f.created_at))
             completed = []
@@ -287,7 +293,7 @@ class PortalStoreMixin:
                 for c, p in s.execute(
                     select(CheckIn, Patient)
                     .join(Patient, Patient.id == CheckIn.patient_id)
-                    .where(self._scope(staff), Patient.status != "deleted", CheckIn.completed_at >= since)
+                    .where(self._scope(staff), CheckIn.completed_at >= since)
                     .order_by(CheckIn.completed_at.desc())
                 ).all():
                     completed.append(
@@ -306,7 +312,6 @@ class PortalStoreMixin:
                     .join(Patient, Patient.id == ScheduledCheckin.patient_id)
                     .where(
                         self._scope(staff),
-                        Patient.status != "deleted",
                         ScheduledCheckin.status == "expired",
                         ScheduledCheckin.closed_at >= since,
                     )
@@ -484,7 +489,6 @@ class PortalStoreMixin:
             if (
                 flag is None
                 or p is None
-                or p.status == "deleted"
                 or not s.execute(select(Patient.id).where(Patient.id == p.id, self._scope(staff))).first()
             ):
                 raise NotFound("No such risk flag.")
@@ -517,14 +521,7 @@ class PortalStoreMixin:
                 .where(Handoff.patient_id == p.id, Handoff.ended_at.is_(None))
             ).scalar_one_or_none()
             ack = s.get(Staff, flag.acknowledged_by).display_name if flag.acknowledged_by else None
-            self._audit(
-                s,
-                f"staff:{staff_id}",
-                "read.risk_flag",
-                patient_id=p.id,
-                origin="portal",
-                detail={"flag_id": flag.id},
-            )
+            self._audit_flag_read(s, staff_id, p, flag)
             return FlagDetail(self._flag_row(s, flag, p), signals, notes, handoff, ack)
 
     def add_flag_note(self, staff_id: int, flag_id: int, text: str) -> None:
@@ -565,7 +562,7 @@ class PortalStoreMixin:
             row = s.execute(
                 select(Patient.ref)
                 .join(RiskFlag, RiskFlag.patient_id == Patient.id)
-                .where(RiskFlag.id == flag_id, self._scope(staff), Patient.status != "deleted")
+                .where(RiskFlag.id == flag_id, self._scope(staff))
             ).first()
             if row is None:
                 raise NotFound("No such risk flag.")

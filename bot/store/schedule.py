@@ -467,20 +467,25 @@ class ScheduleStoreMixin:
         return self._finish(job)
 
     # ------------------------------------------------------------------ the patient's own controls
+    @staticmethod
+    def _outstanding(s: Session, p: Patient, *, due_by: datetime) -> list[ScheduledCheckin]:
+        """The patient's check-ins waiting for answers or still to come, due by `due_by`."""
+        return list(
+            s.execute(
+                select(ScheduledCheckin).where(
+                    ScheduledCheckin.patient_id == p.id,
+                    ScheduledCheckin.status.in_(OUTSTANDING + OPEN),
+                    ScheduledCheckin.due_at <= due_by,
+                )
+            ).scalars()
+        )
+
     def postpone_outstanding(self, ref: str, delay: timedelta, *, origin: str) -> int:
         """ "Remind me in an hour": the check-in waiting for answers (or due next today) comes back later."""
         now = self._clock()
         with transaction(self._factory) as s:
             p = self._patient(s, ref)
-            rows = list(
-                s.execute(
-                    select(ScheduledCheckin).where(
-                        ScheduledCheckin.patient_id == p.id,
-                        ScheduledCheckin.status.in_(OUTSTANDING + OPEN),
-                        ScheduledCheckin.due_at <= now + timedelta(hours=12),
-                    )
-                ).scalars()
-            )
+            rows = self._outstanding(s, p, due_by=now + timedelta(hours=12))
             for row in rows:
                 row.status, row.due_at, row.reason = "pending", now + delay, "patient_postponed"
                 row.sent_at = row.nudged_at = None
@@ -502,15 +507,7 @@ class ScheduleStoreMixin:
             tz = ZoneInfo(p.timezone)
             local_now = now.astimezone(tz)
             end_of_day = local_now.replace(hour=23, minute=59, second=59).astimezone(now.tzinfo)
-            rows = list(
-                s.execute(
-                    select(ScheduledCheckin).where(
-                        ScheduledCheckin.patient_id == p.id,
-                        ScheduledCheckin.status.in_(OUTSTANDING + OPEN),
-                        ScheduledCheckin.due_at <= end_of_day,
-                    )
-                ).scalars()
-            )
+            rows = self._outstanding(s, p, due_by=end_of_day)
             for row in rows:
                 row.status, row.reason, row.closed_at = "skipped", "patient_not_today", now
             self._audit(

@@ -46,10 +46,7 @@ def world(database_url, data_dir):
 
 
 def _question(prompt_set: str, key: str) -> str:
-    try:
-        return next(p.text for p in default_catalogue().get(prompt_set).prompts if p.key == key)
-    except Exception:
-        return key
+    return default_catalogue().question(prompt_set, key)
 
 
 def _seed(store, clock, ref, *, entries: int = 3, note: str | None = None):
@@ -129,8 +126,7 @@ def test_session_prep_with_nothing_yet_says_so(world):
 
 
 def _texts() -> dict[str, list[str]]:
-    cat = default_catalogue()
-    return {name: [p.text for p in cat.get(name).prompts] for name in ("phq9", "gad7")}
+    return fhir.item_texts(default_catalogue())
 
 
 def _required_codes_ok(model) -> list[str]:

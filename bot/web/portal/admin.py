@@ -32,8 +32,8 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
 
         @login_required
         async def wrapped(request: Request, staff_id: int) -> Response:
-            staff = await run_in_threadpool(store().staff_view, staff_id)
-            if staff is None or staff.role != "admin":
+            staff = request.state.staff  # read by login_required
+            if staff.role != "admin":
                 return not_found(request, staff)
             if request.method == "POST":
                 form = await form_of(request)
@@ -243,7 +243,7 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
     # ---------------------------------------------------------------- own account: two-step sign-in
     @login_required
     async def account(request: Request, staff_id: int) -> Response:
-        staff = await run_in_threadpool(store().staff_view, staff_id)
+        staff = request.state.staff
         context: dict[str, Any] = {
             "staff": staff,
             "title": "Your account",
@@ -285,7 +285,7 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
             ok = await run_in_threadpool(s.totp_disable, staff_id, code)
             message = {"notice": "Two-step sign-in is off."} if ok else {"error": "That code is not right."}
             return RedirectResponse("/portal/account?" + urlencode(message), status_code=303)
-        return not_found(request, await run_in_threadpool(s.staff_view, staff_id))
+        return not_found(request, request.state.staff)
 
     return [
         Route("/portal/admin/staff", staff_page, methods=["GET", "POST"]),

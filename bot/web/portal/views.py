@@ -42,6 +42,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
                 # Disabled, or the password changed since this session signed in.
                 request.session.clear()
                 return RedirectResponse("/portal/login", status_code=303)
+            request.state.staff = staff  # read once per request; handlers use it
             return await handler(request, staff_id)
 
         return wrapped
@@ -135,29 +136,24 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         return RedirectResponse("/portal/login", status_code=303)
 
     # ---------------------------------------------------------------- pages
-    async def staff_of(staff_id: int) -> Any:
-        return await run_in_threadpool(store().staff_view, staff_id)
-
     @login_required
     async def today(request: Request, staff_id: int) -> Response:
         since = request.session.get("since")
         view = await run_in_threadpool(
             store().today_for, staff_id, datetime.fromisoformat(since) if since else None
         )
-        return page(
-            request, "today.html", {"staff": await staff_of(staff_id), "title": "Today", "today": view}
-        )
+        return page(request, "today.html", {"staff": request.state.staff, "title": "Today", "today": view})
 
     @login_required
     async def patients(request: Request, staff_id: int) -> Response:
         rows = await run_in_threadpool(store().patients_for, staff_id)
         return page(
-            request, "patients.html", {"staff": await staff_of(staff_id), "title": "Patients", "rows": rows}
+            request, "patients.html", {"staff": request.state.staff, "title": "Patients", "rows": rows}
         )
 
     @login_required
     async def patient(request: Request, staff_id: int) -> Response:
-        staff = await staff_of(staff_id)
+        staff = request.state.staff
         try:
             view = await run_in_threadpool(store().patient_overview, staff_id, request.path_params["ref"])
         except NotFound:
@@ -180,7 +176,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
 
     @login_required
     async def transcript(request: Request, staff_id: int) -> Response:
-        staff = await staff_of(staff_id)
+        staff = request.state.staff
         ref = request.path_params["ref"]
         try:
             overview = await run_in_threadpool(store().patient_overview, staff_id, ref)
@@ -195,7 +191,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
 
     @login_required
     async def flag(request: Request, staff_id: int) -> Response:
-        staff = await staff_of(staff_id)
+        staff = request.state.staff
         try:
             detail = await run_in_threadpool(
                 store().flag_detail, staff_id, int(request.path_params["flag_id"])
@@ -217,7 +213,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
     async def flag_action(request: Request, staff_id: int) -> Response:
         from bot.handoff import HandoffService, RasaApi
 
-        staff = await staff_of(staff_id)
+        staff = request.state.staff
         flag_id = int(request.path_params["flag_id"])
         action = request.path_params["action"]
         form = await form_of(request)
@@ -254,7 +250,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
     async def enroll(request: Request, staff_id: int) -> Response:
         from bot.enrollment import enroll_patient
 
-        staff = await staff_of(staff_id)
+        staff = request.state.staff
         therapists = await run_in_threadpool(store().therapists, staff.clinic_id)
         context: dict[str, Any] = {
             "staff": staff,
@@ -303,7 +299,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         if isinstance(form, Response):
             return form
         if not await run_in_threadpool(store().can_see_patient, staff_id, ref):
-            return not_found(request, await staff_of(staff_id))
+            return not_found(request, request.state.staff)
         overview_tz = (await run_in_threadpool(store().find_patient, ref)).timezone
         try:
             at = datetime.fromisoformat(str(form.get("at") or "")).replace(tzinfo=ZoneInfo(overview_tz))
@@ -327,7 +323,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
     async def trends(request: Request, staff_id: int) -> Response:
         from bot.web.portal.charts import GAD7_BANDS, PHQ9_BANDS, Series, chart
 
-        staff = await staff_of(staff_id)
+        staff = request.state.staff
         try:
             t = await run_in_threadpool(store().trends_for, staff_id, request.path_params["ref"])
         except NotFound:
@@ -371,7 +367,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         try:
             rows = await run_in_threadpool(store().entries_csv_rows, staff_id, request.path_params["ref"])
         except NotFound:
-            return not_found(request, await staff_of(staff_id))
+            return not_found(request, request.state.staff)
         out = io.StringIO()
         writer = csv.writer(out)
         for row in rows:
@@ -389,16 +385,9 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         try:
             prep = await run_in_threadpool(store().session_prep_for, staff_id, ref)
         except NotFound:
-            return not_found(request, await staff_of(staff_id))
-        catalogue = default_catalogue()
-
-        def question_for(prompt_set: str, key: str) -> str:
-            ps = catalogue.sets.get(prompt_set)
-            found = next((p for p in ps.prompts if p.key == key), None) if ps else None
-            return found.text if found else key.replace("_", " ")
-
+            return not_found(request, request.state.staff)
         clinic = await run_in_threadpool(store().clinic_name_of_staff, staff_id)
-        body = await run_in_threadpool(prep_pdf.render, prep, question_for, clinic)
+        body = await run_in_threadpool(prep_pdf.render, prep, default_catalogue().question, clinic)
         return attachment(body, "application/pdf", f"interlude-{ref}-session-prep.pdf")
 
     @login_required
@@ -412,9 +401,8 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         try:
             data = await run_in_threadpool(store().instrument_results_for, staff_id, ref)
         except NotFound:
-            return not_found(request, await staff_of(staff_id))
-        catalogue = default_catalogue()
-        texts = {name: [p.text for p in catalogue.get(name).prompts] for name in fhir.INSTRUMENTS}
+            return not_found(request, request.state.staff)
+        texts = fhir.item_texts(default_catalogue())
         body = fhir.bundle(ref, data["results"], texts, await run_in_threadpool(store().now))
         text = json.dumps(body, indent=2, ensure_ascii=False)
         return attachment(text, "application/fhir+json", f"interlude-{ref}-questionnaires.fhir.json")
@@ -434,7 +422,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
             or owner.ref != ref
             or not await run_in_threadpool(store().can_see_patient, staff_id, ref)
         ):
-            return not_found(request, await staff_of(staff_id))
+            return not_found(request, request.state.staff)
         back = f"/portal/patients/{ref}"
         action = str(form.get("action") or "")
         try:
