@@ -180,7 +180,7 @@ def test_the_store_gives_item_answers_and_message_links_to_the_portal(world):
 
 
 def test_the_pdf_has_no_item9_mark_when_item9_is_0(world):
-    store, clock, staff, ref = world
+    store, _, staff, ref = world
     items = [2] * 8 + [0]
     total, band = score("phq9", items)
     store.record_checkin(ref, "phq9", [], instrument=("phq9", items, total, band))
