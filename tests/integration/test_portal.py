@@ -791,7 +791,7 @@ def test_what_a_clinician_reads_on_a_desk_and_on_a_phone(stack, stack_store, bro
             current = page.locator(".msg.current")
             assert current.count() == 1 and "i want to kill myself" in current.inner_text()
             assert current.evaluate("li => li.matches(':target')")
-            assert page.get_by_role("navigation", name="Transcript days").count() == 1
+            assert page.get_by_role("navigation", name="Transcript days", exact=True).count() == 1
             visit("transcript")
     finally:
         context.close()

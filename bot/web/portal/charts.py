@@ -143,7 +143,7 @@ def chart(series: Series, sessions: list[datetime], chart_id: str, tz: str = "UT
         parts.append(
             f'<text x="{RIGHT}%" dx="-4" y="{y(low) - 3:.1f}" text-anchor="end" class="band">{escape(label)}</text>'
         )
-    for tick in (0, series.top / 2, series.top):
+    for tick in (0, series.top // 2, series.top):  # whole numbers: scores are
         parts.append(
             f'<line x1="{LEFT}%" x2="{RIGHT}%" y1="{y(tick):.1f}" y2="{y(tick):.1f}" class="grid"/>'
             f'<text x="{LEFT}%" dx="3" y="{y(tick) - 3:.1f}" class="axis">{tick:g}</text>'
