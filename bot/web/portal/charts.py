@@ -30,7 +30,7 @@ GAD7_BANDS = [
     (15, "severe", "#fdecea"),
 ]
 
-HEIGHT, TOP, BOTTOM = 230, 22, 36  # px: the chart is as wide as its card, a fixed height
+HEIGHT, TOP, BOTTOM = 236, 22, 42  # px: the chart is as wide as its card, a fixed height
 LEFT, RIGHT = 3.0, 97.0  # per cent of the width: x is in per cent, so text never scales
 MIN_GAP = 1.6  # per cent: answers closer than this are drawn side by side (exact times in titles)
 MIN_SPAN = timedelta(days=7)
@@ -150,9 +150,12 @@ def chart(series: Series, sessions: list[datetime], chart_id: str, tz: str = "UT
         )
     base = TOP + plot_h
     for at, label in axis.ticks:
+        day, *month = label.split(" ", 1)  # the month under the day: a phone fits a week
         parts.append(
             f'<line x1="{x(at):.2f}%" x2="{x(at):.2f}%" y1="{base}" y2="{base + 5}" class="axis-line"/>'
-            f'<text x="{x(at):.2f}%" dx="2" y="{base + 17}" class="axis">{escape(label)}</text>'
+            f'<text x="{x(at):.2f}%" dx="2" y="{base + 17}" class="axis">{escape(day)}'
+            + (f'<tspan x="{x(at):.2f}%" dx="2" dy="13">{escape(month[0])}</tspan>' if month else "")
+            + "</text>"
         )
     parts.append(f'<line x1="{LEFT}%" y1="{base}" x2="{RIGHT}%" y2="{base}" class="axis-line"/>')
     for t in sessions:
