@@ -151,7 +151,7 @@ def world(database_url, data_dir):
     store.close()
 
 
-def test_the_store_gives_item_answers_and_message_links_to_the_portal(world):
+def test_the_store_gives_item_answers_to_the_flag_page_trends_and_the_pdf(world):
     store, clock, staff, ref = world
     total, band = score("phq9", PHQ9_ITEMS)
     checkin = store.record_checkin(
