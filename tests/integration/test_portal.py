@@ -748,6 +748,7 @@ def test_what_a_clinician_reads_on_a_desk_and_on_a_phone(stack, stack_store, bro
 
             visit("today", "/portal")
             assert page.get_by_role("link", name="Robin Readable").count() >= 1
+            visit("patients", "/portal/patients")
 
             page.goto(f"{base}/portal/flags/{flag}")
             for name in ("Acknowledge", "Resolve", "Take over the conversation"):  # one tap each
