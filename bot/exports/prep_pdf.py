@@ -16,11 +16,16 @@ import itertools
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+
+from bot.prompts.readable import item9_above_zero, item9_answer
+
+if TYPE_CHECKING:
+    from bot.prompts.sets import Catalogue
 
 PAGE_BOTTOM = 280.0  # mm on A4 (297): room for the footer
 ENTRY_CHARS = 420
@@ -117,9 +122,19 @@ def _mood_chart(pdf: _Doc, mood: list[tuple[datetime, float]], start: datetime, 
     pdf.set_xy(x0 + w + 6, y0)
 
 
-def render(prep: dict[str, Any], question_for: Callable[[str, str], str], clinic: str = "") -> bytes:
+def render(
+    prep: dict[str, Any],
+    question_for: Callable[[str, str], str],
+    clinic: str = "",
+    catalogue: Catalogue | None = None,
+) -> bytes:
     """The PDF bytes for `prep` (Store.session_prep_for). `question_for(prompt_set, key)`
-    gives the question an entry answered."""
+    gives the question an entry answered; `catalogue` (default: data/prompts/) the words of
+    questionnaire answers."""
+    if catalogue is None:
+        from bot.prompts.sets import default_catalogue
+
+        catalogue = default_catalogue()
     tz = prep["timezone"]
     generated = prep["generated_at"]
     pdf = _Doc(
@@ -190,6 +205,19 @@ def render(prep: dict[str, Any], question_for: Callable[[str, str], str], clinic
             if len(in_period) > 1:
                 text += f"; {len(in_period)} in this period: " + ", ".join(str(r["total"]) for r in in_period)
         pdf.multi_cell(0, 5, pdf.text_of(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        for r in in_period:
+            value = item9_above_zero(instrument, r.get("items") or [])
+            if value:
+                # Marked in words and weight, not colour alone (printed in black and white too).
+                pdf.set_text_color(*SEVERITY_RGB["critical"])
+                pdf.font(9, bold=True)
+                line = (
+                    f"! ITEM 9 ABOVE 0 ({_fmt(r['at'], tz)}): {catalogue.question(instrument, 'item9')}: "
+                    f"{item9_answer(catalogue, value)} ({value})"
+                )
+                pdf.multi_cell(0, 5, pdf.text_of(line), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+                pdf.set_text_color(0, 0, 0)
+                pdf.font(9)
 
     # Flags
     _heading(pdf, "Risk flags")

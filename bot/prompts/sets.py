@@ -92,10 +92,27 @@ class Catalogue:
             raise PromptSetError(f"No prompt set {set_id!r}.")
         return self.sets[set_id]
 
+    def title(self, set_id: str) -> str:
+        """The set's title as a clinician reads it ("Daily check-in"); the id if it is gone."""
+        ps = self.sets.get(set_id)
+        return ps.title if ps else set_id.replace("_", " ")
+
+    def find(self, set_id: str, key: str) -> Prompt | None:
+        """The prompt (or follow-up) a stored answer replied to, or None if the set changed since."""
+        ps = self.sets.get(set_id)
+        for p in ps.prompts if ps else ():
+            if p.key == key:
+                return p
+            if p.follow_up is not None and p.follow_up.key == key:
+                return p.follow_up
+        return None
+
+    def for_instrument(self, instrument: str) -> PromptSet | None:
+        return next((ps for ps in self.sets.values() if ps.instrument == instrument), None)
+
     def question(self, set_id: str, key: str) -> str:
         """The question a stored answer replied to; the key itself if the set has changed since."""
-        ps = self.sets.get(set_id)
-        found = next((p for p in ps.prompts if p.key == key), None) if ps else None
+        found = self.find(set_id, key)
         return found.text if found else key.replace("_", " ")
 
 

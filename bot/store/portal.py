@@ -365,7 +365,14 @@ class PortalStoreMixin:
                     }
                 )
             scores = [
-                {"instrument": r.instrument, "total": r.total, "band": r.band, "at": r.created_at}
+                {
+                    "instrument": r.instrument,
+                    "total": r.total,
+                    "band": r.band,
+                    "at": r.created_at,
+                    "items": json.loads(r.item_answers),
+                    "checkin_id": r.checkin_id,
+                }
                 for r in s.execute(
                     select(InstrumentResult)
                     .where(InstrumentResult.patient_id == p.id)
@@ -448,12 +455,14 @@ class PortalStoreMixin:
             staff = self._staff(s, staff_id)
             p = self._visible_patient(s, staff, ref)
             flagged: dict[str, list[dict[str, Any]]] = {}
+            flag_of: dict[str, int] = {}
             for sig in s.execute(
                 select(RiskSignal)
                 .join(RiskFlag, RiskFlag.id == RiskSignal.flag_id)
                 .where(RiskFlag.patient_id == p.id)
             ).scalars():
                 if sig.message_id:
+                    flag_of[sig.message_id] = sig.flag_id
                     flagged[sig.message_id] = [
                         {"rule": r.get("rule"), "severity": r.get("severity")} for r in json.loads(sig.rules)
                     ] + [{"rule": "severity", "severity": sig.severity}]
@@ -473,7 +482,9 @@ class PortalStoreMixin:
                             "clinician" if (meta.get("from") or nested.get("from")) == "clinician" else "bot"
                         ),
                         "text": text,
+                        "id": event.get("message_id"),
                         "flag": flagged.get(event.get("message_id") or ""),
+                        "flag_id": flag_of.get(event.get("message_id") or ""),
                     }
                 )
             self._audit(s, f"staff:{staff_id}", "read.transcript", patient_id=p.id, origin="portal")
@@ -500,6 +511,10 @@ class PortalStoreMixin:
                     "text": self._decrypt(p, sig.text_enc),
                     "rules": json.loads(sig.rules),
                     "lowering": json.loads(sig.lowering),
+                    "message_id": sig.message_id,
+                    "instrument": self._phq9_at(s, p.id, sig.created_at)
+                    if sig.source == "phq9_item9"
+                    else None,
                 }
                 for sig in s.execute(
                     select(RiskSignal).where(RiskSignal.flag_id == flag.id).order_by(RiskSignal.id)
@@ -523,6 +538,31 @@ class PortalStoreMixin:
             ack = s.get(Staff, flag.acknowledged_by).display_name if flag.acknowledged_by else None
             self._audit_flag_read(s, staff_id, p, flag)
             return FlagDetail(self._flag_row(s, flag, p), signals, notes, handoff, ack)
+
+    @staticmethod
+    def _phq9_at(s: Session, patient_id: int, at: datetime) -> dict[str, Any] | None:
+        """The PHQ-9 whose item 9 raised a signal at `at`: saved just before the flag is written
+        (the check-in is stored first, then the safety path runs), so the latest up to a minute
+        after it."""
+        r = s.execute(
+            select(InstrumentResult)
+            .where(
+                InstrumentResult.patient_id == patient_id,
+                InstrumentResult.instrument == "phq9",
+                InstrumentResult.created_at <= at + timedelta(minutes=1),
+            )
+            .order_by(InstrumentResult.created_at.desc(), InstrumentResult.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        if r is None:
+            return None
+        return {
+            "instrument": "phq9",
+            "items": json.loads(r.item_answers),
+            "total": r.total,
+            "band": r.band,
+            "at": r.created_at,
+        }
 
     def add_flag_note(self, staff_id: int, flag_id: int, text: str) -> None:
         from bot.store.api import StoreError
@@ -569,7 +609,8 @@ class PortalStoreMixin:
             return row[0]
 
     def trends_for(self, staff_id: int, ref: str) -> dict[str, Any]:
-        """Daily mood (any check-in's mood answer), PHQ-9 and GAD-7 totals, and session dates."""
+        """Mood answers (any check-in's), PHQ-9 and GAD-7 totals with their item answers, and
+        session dates."""
         with transaction(self._factory) as s:
             p = self._visible_patient(s, self._staff(s, staff_id), ref)
             mood = [
@@ -584,13 +625,15 @@ class PortalStoreMixin:
                     .order_by(JournalAnswer.created_at)
                 ).scalars()
             ]
-            scores: dict[str, list[tuple[datetime, int, str]]] = {"phq9": [], "gad7": []}
+            scores: dict[str, list[tuple[datetime, int, str, list[int]]]] = {"phq9": [], "gad7": []}
             for r in s.execute(
                 select(InstrumentResult)
                 .where(InstrumentResult.patient_id == p.id)
                 .order_by(InstrumentResult.created_at)
             ).scalars():
-                scores.setdefault(r.instrument, []).append((r.created_at, r.total, r.band))
+                scores.setdefault(r.instrument, []).append(
+                    (r.created_at, r.total, r.band, json.loads(r.item_answers))
+                )
             sessions = [
                 d.planned_at
                 for d in s.execute(
@@ -694,7 +737,13 @@ class PortalStoreMixin:
                 .order_by(InstrumentResult.created_at)
             ).scalars():
                 scores.setdefault(r.instrument, []).append(
-                    {"at": r.created_at, "total": r.total, "band": r.band, "in_period": r.created_at >= since}
+                    {
+                        "at": r.created_at,
+                        "total": r.total,
+                        "band": r.band,
+                        "items": json.loads(r.item_answers),
+                        "in_period": r.created_at >= since,
+                    }
                 )
             flags = [
                 self._flag_row(s, f, p)

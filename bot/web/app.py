@@ -118,6 +118,12 @@ def create_app(settings: Settings | None = None, store_: Store | None = None) ->
             return PlainTextResponse("Not found.", status_code=404)
         return FileResponse(STATIC / name, media_type=files[name], headers={"Cache-Control": "no-cache"})
 
+    async def favicon(request: Request) -> Response:
+        # Browsers ask for /favicon.ico whatever the page links; pages link the SVG too.
+        return FileResponse(
+            STATIC / "favicon.ico", media_type="image/x-icon", headers={"Cache-Control": "max-age=86400"}
+        )
+
     async def socketio(request: Request) -> Response:
         return await proxy.forward(request, "/socket.io/" + request.path_params.get("rest", ""))
 
@@ -138,6 +144,7 @@ def create_app(settings: Settings | None = None, store_: Store | None = None) ->
         routes=[
             Route("/", index),
             Route("/healthz", healthz),
+            Route("/favicon.ico", favicon),
             Route("/chat", chat),
             Route("/widget/{name:path}", widget_asset),
             Route("/socket.io/{rest:path}", socketio, methods=["GET", "POST", "OPTIONS"]),

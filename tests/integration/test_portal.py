@@ -683,3 +683,118 @@ def test_two_step_sign_in_in_chromium(stack, stack_store, browser):
     finally:
         context.close()
     assert all(v == [] for v in serious.values()), serious
+
+
+NO_SIDEWAYS_SCROLL = "() => document.scrollingElement.scrollWidth <= window.innerWidth"
+
+
+def test_what_a_clinician_reads_on_a_desk_and_on_a_phone(stack, stack_store, browser):
+    """Issue 19: instruments in words with PHQ-9 item 9 marked, Trends a point per answer, the
+    transcript a day per page with the flag's message highlighted, a favicon; screenshots at
+    1280 and 390 px, nothing scrolling sideways on the phone, axe clean everywhere."""
+    from bot.prompts.instruments import score
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    clinic = stack_store.ensure_clinic("demo", "Demo Clinic (synthetic data)")
+    therapist = stack_store.staff_id_by_email(DEMO_THERAPIST_EMAIL)
+    ref = stack_store.create_patient(
+        clinic_id=clinic, therapist_id=therapist, display_name="Robin Readable"
+    ).ref
+    stack_store.record_consent(ref, "test")
+    stack_store.add_dosing_session(
+        ref, datetime.now(UTC) + timedelta(days=2), "sublingual", plan=default_plan(), actor="t", origin="t"
+    )
+    # Two daily check-ins on one day: two points on Trends, not a vertical line.
+    for mood in (6.0, 4.0):
+        stack_store.record_checkin(ref, "daily", [("mood", None, mood), ("note", "a slow morning", None)])
+    items = [2, 2, 1, 1, 0, 0, 1, 0, 2]
+    total, band = score("phq9", items)
+    stack_store.record_checkin(
+        ref,
+        "phq9",
+        [(f"item{i}", None, float(v)) for i, v in enumerate(items, 1)],
+        instrument=("phq9", items, total, band),
+    )
+    flag = stack_store.record_risk(
+        ref,
+        message_id=None,
+        text=None,
+        signal=SignalInput("high", ["suicide"], [{"rule": "phq9.item9"}], source="phq9_item9"),
+    ).flag_id
+    stack.client(ref).send("i want to kill myself")  # joins the open flag, with its message id
+    base = stack.settings.web_url
+    assert httpx.get(f"{base}/favicon.ico").status_code == 200
+
+    context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    serious: dict[str, list] = {}
+    overflow: dict[str, bool] = {}
+    try:
+        page.goto(f"{base}/portal/login")
+        page.get_by_label("E-mail").fill(DEMO_THERAPIST_EMAIL)
+        page.get_by_label("Password").fill(demo_password(stack))
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign in").click()
+        icon = page.evaluate("() => document.querySelector('link[rel=icon]').href")
+        assert context.request.get(icon).status == 200
+        for width, height in ((1280, 900), (390, 844)):
+            page.set_viewport_size({"width": width, "height": height})
+
+            def visit(name: str, path: str | None = None, width: int = width) -> None:
+                if path:
+                    page.goto(f"{base}{path}")
+                overflow[f"{name}-{width}"] = page.evaluate(NO_SIDEWAYS_SCROLL)
+                serious[f"{name}-{width}"] = screenshot_and_axe(page, f"20-{name}-{width}")
+
+            visit("today", "/portal")
+            assert page.get_by_role("link", name="Robin Readable").count() >= 1
+            visit("patients", "/portal/patients")
+
+            page.goto(f"{base}/portal/flags/{flag}")
+            for name in ("Acknowledge", "Resolve", "Take over the conversation"):  # one tap each
+                box = page.get_by_role("button", name=name).bounding_box()
+                assert box and box["y"] + box["height"] <= height and box["height"] >= 40, name
+            marks = page.locator(".risk-mark")
+            assert marks.count() >= 1 and "Item 9" in marks.first.inner_text()
+            assert "Thoughts that you would be better off dead" in page.content()
+            visit("flag")
+
+            page.goto(f"{base}/portal/patients/{ref}")
+            text = page.locator("main").inner_text()
+            for words in (
+                "Little interest or pleasure in doing things",
+                "More than half the days",
+                "Daily check-in",
+                "How is your mood today",
+                "6 of 10",
+                f"{total} ({band})",
+            ):
+                assert words in text, words
+            assert "item1" not in text and "phq9" not in text
+            assert page.locator("tr.risk .risk-mark").count() == 1  # item 9, in the PHQ-9's table
+            visit("patient")
+
+            page.goto(f"{base}/portal/patients/{ref}/trends")
+            mood = page.get_by_role("img", name="Mood")
+            xs = mood.locator("circle.point").evaluate_all("cs => cs.map(c => c.getBBox().x)")
+            assert len(xs) == 2 and abs(xs[1] - xs[0]) >= 4  # two answers, two points
+            svg_width = mood.evaluate("svg => svg.getBoundingClientRect().width")
+            card_width = page.locator(".card").first.evaluate("c => c.clientWidth")
+            assert svg_width >= card_width * 0.85  # the chart uses its card
+            assert page.get_by_role("img", name="PHQ-9").locator(".mark-ring").count() == 1
+            assert page.locator("tr.risk .risk-mark").count() == 1  # item 9 in the table
+            visit("trends")
+
+            page.goto(f"{base}/portal/flags/{flag}")
+            with page.expect_navigation():
+                page.get_by_role("link", name="See this message in the transcript").click()
+            assert "#msg-" in page.url
+            current = page.locator(".msg.current")
+            assert current.count() == 1 and "i want to kill myself" in current.inner_text()
+            assert current.evaluate("li => li.matches(':target')")
+            assert page.get_by_role("navigation", name="Transcript days", exact=True).count() == 1
+            visit("transcript")
+    finally:
+        context.close()
+    assert all(overflow[k] for k in overflow if k.endswith("-390")), overflow
+    assert all(v == [] for v in serious.values()), serious

@@ -11,6 +11,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
 
+from bot.prompts.readable import (
+    answer_views,
+    instrument_items,
+    item9_above_zero,
+    item9_answer,
+)
 from bot.web.portal.auth import csrf_ok, csrf_token
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
@@ -40,6 +46,28 @@ def _local(value: datetime | None, tz: str = "UTC", fmt: str = "%a %d %b %Y, %H:
 
 TEMPLATES.env.filters["local"] = _local
 TEMPLATES.env.globals["SEVERITY_CLASS"] = SEVERITY_CLASS
+
+
+def _catalogue():  # type: ignore[no-untyped-def]
+    from bot.prompts.sets import default_catalogue
+
+    return default_catalogue()
+
+
+def _instrument_title(instrument: str) -> str:
+    ps = _catalogue().for_instrument(instrument)
+    return ps.title if ps else instrument.upper()
+
+
+# Prompt sets, questions and answers in the words of data/prompts/, never by id.
+TEMPLATES.env.filters["set_title"] = lambda set_id: _catalogue().title(set_id)
+TEMPLATES.env.filters["instrument_title"] = _instrument_title
+TEMPLATES.env.globals["answers_of"] = lambda set_id, answers: answer_views(_catalogue(), set_id, answers)
+TEMPLATES.env.globals["items_of"] = lambda instrument, items: instrument_items(
+    _catalogue(), instrument, items
+)
+TEMPLATES.env.globals["item9_of"] = item9_above_zero
+TEMPLATES.env.globals["item9_answer"] = lambda value: item9_answer(_catalogue(), value)
 
 
 def qr_svg(data: str) -> str:

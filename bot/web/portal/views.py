@@ -8,7 +8,7 @@ NotFound, answered with 404) and audits every read.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -169,6 +169,8 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
                 "staff": staff,
                 "title": view["name"],
                 "p": view,
+                # A scored check-in shows its total and band under its items.
+                "scores_by_checkin": {r["checkin_id"]: r for r in view["scores"] if r.get("checkin_id")},
                 "therapists": therapists,
                 "error": request.query_params.get("error"),
             },
@@ -176,6 +178,10 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
 
     @login_required
     async def transcript(request: Request, staff_id: int) -> Response:
+        """One day per page, newest day first; ?message=ID opens the day holding that message
+        (a flag's link) and highlights it."""
+        from bot.web.portal.paging import transcript_page
+
         staff = request.state.staff
         ref = request.path_params["ref"]
         try:
@@ -183,10 +189,22 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
             messages = await run_in_threadpool(store().transcript_for, staff_id, ref)
         except NotFound:
             return not_found(request, staff)
+        try:
+            day = date.fromisoformat(request.query_params.get("day", ""))
+        except ValueError:
+            day = None  # no day, or a malformed one: the newest day
+        target = request.query_params.get("message") or None
+        shown = transcript_page(messages, overview["timezone"], day, target)
         return page(
             request,
             "transcript.html",
-            {"staff": staff, "title": f"Transcript: {overview['name']}", "p": overview, "messages": messages},
+            {
+                "staff": staff,
+                "title": f"Transcript: {overview['name']}",
+                "p": overview,
+                "t": shown,
+                "target": target if any(m.get("id") == target for m in shown.messages) else None,
+            },
         )
 
     @login_required
@@ -321,6 +339,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
 
     @login_required
     async def trends(request: Request, staff_id: int) -> Response:
+        from bot.prompts.readable import item9_above_zero
         from bot.web.portal.charts import GAD7_BANDS, PHQ9_BANDS, Series, chart
 
         staff = request.state.staff
@@ -328,29 +347,41 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
             t = await run_in_threadpool(store().trends_for, staff_id, request.path_params["ref"])
         except NotFound:
             return not_found(request, staff)
+        tz, sessions = t["timezone"], t["sessions"]
+        # Table rows: (when, value, band, PHQ-9 item 9 when above 0).
+        mood = [(a, v, None, None) for a, v in t["mood"]]
+        phq9 = [(a, v, b, item9_above_zero("phq9", items)) for a, v, b, items in t["phq9"]]
+        gad7 = [(a, v, b, None) for a, v, b, _ in t["gad7"]]
+        item9 = "PHQ-9 item 9 (thoughts of self-harm) above 0"
         charts = [
             (
                 "Mood (0 very low, 10 very good)",
-                chart(Series("Mood", [(a, v) for a, v in t["mood"]], 10, []), t["sessions"], "mood"),
-                t["mood"],
+                chart(Series("Mood", [(a, v) for a, v, *_ in mood], 10, []), sessions, "mood", tz),
+                mood,
             ),
             (
                 "PHQ-9 (depression)",
                 chart(
-                    Series("PHQ-9 total", [(a, v) for a, v, _ in t["phq9"]], 27, PHQ9_BANDS),
-                    t["sessions"],
+                    Series(
+                        "PHQ-9 total",
+                        [(a, v) for a, v, *_ in phq9],
+                        27,
+                        PHQ9_BANDS,
+                        marks=tuple(i for i, row in enumerate(phq9) if row[3]),
+                        mark_label=item9,
+                    ),
+                    sessions,
                     "phq9",
+                    tz,
                 ),
-                t["phq9"],
+                phq9,
             ),
             (
                 "GAD-7 (anxiety)",
                 chart(
-                    Series("GAD-7 total", [(a, v) for a, v, _ in t["gad7"]], 21, GAD7_BANDS),
-                    t["sessions"],
-                    "gad7",
+                    Series("GAD-7 total", [(a, v) for a, v, *_ in gad7], 21, GAD7_BANDS), sessions, "gad7", tz
                 ),
-                t["gad7"],
+                gad7,
             ),
         ]
         return page(
@@ -387,7 +418,8 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         except NotFound:
             return not_found(request, request.state.staff)
         clinic = await run_in_threadpool(store().clinic_name_of_staff, staff_id)
-        body = await run_in_threadpool(prep_pdf.render, prep, default_catalogue().question, clinic)
+        catalogue = default_catalogue()
+        body = await run_in_threadpool(prep_pdf.render, prep, catalogue.question, clinic, catalogue)
         return attachment(body, "application/pdf", f"interlude-{ref}-session-prep.pdf")
 
     @login_required
