@@ -26,6 +26,8 @@ WINDOW = timedelta(hours=1)
 IDEATION_CATEGORIES = frozenset({"suicide", "self_harm"})
 
 _IT = r"(?:it|this|that|myself|me)"
+_DAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+_MEANS = r"(?:pills|tablets|meds|rope|gun|knife|blades?|razor|troches?)"
 #: (kind, severity, pattern) on the normalised text; the first match of the highest severity wins.
 CUES: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
     (kind, severity, re.compile(pattern))
@@ -34,7 +36,7 @@ CUES: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
         (
             "plan",
             "critical",
-            rf"\b(?:made|have|got|had|worked out|figured out|came up with) (?:a |the )?plan\b",
+            r"\b(?:made|have|got|had|worked out|figured out|came up with) (?:a |the )?plan\b",
         ),
         ("plan", "critical", r"\bworked out (?:when|where|how)\b|\bwhen and where\b|\bwhere and when\b"),
         (
@@ -47,7 +49,7 @@ CUES: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
         (
             "timing",
             "critical",
-            rf"\bdo {_IT} (?:tonight|today|tomorrow|this weekend|soon|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b",
+            rf"\bdo {_IT} (?:tonight|today|tomorrow|this weekend|soon|on {_DAY})\b",
         ),
         (
             "timing",
@@ -59,12 +61,12 @@ CUES: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
             "means",
             "critical",
             r"\b(?:have|got|bought|saved|saving|stockpiled|stockpiling|collected|collecting|hoarding|kept)"
-            r"(?: up)? (?:the |some |enough |my |a )?(?:pills|tablets|meds|rope|gun|knife|blades?|razor|troches?)\b",
+            rf"(?: up)? (?:the |some |enough |my |a )?{_MEANS}\b",
         ),
         (
             "intent",
             "critical",
-            rf"\b(?:i will|i'm going to|im going to|i am going to|gonna) (?:do {_IT}|go through with {_IT})\b",
+            rf"\b(?:i will|i'm going to|im going to|i am going to|gonna) (?:do|go through with) {_IT}\b",
         ),
         # A method.
         (
@@ -90,7 +92,7 @@ class Turn:
 def cue(text: str) -> tuple[str, str] | None:
     """(kind, severity) of the strongest follow-up cue in a message, if any."""
     norm = unicodedata.normalize("NFKC", text or "").lower()
-    norm = re.sub(r"[’‘`]", "'", norm)
+    norm = re.sub(r"[\u2018\u2019`]", "'", norm)
     norm = re.sub(r"\s+", " ", re.sub(r"[^a-z0-9' ]+", " ", norm)).strip()
     best: tuple[str, str] | None = None
     for kind, severity, pattern in CUES:
@@ -119,7 +121,7 @@ def assess_in_context(text: str, risk: dict[str, Any], earlier: Sequence[Turn]) 
         return risk
     kind, severity = found
     current = str(risk.get("severity") or "none")
-    if not at_least(severity, current) or severity == current and risk.get("context"):
+    if not at_least(severity, current) or (severity == current and risk.get("context")):
         return risk
     categories = list(dict.fromkeys([*(risk.get("categories") or []), "suicide"]))
     rule = {

@@ -109,7 +109,7 @@ _PAYLOADS = {"/affirm": YES, "/deny": NO}
 
 
 def _norm(text: str) -> str:
-    text = text.lower().replace("’", "'").replace("‘", "'")
+    text = text.lower().replace("\u2019", "'").replace("\u2018", "'")
     text = re.sub(r"[^a-z' ]+", " ", text)
     text = re.sub(r"(.)\1{2,}", r"\1\1", text)  # "yesss" -> "yess", "noooo" -> "noo"
     return re.sub(r"\s+", " ", text).strip()

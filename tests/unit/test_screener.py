@@ -87,7 +87,7 @@ def test_declining_ends_the_screener_and_keeps_what_was_said():
         ("/deny", NO),
         ("skip", DECLINED),
         ("I'd rather not say", DECLINED),
-        ("I’d rather not say", DECLINED),
+        ("I\u2019d rather not say", DECLINED),
         ("rather not say", DECLINED),
         ("id rather not sya", DECLINED),
         ("check in", None),
