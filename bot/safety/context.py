@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -143,3 +143,39 @@ def assess_in_context(text: str, risk: dict[str, Any], earlier: Sequence[Turn]) 
             "earlier_severity": base.risk.get("severity"),
         },
     }
+
+
+def in_context(
+    events: Sequence[Mapping[str, Any]], risk: dict[str, Any], *, answering_screener: bool = False
+) -> dict[str, Any]:
+    """`assess_in_context` for the latest user message in a tracker's events (as dicts, the
+    form both Rasa and the action server have). A screener answer is read as an answer: it
+    keeps its own assessment and does not build on earlier turns."""
+    from bot.safety.screener import parse_answer
+
+    users = [e for e in events if e.get("event") == "user" and e.get("text")]
+    if not users:
+        return risk
+    current = users[-1]
+    text = str(current.get("text") or "")
+    if answering_screener and parse_answer(text) is not None:
+        return risk
+    now = float(current.get("timestamp") or 0)
+    earlier = [
+        Turn(
+            e.get("message_id"),
+            dict((e.get("parse_data") or {}).get("risk") or {}),
+            now - float(e.get("timestamp") or 0),
+        )
+        for e in users[:-1][-MAX_TURNS:]
+    ]
+    return assess_in_context(text, risk, earlier)
+
+
+def takes_safety_path(risk: Mapping[str, Any], threshold: str) -> bool:
+    """At or above the clinic's threshold; and suicide from low up, which the screener asks
+    about even below the threshold (the detector is unsure there)."""
+    severity = str(risk.get("severity") or "none")
+    if at_least(severity, threshold):
+        return True
+    return at_least(severity, "low") and "suicide" in (risk.get("categories") or [])
