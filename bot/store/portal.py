@@ -82,6 +82,8 @@ class FlagDetail:
     handoff_by: str | None
     acknowledged_by: str | None
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: C-SSRS screener runs asked in chat for this flag (answers, or "declined").
+    screeners: list[dict[str, Any]] = field(default_factory=list)
 
 
 class PortalStoreMixin:
@@ -500,11 +502,17 @@ class PortalStoreMixin:
                     "text": self._decrypt(p, sig.text_enc),
                     "rules": json.loads(sig.rules),
                     "lowering": json.loads(sig.lowering),
+                    "message_id": sig.message_id,
+                    "built_on": sig.context_message_id,
                 }
                 for sig in s.execute(
                     select(RiskSignal).where(RiskSignal.flag_id == flag.id).order_by(RiskSignal.id)
                 ).scalars()
             ]
+            # Risk across turns: point a signal at the earlier message it built on.
+            by_message = {sig["message_id"]: n for n, sig in enumerate(signals, 1) if sig["message_id"]}
+            for sig in signals:
+                sig["built_on_index"] = by_message.get(sig["built_on"]) if sig["built_on"] else None
             notes = [
                 {
                     "at": n.created_at,
@@ -522,7 +530,9 @@ class PortalStoreMixin:
             ).scalar_one_or_none()
             ack = s.get(Staff, flag.acknowledged_by).display_name if flag.acknowledged_by else None
             self._audit_flag_read(s, staff_id, p, flag)
-            return FlagDetail(self._flag_row(s, flag, p), signals, notes, handoff, ack)
+            detail = FlagDetail(self._flag_row(s, flag, p), signals, notes, handoff, ack)
+            detail.screeners = self._screener_rows(s, flag.id, p)
+            return detail
 
     def add_flag_note(self, staff_id: int, flag_id: int, text: str) -> None:
         from bot.store.api import StoreError
@@ -721,6 +731,7 @@ class PortalStoreMixin:
                 "entries": entries,
                 "scores": scores,
                 "flags": flags,
+                "screeners": {f.id: self._screener_rows(s, f.id, p) for f in flags},
             }
 
     def instrument_results_for(self, staff_id: int, ref: str) -> dict[str, Any]:

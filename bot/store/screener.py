@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.store.db import transaction
 from bot.store.models import Patient, RiskFlag, ScreenerRun
@@ -82,21 +83,28 @@ class ScreenerStoreMixin:
             flag = s.get(RiskFlag, flag_id)
             if flag is None:
                 return []
-            p = s.get(Patient, flag.patient_id)
-            out = []
-            for run in s.execute(
-                select(ScreenerRun).where(ScreenerRun.flag_id == flag_id).order_by(ScreenerRun.id)
-            ).scalars():
-                text = self._decrypt(p, run.answers_enc)
-                out.append(
-                    {
-                        "id": run.id,
-                        "status": run.status,
-                        "trigger": run.trigger_severity,
-                        "result": run.result_severity,
-                        "answers": json.loads(text) if text else None,
-                        "started_at": run.started_at,
-                        "updated_at": run.updated_at,
-                    }
-                )
-            return out
+            return self._screener_rows(s, flag_id, s.get(Patient, flag.patient_id))
+
+    def _screener_rows(self, s: Session, flag_id: int, p: Patient) -> list[dict[str, Any]]:
+        """Inside the caller's transaction: each run with its questions' wording and answers."""
+        from bot.safety.screener import summary
+
+        out = []
+        for run in s.execute(
+            select(ScreenerRun).where(ScreenerRun.flag_id == flag_id).order_by(ScreenerRun.id)
+        ).scalars():
+            text = self._decrypt(p, run.answers_enc)
+            answers = json.loads(text) if text else {}
+            out.append(
+                {
+                    "id": run.id,
+                    "status": run.status,
+                    "trigger": run.trigger_severity,
+                    "result": run.result_severity,
+                    "answers": answers,
+                    "items": summary(answers),
+                    "started_at": run.started_at,
+                    "updated_at": run.updated_at,
+                }
+            )
+        return out

@@ -64,3 +64,44 @@ def test_a_raise_from_the_screener_realerts_and_the_signal_names_the_earlier_mes
     with transaction(store._factory) as s:
         linked = s.execute(select(RiskSignal.context_message_id).order_by(RiskSignal.id)).scalars().all()
     assert linked == [None, "m1", None]
+
+
+def test_the_flag_page_data_and_the_session_prep_pdf_show_the_screener(store, clinic):
+    import io
+
+    from pypdf import PdfReader
+
+    from bot.exports import prep_pdf
+    from bot.prompts.sets import default_catalogue
+
+    _, staff_id, ref = clinic
+    first = store.record_risk(
+        ref, message_id="m1", text="I keep wishing I was dead", signal=_signal("moderate")
+    )
+    store.record_risk(
+        ref,
+        message_id="m3",
+        text="I've decided to do it on friday",
+        signal=_signal("critical", context_message_id="m1"),
+    )
+    declined = store.start_screener(ref, flag_id=first.flag_id, trigger="moderate")
+    store.save_screener(ref, declined, {"q1": "declined"}, status="declined", result="none")
+    done = store.start_screener(ref, flag_id=first.flag_id, trigger="critical")
+    store.save_screener(
+        ref,
+        done,
+        {"q1": "yes", "q2": "yes", "q3": "yes", "q4": "no", "q5": "no", "q6": "no"},
+        status="completed",
+        result="high",
+    )
+    detail = store.flag_detail(staff_id, first.flag_id)
+    assert [r["status"] for r in detail.screeners] == ["declined", "completed"]
+    assert detail.screeners[0]["items"][0][2] == "declined"
+    assert "wished you were dead" in detail.screeners[0]["items"][0][1]
+    assert detail.signals[1]["built_on"] == "m1" and detail.signals[1]["built_on_index"] == 1
+
+    prep = store.session_prep_for(staff_id, ref)
+    pdf = prep_pdf.render(prep, lambda s, k: default_catalogue().question(s, k))
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "C-SSRS screener: declined" in text and "Q1 declined" in text
+    assert "C-SSRS screener: completed, triage high" in text and "Q3 yes" in text
