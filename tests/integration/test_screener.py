@@ -94,8 +94,11 @@ def test_ideation_then_a_plan_two_turns_later_is_one_critical_flag_realerted_and
     # Re-alerted: the outbox holds the critical alert on every configured channel.
     assert {sev for sev, _ in deliveries(stack_store, flag.id)} == {"moderate", "critical"}
     tg.wait_for(lambda: [m for m in tg.sent if ref in m["text"] and "critical" in m["text"].lower()], 30)
-    # The declined screener is on the flag, shown as declined.
-    assert [(r["status"], r["items"][0][2]) for r in detail.screeners] == [("declined", "declined")]
+    # The declined screener is on the flag, shown as declined; the higher signal asks again
+    # (after "are you safe right now?").
+    declined_run, new_run = detail.screeners
+    assert (declined_run["status"], declined_run["items"][0][2]) == ("declined", "declined")
+    assert (new_run["status"], new_run["trigger"], new_run["answers"]) == ("in_progress", "critical", {})
 
 
 @pytest.mark.parametrize(
