@@ -306,7 +306,9 @@ def _press(tg, chat: int, payload: str, expect: str) -> str:
     return "\n".join(tg.wait_for_text(chat, expect, start=start))
 
 
-def test_the_screener_on_telegram_buttons_and_typed_answers(stack, stack_store, patient_telegram, enroll):
+def test_the_screener_on_telegram_buttons_and_typed_answers(
+    stack, stack_store, patient_telegram, enroll, alert_peers
+):
     """A full screener run (method: high), then ideation and a plan two turns later: one
     critical flag, re-alerted, both messages linked (tests/integration/test_screener.py has more)."""
     tg = patient_telegram
@@ -337,5 +339,8 @@ def test_the_screener_on_telegram_buttons_and_typed_answers(stack, stack_store, 
         stack_store.staff_id_by_email("therapist@demo.interlude.invalid"), flag2.id
     )
     assert detail.signals[1]["built_on"] == detail.signals[0]["message_id"] is not None
-    assert [s["status"] for s in detail.screeners] == ["declined"]
-    tg.wait_for(lambda: [m for m in tg.sent if ref2 in m["text"] and "critical" in m["text"].lower()], 30)
+    assert [s["status"] for s in detail.screeners] == ["declined", "in_progress"]  # asked again: higher
+    alerts, _, _ = alert_peers  # the staff alert bot: re-alerted at critical
+    alerts.wait_for(
+        lambda: [m for m in alerts.sent if ref2 in m["text"] and "critical" in m["text"].lower()], 60
+    )

@@ -351,7 +351,8 @@ def test_limits_never_drop_risky_words(stack, stack_store, enroll):
     probe = Probe(stack, token_of(other["web_chat_url"]))
     long_risky = "It was a long day. " * 1100 + "I have pills saved up and I'm going to end it tonight."
     assert len(long_risky) > 20_000
-    replies = probe.say(long_risky)
+    # The first patient's 15 queued messages may still be in Rasa on a loaded machine.
+    replies = probe.say(long_risky, wait=180)
     assert any("988" in m["text"] for m in replies) and probe.errors == []
     flag = next(
         f for f in stack_store.list_flags(actor="test", origin="t") if f.patient_ref == other["patient_id"]
