@@ -1052,8 +1052,18 @@ class Store(ScheduleStoreMixin, PortalStoreMixin, AdminStoreMixin, ScreenerStore
                                 "text": self._decrypt(p, sig.text_enc),
                                 "rules": json.loads(sig.rules),
                                 "lowering": json.loads(sig.lowering),
+                                "built_on_message": sig.context_message_id,
                             }
                             for sig in signals
+                        ],
+                        # The Columbia screener asked in chat for this flag (answers or "declined").
+                        "screeners": [
+                            {
+                                k: (_iso(v) if isinstance(v, datetime) else v)
+                                for k, v in run.items()
+                                if k != "items"
+                            }
+                            for run in self._screener_rows(s, f.id, p)
                         ],
                     }
                 )

@@ -105,3 +105,14 @@ def test_the_flag_page_data_and_the_session_prep_pdf_show_the_screener(store, cl
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
     assert "C-SSRS screener: declined" in text and "Q1 declined" in text
     assert "C-SSRS screener: completed, triage high" in text and "Q3 yes" in text
+
+
+def test_the_patient_export_carries_the_screener(store, clinic):
+    _, _, ref = clinic
+    flag = store.record_risk(ref, message_id="m1", text=None, signal=_signal("moderate"))
+    run = store.start_screener(ref, flag_id=flag.flag_id, trigger="moderate")
+    store.save_screener(ref, run, {"q1": "no", "q2": "no", "q6": "no"}, status="completed", result="none")
+    exported = store.export_patient(ref, actor="test", origin="test")
+    (screener,) = exported["risk_flags"][0]["screeners"]
+    assert screener["status"] == "completed" and screener["answers"] == {"q1": "no", "q2": "no", "q6": "no"}
+    assert isinstance(screener["started_at"], str)
