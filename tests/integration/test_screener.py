@@ -7,7 +7,10 @@ The shared stack's demo clinic has alert channels configured; a second clinic ha
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from bot.demo import DEMO_THERAPIST_EMAIL
@@ -99,6 +102,17 @@ def test_ideation_then_a_plan_two_turns_later_is_one_critical_flag_realerted_and
     declined_run, new_run = detail.screeners
     assert (declined_run["status"], declined_run["items"][0][2]) == ("declined", "declined")
     assert (new_run["status"], new_run["trigger"], new_run["answers"]) == ("in_progress", "critical", {})
+
+    # The clinician sees it on the flag page and in the session-prep PDF.
+    from tests.integration.test_portal import demo_password, sign_in
+
+    portal = sign_in(stack, DEMO_THERAPIST_EMAIL, demo_password(stack))
+    page = portal.get(f"/portal/flags/{flag.id}").text
+    assert "Columbia screener" in page and "<td>declined</td>" in page
+    assert "Read together with message 1 above" in page
+    pdf = portal.get(f"/portal/patients/{ref}/session-prep.pdf").content
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "C-SSRS screener: declined" in text
 
 
 @pytest.mark.parametrize(
