@@ -328,6 +328,9 @@ def test_the_screener_on_telegram_buttons_and_typed_answers(
     assert stack_store.open_flag_severity(ref) == "high"
     flag = next(f for f in stack_store.list_flags(actor="t", origin="t") if f.patient_ref == ref)
     assert [r["result"] for r in stack_store.screeners_for_flag(flag.id)] == ["high"]
+    # Within 24 h and no higher signal: the crisis reply (alerts configured) without the screener.
+    again = say(tg, chat, "honestly everyone would be better off without me", "alerted your care team")
+    assert "wished you were dead" not in again and "numbers below" not in again
 
     chat2, ref2 = joined(tg, stack_store, enroll)
     say(tg, chat2, "I keep wishing I was dead", "wished you were dead")

@@ -381,6 +381,9 @@ def test_the_screener_in_the_web_chat(stack, stack_store, enroll):
         assert "within the past 3 months" in said("Yes")
         assert "Thank you for answering these" in said("yep")
         assert stack_store.open_flag_severity(ref) == "critical"
+        # Within 24 h and no higher signal: the crisis reply (alerts configured) without the screener.
+        again = said("honestly everyone would be better off without me")
+        assert "I've alerted your care team" in again and "wished you were dead" not in again
     finally:
         probe.close()
 
