@@ -39,7 +39,9 @@ def safety_vars(patient: PatientRef | None) -> dict[str, str]:
     }
 
 
-def crisis_text(patient: PatientRef | None, risk: dict[str, Any], *, alerted: bool) -> str:
+def crisis_text(
+    patient: PatientRef | None, risk: dict[str, Any], *, alerted: bool, recorded: bool = True
+) -> str:
     """The crisis reply for this risk, in the patient's locale, true to whether an alert went
     out to a configured channel (bot/safety/replies.py, data/safety/replies.yml)."""
     settings = runtime.settings()
@@ -50,6 +52,7 @@ def crisis_text(patient: PatientRef | None, risk: dict[str, Any], *, alerted: bo
         alerted=alerted,
         on_call=settings.on_call_cover,
         clinic_line=settings.clinic_urgent_line,
+        recorded=recorded,
     )
 
 

@@ -87,7 +87,7 @@ async def safety_path(
                 "could not record a %s risk flag for %s (%s)", severity, tracker.sender_id, type(exc).__name__
             )
     variables = safety_vars(patient)
-    dispatcher.utter_message(text=crisis_text(patient, risk, alerted=alerted))
+    dispatcher.utter_message(text=crisis_text(patient, risk, alerted=alerted, recorded=recorded))
     if not recorded:
         dispatcher.utter_message(response="utter_safety_not_recorded", **variables)
     events: list[dict[str, Any]] = [SlotSet("risk_level", severity)]

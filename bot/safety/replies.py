@@ -43,9 +43,12 @@ def _load(path: Path) -> dict[str, Any]:
     return {"who": who, "categories": categories, "precedence": precedence, "raised": raised}
 
 
-def who_sees(*, alerted: bool, on_call: bool, path: Path = DEFAULT_REPLIES) -> str:
-    """The honest sentence about who sees this message, and when."""
+def who_sees(*, alerted: bool, on_call: bool, recorded: bool = True, path: Path = DEFAULT_REPLIES) -> str:
+    """The honest sentence about who sees this message, and when. Nothing when the flag could
+    not be recorded: the caller then says so (utter_safety_not_recorded)."""
     who = _load(path)["who"]
+    if not recorded:
+        return ""
     if not alerted:
         return who["portal"]
     return who["alerted_on_call"] if on_call else who["alerted"]
@@ -78,6 +81,7 @@ def crisis_reply(
     alerted: bool,
     on_call: bool,
     clinic_line: str = "",
+    recorded: bool = True,
     path: Path = DEFAULT_REPLIES,
 ) -> str:
     """The whole crisis reply for this assessment."""
@@ -87,7 +91,13 @@ def crisis_reply(
     templates = data["categories"].get(category, {})
     template = templates.get(severity) or templates.get("default") or data["categories"]["suicide"][severity]
     return _fill(
-        str(template), resources, alerted=alerted, on_call=on_call, clinic_line=clinic_line, path=path
+        str(template),
+        resources,
+        alerted=alerted,
+        on_call=on_call,
+        clinic_line=clinic_line,
+        recorded=recorded,
+        path=path,
     )
 
 
@@ -100,16 +110,32 @@ def screener_raised_reply(
     path: Path = DEFAULT_REPLIES,
 ) -> str:
     return _fill(
-        _load(path)["raised"], resources, alerted=alerted, on_call=on_call, clinic_line=clinic_line, path=path
+        _load(path)["raised"],
+        resources,
+        alerted=alerted,
+        on_call=on_call,
+        clinic_line=clinic_line,
+        recorded=True,
+        path=path,
     )
 
 
 def _fill(
-    template: str, resources: CrisisResources, *, alerted: bool, on_call: bool, clinic_line: str, path: Path
+    template: str,
+    resources: CrisisResources,
+    *,
+    alerted: bool,
+    on_call: bool,
+    clinic_line: str,
+    recorded: bool,
+    path: Path,
 ) -> str:
-    return template.format(
+    text = template.format(
         emergency=resources.emergency,
         resources=resources.as_text(clinic_line),
         clinic=f" Your clinic's urgent line: {clinic_line}." if clinic_line else "",
-        who_sees=who_sees(alerted=alerted, on_call=on_call, path=path),
-    ).strip()
+        who_sees=who_sees(alerted=alerted, on_call=on_call, recorded=recorded, path=path),
+    )
+    # An empty {who_sees} leaves a blank line or a double space behind.
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return "\n".join(line for line in lines if line).strip()

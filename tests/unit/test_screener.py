@@ -219,3 +219,9 @@ def test_each_category_gets_its_own_words():
         )
         == "suicide"
     )
+
+
+def test_an_unrecorded_flag_claims_nobody_will_see_it():
+    reply = crisis_reply(_risk("suicide", "high"), US, alerted=False, on_call=False, recorded=False)
+    assert "portal" not in reply and "alerted" not in reply and "988" in reply
+    assert "  " not in reply and "\n\n" not in reply
