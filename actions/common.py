@@ -10,6 +10,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import runtime
+from bot.safety.replies import crisis_reply, screener_raised_reply
 from bot.safety.resources import coverage_text, resources_for
 from bot.store.api import PatientRef
 
@@ -36,6 +37,35 @@ def safety_vars(patient: PatientRef | None) -> dict[str, str]:
         "emergency": res.emergency,
         "coverage": coverage_text(settings.on_call_cover),
     }
+
+
+def crisis_text(
+    patient: PatientRef | None, risk: dict[str, Any], *, alerted: bool, recorded: bool = True
+) -> str:
+    """The crisis reply for this risk, in the patient's locale, true to whether an alert went
+    out to a configured channel (bot/safety/replies.py, data/safety/replies.yml)."""
+    settings = runtime.settings()
+    locale = patient.locale if patient else settings.default_locale
+    return crisis_reply(
+        risk,
+        resources_for(locale),
+        alerted=alerted,
+        on_call=settings.on_call_cover,
+        clinic_line=settings.clinic_urgent_line,
+        recorded=recorded,
+    )
+
+
+def raised_text(patient: PatientRef | None, *, alerted: bool) -> str:
+    """What the patient reads when a screener answer raised the flag to high or critical."""
+    settings = runtime.settings()
+    locale = patient.locale if patient else settings.default_locale
+    return screener_raised_reply(
+        resources_for(locale),
+        alerted=alerted,
+        on_call=settings.on_call_cover,
+        clinic_line=settings.clinic_urgent_line,
+    )
 
 
 def not_enrolled(dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:

@@ -13,6 +13,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.screener import stop_for_handoff
+
 
 def _entity(tracker: Tracker, name: str) -> str | None:
     for entity in (tracker.latest_message or {}).get("entities") or []:
@@ -33,7 +35,8 @@ class ActionHandoffStarted(Action):
         dispatcher.utter_message(
             response="utter_handoff_started", clinician=clinician, metadata={"handoff": "started"}
         )
-        return [SlotSet("handoff_active", True)]
+        # The clinician leads: a screener in progress stops here.
+        return [SlotSet("handoff_active", True), *await stop_for_handoff(tracker)]
 
 
 class ActionRelayClinicianMessage(Action):

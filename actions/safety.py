@@ -15,34 +15,37 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import call, current_patient, safety_vars
+from actions import screener
+from actions.common import call, crisis_text, current_patient, safety_vars
 from bot import runtime
+from bot.safety.assessment import at_least
+from bot.safety.context import in_context
 from bot.safety.service import default_detector
-from bot.store.api import PatientRef, SignalInput
+from bot.store.api import FlagResult, PatientRef, SignalInput
 
 logger = logging.getLogger(__name__)
 
 HOLDING_SEVERITIES = ("high", "critical")
-SEVERITY_RESPONSES = {
-    "low": "utter_safety_low",
-    "moderate": "utter_safety_moderate",
-    "high": "utter_safety_high",
-    "critical": "utter_safety_critical",
-}
 
 
-def record_risk(patient: PatientRef, message_id: str | None, text: str | None, signal: SignalInput) -> None:
-    """Write the flag and queue alerts on the clinic's configured channels, with its deadlines."""
+def record_risk(
+    patient: PatientRef, message_id: str | None, text: str | None, signal: SignalInput
+) -> tuple[FlagResult, bool]:
+    """Write the flag and queue alerts on the clinic's configured channels, with its deadlines.
+    Returns the flag and whether the flag's alerts go to a configured channel (so the patient
+    may be told "alerted"); a low flag is only noted for the portal."""
     store = runtime.store()
     clinic = runtime.alert_config().for_clinic(store.clinic_slug(patient.clinic_id))
-    store.record_risk(
+    channels = clinic.channels() if at_least(signal.severity, "moderate") else []
+    result = store.record_risk(
         patient.ref,
         message_id=message_id,
         text=text,
         signal=signal,
-        alert_channels=clinic.channels() or ["portal"],
+        alert_channels=channels or ["portal"],
         deadlines=clinic.deadlines,
     )
+    return result, bool(clinic.channels()) and at_least(result.severity, "moderate")
 
 
 def _signal_from(risk: dict[str, Any], source: str = "message") -> SignalInput:
@@ -55,6 +58,7 @@ def _signal_from(risk: dict[str, Any], source: str = "message") -> SignalInput:
         ],
         lowering=list(risk.get("lowering") or []),
         source=source,
+        context_message_id=(risk.get("context") or {}).get("message_id"),
     )
 
 
@@ -71,28 +75,33 @@ async def safety_path(
     "are you safe right now?" for high and critical, holding ordinary prompts meanwhile.
     Used for risky messages and for risky answers (PHQ-9 item 9)."""
     severity = risk["severity"]
-    recorded = False
+    recorded = alerted = False
+    flag: FlagResult | None = None
     if patient is not None:
         try:
             message_id = (tracker.latest_message or {}).get("message_id")
-            await call(record_risk, patient, message_id, text, _signal_from(risk, source))
+            flag, alerted = await call(record_risk, patient, message_id, text, _signal_from(risk, source))
             recorded = True
         except Exception as exc:
             logger.error(
                 "could not record a %s risk flag for %s (%s)", severity, tracker.sender_id, type(exc).__name__
             )
     variables = safety_vars(patient)
-    dispatcher.utter_message(response=SEVERITY_RESPONSES[severity], **variables)
+    dispatcher.utter_message(text=crisis_text(patient, risk, alerted=alerted, recorded=recorded))
     if not recorded:
         dispatcher.utter_message(response="utter_safety_not_recorded", **variables)
     events: list[dict[str, Any]] = [SlotSet("risk_level", severity)]
     if tracker.active_loop.get("name"):
         # Ordinary prompts wait; answers given so far stay in their slots for later.
         events += [ActiveLoop(None), SlotSet("requested_slot", None)]
-    if severity in HOLDING_SEVERITIES:
+    safe_check = severity in HOLDING_SEVERITIES
+    if safe_check:
         dispatcher.utter_message(response="utter_ask_safe_now")
         events.append(SlotSet("safety_check_pending", True))
-    return events
+    flag_id = flag.flag_id if flag else None
+    return events + await screener.after_risk(
+        dispatcher, tracker, patient, risk, flag_id, safe_check_asked=safe_check
+    )
 
 
 class ActionSafetyResponse(Action):
@@ -109,6 +118,9 @@ class ActionSafetyResponse(Action):
         risk = message.get("risk")
         if not isinstance(risk, dict) or risk.get("severity") in (None, "none"):
             risk = default_detector().assess(text).to_dict(include_spans=False)
+        # Risk across turns: a method or plan after recent ideation escalates (bot/safety/context.py).
+        answering = tracker.get_slot("pending_question") == "screener"
+        risk = in_context(tracker.events, risk, answering_screener=answering)
         if risk.get("severity") in (None, "none"):
             # The policy saw risk here; never answer a triggered safety path with "none".
             risk = {**risk, "severity": "high", "rules": [{"rule": "policy.triggered"}]}
@@ -131,7 +143,7 @@ class ActionSafetyFollowup(Action):
         events: list[dict[str, Any]] = [SlotSet("safety_check_pending", False)]
         if intent == "affirm":
             dispatcher.utter_message(response="utter_safety_glad_safe", **variables)
-            return events
+            return events + screener.after_safe_check(dispatcher, tracker)
         if patient is not None:
             try:
                 await call(
@@ -151,4 +163,4 @@ class ActionSafetyFollowup(Action):
                 dispatcher.utter_message(response="utter_safety_not_recorded", **variables)
         dispatcher.utter_message(response="utter_safety_not_safe", **variables)
         events.append(SlotSet("risk_level", "critical"))
-        return events
+        return events + screener.after_safe_check(dispatcher, tracker)

@@ -232,6 +232,16 @@ def render(
         pdf.font(9)
         text = f"#{f.id}  {_fmt(f.created_at, tz, True)}  ·  {', '.join(f.categories)}  ·  {f.status}"
         pdf.cell(0, 5, pdf.text_of(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        for run in prep.get("screeners", {}).get(f.id, []):
+            # The C-SSRS screener asked in chat: its outcome and each answer, short.
+            answers = ", ".join(
+                f"{q.upper().replace('_RECENT', ' past 3 months')} {a}" for q, _w, a in run["items"]
+            )
+            line = f"C-SSRS screener: {run['status']}, triage {run['result']}" + (
+                f" ({answers})" if answers else ""
+            )
+            pdf.cell(22, 5, "")
+            pdf.cell(0, 5, pdf.text_of(line), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     # Entries: notes the patient addressed to the therapist first, then the newest first, as
     # many as fit on the page.

@@ -1,7 +1,8 @@
 """PendingQuestionPolicy: a reply to a question Interlude is waiting on goes to its action.
 
-When the slot `pending_question` names a question (for now: "consent"), the next patient
-message is routed to `action_answer_pending`, whatever the classifier thinks it is. It ranks
+When the slot `pending_question` names a question ("consent", or "screener" for the C-SSRS
+questions), the next patient message is routed to that question's action (`action_answer_pending`
+by default, `action_screener_answer` for the screener), whatever the classifier thinks it is. It ranks
 below SafetyPolicy (a risky reply still gets the safety path first) and above the rules.
 """
 
@@ -26,7 +27,12 @@ from bot.rasa_ext.safety_policy import is_external, pending_user_message
 class PendingQuestionPolicy(Policy):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"priority": 8, "slot": "pending_question", "action": "action_answer_pending"}
+        return {
+            "priority": 8,
+            "slot": "pending_question",
+            "action": "action_answer_pending",
+            "actions": {"screener": "action_screener_answer"},
+        }
 
     def train(
         self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any
@@ -40,8 +46,8 @@ class PendingQuestionPolicy(Policy):
         rule_only_data: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> PolicyPrediction:
-        action = self.config["action"]
-        if tracker.latest_action_name == action:
+        routes = dict(self.config.get("actions") or {})
+        if tracker.latest_action_name in {self.config["action"], *routes.values()}:
             return self._prediction(
                 confidence_scores_for(ACTION_LISTEN_NAME, 1.0, domain), is_no_user_prediction=True
             )
@@ -53,4 +59,5 @@ class PendingQuestionPolicy(Policy):
             or not tracker.get_slot(self.config["slot"])
         ):
             return self._prediction(self._default_predictions(domain))
+        action = routes.get(str(tracker.get_slot(self.config["slot"])), self.config["action"])
         return self._prediction(confidence_scores_for(action, 1.0, domain), is_no_user_prediction=True)

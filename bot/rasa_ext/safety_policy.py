@@ -26,7 +26,9 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.safety.assessment import SEVERITIES, at_least
+from bot.rasa_ext.risk_context import message_risk
+from bot.safety.assessment import SEVERITIES
+from bot.safety.context import takes_safety_path
 from bot.safety.service import default_detector
 
 logger = logging.getLogger(__name__)
@@ -139,7 +141,9 @@ class SafetyPolicy(Policy):
         if message is None or message.text is None or is_external(message):
             return self._prediction(self._default_predictions(domain))
 
-        if at_least(message_severity(message), self.threshold):
+        # Read with the patient's recent messages (risk across turns); suicide from low up
+        # takes the path too, for the screener.
+        if takes_safety_path(message_risk(tracker, message), self.threshold):
             return self._predict(safety, domain)
         if tracker.get_slot(self.config["pending_slot"]):
             # The patient is answering "are you safe right now?": that answer goes to us.

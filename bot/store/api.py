@@ -48,6 +48,7 @@ from bot.store.models import (
 )
 from bot.store.portal import PortalStoreMixin
 from bot.store.schedule import ScheduleStoreMixin
+from bot.store.screener import ScreenerStoreMixin
 
 #: Longest free-text answer we accept; longer text is refused, never silently truncated.
 MAX_TEXT_CHARS = 20_000
@@ -136,6 +137,8 @@ class SignalInput:
     rules: Sequence[Mapping[str, object]]
     lowering: Sequence[Mapping[str, object]] = ()
     source: str = "message"
+    #: An earlier message this assessment built on (risk across turns), by Rasa message id.
+    context_message_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -236,7 +239,7 @@ def new_patient_ref() -> str:
     return "pt_" + secrets.token_hex(5)
 
 
-class Store(ScheduleStoreMixin, PortalStoreMixin, AdminStoreMixin):
+class Store(ScheduleStoreMixin, PortalStoreMixin, AdminStoreMixin, ScreenerStoreMixin):
     """Interlude's clinical store over one database."""
 
     def __init__(
@@ -879,6 +882,7 @@ class Store(ScheduleStoreMixin, PortalStoreMixin, AdminStoreMixin):
                     categories=json.dumps(list(signal.categories)),
                     rules=json.dumps(list(signal.rules)),
                     lowering=json.dumps(list(signal.lowering)),
+                    context_message_id=signal.context_message_id,
                     created_at=now,
                 )
             )
@@ -1048,8 +1052,18 @@ class Store(ScheduleStoreMixin, PortalStoreMixin, AdminStoreMixin):
                                 "text": self._decrypt(p, sig.text_enc),
                                 "rules": json.loads(sig.rules),
                                 "lowering": json.loads(sig.lowering),
+                                "built_on_message": sig.context_message_id,
                             }
                             for sig in signals
+                        ],
+                        # The Columbia screener asked in chat for this flag (answers or "declined").
+                        "screeners": [
+                            {
+                                k: (_iso(v) if isinstance(v, datetime) else v)
+                                for k, v in run.items()
+                                if k != "items"
+                            }
+                            for run in self._screener_rows(s, f.id, p)
                         ],
                     }
                 )

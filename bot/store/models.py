@@ -193,7 +193,26 @@ class RiskSignal(Base):
     categories = Column(Text, nullable=False)  # JSON list
     rules = Column(Text, nullable=False)  # JSON list of {id, category, severity, span}
     lowering = Column(Text, nullable=False, default="[]")  # JSON list of {rule, reason, cue}
+    #: Rasa's message id of an earlier message this assessment built on (risk across turns).
+    context_message_id = Column(String(64), nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class ScreenerRun(Base):
+    """One C-SSRS screener asked in chat, with the flag it belongs to. The answers (or
+    "declined") are encrypted with the patient's key; the levels stay clear for the 24 h rule."""
+
+    __tablename__ = "screener_runs"
+    id = Column(Integer, primary_key=True)
+    flag_id = Column(Integer, ForeignKey("risk_flags.id"), nullable=False, index=True)
+    patient_id = Column(Integer, ForeignKey("patients.id"), nullable=False, index=True)
+    status = Column(String(16), nullable=False, default="in_progress")  # in_progress | completed | declined
+    #: The signal that led to it, and the screener's own triage (none..critical).
+    trigger_severity = Column(String(10), nullable=False)
+    result_severity = Column(String(10), nullable=False, default="none")
+    answers_enc = Column(LargeBinary, nullable=False)
+    started_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
 class FlagNote(Base):

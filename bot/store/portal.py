@@ -82,6 +82,8 @@ class FlagDetail:
     handoff_by: str | None
     acknowledged_by: str | None
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: C-SSRS screener runs asked in chat for this flag (answers, or "declined").
+    screeners: list[dict[str, Any]] = field(default_factory=list)
 
 
 class PortalStoreMixin:
@@ -515,11 +517,16 @@ class PortalStoreMixin:
                     "instrument": self._phq9_at(s, p.id, sig.created_at)
                     if sig.source == "phq9_item9"
                     else None,
+                    "built_on": sig.context_message_id,
                 }
                 for sig in s.execute(
                     select(RiskSignal).where(RiskSignal.flag_id == flag.id).order_by(RiskSignal.id)
                 ).scalars()
             ]
+            # Risk across turns: point a signal at the earlier message it built on.
+            by_message = {sig["message_id"]: n for n, sig in enumerate(signals, 1) if sig["message_id"]}
+            for sig in signals:
+                sig["built_on_index"] = by_message.get(sig["built_on"]) if sig["built_on"] else None
             notes = [
                 {
                     "at": n.created_at,
@@ -537,7 +544,9 @@ class PortalStoreMixin:
             ).scalar_one_or_none()
             ack = s.get(Staff, flag.acknowledged_by).display_name if flag.acknowledged_by else None
             self._audit_flag_read(s, staff_id, p, flag)
-            return FlagDetail(self._flag_row(s, flag, p), signals, notes, handoff, ack)
+            detail = FlagDetail(self._flag_row(s, flag, p), signals, notes, handoff, ack)
+            detail.screeners = self._screener_rows(s, flag.id, p)
+            return detail
 
     @staticmethod
     def _phq9_at(s: Session, patient_id: int, at: datetime) -> dict[str, Any] | None:
@@ -770,6 +779,7 @@ class PortalStoreMixin:
                 "entries": entries,
                 "scores": scores,
                 "flags": flags,
+                "screeners": {f.id: self._screener_rows(s, f.id, p) for f in flags},
             }
 
     def instrument_results_for(self, staff_id: int, ref: str) -> dict[str, Any]:

@@ -144,6 +144,7 @@ def test_risk_mid_form_gets_the_safety_path_first(stack, stack_store, new_patien
     assert stack_store.list_answers(ref, actor="test", origin="integration") == []
 
     assert "Thank you for letting me know" in stack.say(ref, "yes I'm safe")
+    stack.say(ref, "I'd rather not say")  # the screener that follows (test_screener.py)
     assert "hold off on check-in questions" in stack.say(ref, "check in")
 
 
@@ -154,7 +155,7 @@ def test_risk_during_a_paused_checkin_gets_the_safety_path(stack, stack_store, n
     reply = stack.say(ref, "i have the pills lined up, tonight is the night")
     assert "Please call 911 now" in reply and "Are you safe right now?" in reply
     assert stack_store.open_flag_severity(ref) == "critical"
-    assert "hold off on check-in questions" in stack.say(ref, "yes", "check in")
+    assert "hold off on check-in questions" in stack.say(ref, "yes", "skip", "check in")
 
 
 def test_a_risk_message_reaches_the_clinician_channels(stack, stack_store, new_patient, alert_peers):
@@ -188,7 +189,7 @@ def test_moderate_risk_outside_a_form(stack, stack_store, new_patient):
     ref = new_patient()
     stack.say(ref, "hi")
     reply = stack.say(ref, "honestly everyone would be better off without me")
-    assert "I've let your care team know" in reply and "Are you safe" not in reply
+    assert "I've alerted your care team" in reply and "Are you safe" not in reply
     assert stack_store.open_flag_severity(ref) == "moderate"
 
 

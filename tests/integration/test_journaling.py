@@ -44,7 +44,7 @@ def test_medical_questions_get_a_gentle_boundary(stack, new_patient):
 
 def test_writing_stays_open_while_checkins_are_held(stack, stack_store, new_patient):
     ref = new_patient()
-    stack.say(ref, "hi", "I want to kill myself", "yes I'm safe")
+    stack.say(ref, "hi", "I want to kill myself", "yes I'm safe", "I'd rather not say")
     assert "hold off on check-in questions" in stack.say(ref, "check in")
     assert "I'm listening" in stack.say(ref, "I just want to write something")
     assert "kept it for your therapist" in stack.say(ref, "writing helps a bit")

@@ -298,3 +298,52 @@ def test_risky_words_are_never_answered_by_a_command_or_refusal_alone(
         }
     )
     tg.wait_for_text(group, "988", start=start)
+
+
+def _press(tg, chat: int, payload: str, expect: str) -> str:
+    start = len(tg.texts_to(chat))
+    tg.press_button(chat, payload)
+    return "\n".join(tg.wait_for_text(chat, expect, start=start))
+
+
+def test_the_screener_on_telegram_buttons_and_typed_answers(
+    stack, stack_store, patient_telegram, enroll, alert_peers
+):
+    """A full screener run (method: high), then ideation and a plan two turns later: one
+    critical flag, re-alerted, both messages linked (tests/integration/test_screener.py has more)."""
+    tg = patient_telegram
+    chat, ref = joined(tg, stack_store, enroll)
+    say(tg, chat, "I keep wishing I was dead", "wished you were dead")
+    question = next(
+        m for m in reversed(tg.sent) if int(m["chat_id"]) == chat and "wished you were dead" in m["text"]
+    )
+    buttons = [b["text"] for row in question["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == ["Yes", "No", "I'd rather not say"]
+    _press(tg, chat, "No", "thoughts of killing yourself")
+    _press(tg, chat, "Yes", "how you might do this")
+    say(tg, chat, "yeah.", "intention of acting")
+    _press(tg, chat, "No", "details of how")
+    say(tg, chat, "nope", "Have you ever done anything")
+    say(tg, chat, "no", "Thank you for answering these")
+    assert stack_store.open_flag_severity(ref) == "high"
+    flag = next(f for f in stack_store.list_flags(actor="t", origin="t") if f.patient_ref == ref)
+    assert [r["result"] for r in stack_store.screeners_for_flag(flag.id)] == ["high"]
+    # Within 24 h and no higher signal: the crisis reply (alerts configured) without the screener.
+    again = say(tg, chat, "honestly everyone would be better off without me", "alerted your care team")
+    assert "wished you were dead" not in again and "numbers below" not in again
+
+    chat2, ref2 = joined(tg, stack_store, enroll)
+    say(tg, chat2, "I keep wishing I was dead", "wished you were dead")
+    say(tg, chat2, "I'd rather not say", "you don't have to answer")
+    say(tg, chat2, "I've decided to do it on friday", "Are you safe right now?")
+    (flag2,) = [f for f in stack_store.list_flags(actor="t", origin="t") if f.patient_ref == ref2]
+    assert flag2.severity == "critical"
+    detail = stack_store.flag_detail(
+        stack_store.staff_id_by_email("therapist@demo.interlude.invalid"), flag2.id
+    )
+    assert detail.signals[1]["built_on"] == detail.signals[0]["message_id"] is not None
+    assert [s["status"] for s in detail.screeners] == ["declined", "in_progress"]  # asked again: higher
+    alerts, _, _ = alert_peers  # the staff alert bot: re-alerted at critical
+    alerts.wait_for(
+        lambda: [m for m in alerts.sent if ref2 in m["text"] and "critical" in m["text"].lower()], 60
+    )

@@ -119,7 +119,7 @@ def test_widget_shows_when_a_clinician_joins(stack, stack_store, browser, enroll
     page.goto(links["web_chat_url"])
     wait_log(page, "Would you like to do a short check-in")
     send(page, "honestly everyone would be better off without me")
-    wait_log(page, "let your care team know")  # the flag is written before this reply
+    wait_log(page, "alerted your care team")  # the flag is written before this reply
     staff = stack_store.staff_id_by_email(DEMO_THERAPIST_EMAIL)
     service = HandoffService(stack_store, RasaApi(stack.settings.rasa_url, stack.settings.api_token))
     service.start(ref, staff, origin="test")
@@ -351,10 +351,57 @@ def test_limits_never_drop_risky_words(stack, stack_store, enroll):
     probe = Probe(stack, token_of(other["web_chat_url"]))
     long_risky = "It was a long day. " * 1100 + "I have pills saved up and I'm going to end it tonight."
     assert len(long_risky) > 20_000
-    replies = probe.say(long_risky)
+    # The first patient's 15 queued messages may still be in Rasa on a loaded machine.
+    replies = probe.say(long_risky, wait=180)
     assert any("988" in m["text"] for m in replies) and probe.errors == []
     flag = next(
         f for f in stack_store.list_flags(actor="test", origin="t") if f.patient_ref == other["patient_id"]
     )
     assert flag.severity == "critical" and "end it tonight" in flag.signals[0]["text"]
     probe.close()
+
+
+def test_the_screener_in_the_web_chat(stack, stack_store, enroll):
+    """Over socket.io: a full screener run (recent behaviour: critical) with quick replies and
+    typed answers; then ideation and a plan two turns later on another patient."""
+    links = enroll()
+    ref = links["patient_id"]
+    stack_store.record_consent(ref, "test")
+    probe = Probe(stack, token_of(links["web_chat_url"]))
+
+    def said(text: str) -> str:
+        return "\n".join(m.get("text", "") for m in probe.say(text))
+
+    try:
+        replies = probe.say("I keep wishing I was dead")
+        question = next(m for m in replies if "wished you were dead" in m.get("text", ""))
+        assert [q["title"] for q in question["quick_replies"]] == ["Yes", "No", "I'd rather not say"]
+        assert "thoughts of killing yourself" in said("No")
+        assert "Have you ever done anything" in said("no")
+        assert "within the past 3 months" in said("Yes")
+        assert "Thank you for answering these" in said("yep")
+        assert stack_store.open_flag_severity(ref) == "critical"
+        # Within 24 h and no higher signal: the crisis reply (alerts configured) without the screener.
+        again = said("honestly everyone would be better off without me")
+        assert "I've alerted your care team" in again and "wished you were dead" not in again
+    finally:
+        probe.close()
+
+    other = enroll()
+    stack_store.record_consent(other["patient_id"], "test")
+    probe = Probe(stack, token_of(other["web_chat_url"]))
+    try:
+        assert "wished you were dead" in said("I keep wishing I was dead")
+        assert "you don't have to answer" in said("I'd rather not say")
+        assert "Please call 911 now" in said("I've worked out when and where")
+    finally:
+        probe.close()
+    (flag,) = [
+        f for f in stack_store.list_flags(actor="t", origin="t") if f.patient_ref == other["patient_id"]
+    ]
+    assert flag.severity == "critical" and flag.message_count == 2
+    detail = stack_store.flag_detail(stack_store.staff_id_by_email(DEMO_THERAPIST_EMAIL), flag.id)
+    assert detail.signals[1]["built_on"] == detail.signals[0]["message_id"] is not None
+    from tests.integration.test_screener import deliveries
+
+    assert {sev for sev, _ in deliveries(stack_store, flag.id)} == {"moderate", "critical"}  # re-alerted
