@@ -4,14 +4,19 @@ paths browsers and Telegram need from the Rasa server, which itself listens on 1
 - `/chat`: the page behind a patient's personal link (`/chat#token=...`).
 - `/widget/interlude-widget.js` (+ `.css`, `vendor/socket.io.min.js`): the embeddable widget;
   the socket.io client comes from npm at install time (no CDN).
-- `/socket.io/...` and `/telegram/webhook`: forwarded to Rasa unchanged. Nothing else of
-  Rasa's HTTP API is reachable from outside.
+- `/socket.io/` (with an engine.io query) and `/telegram/webhook`: forwarded to Rasa. The
+  client's path is never passed on: the raw path is decoded and normalised, must be exactly
+  one of these two (anything else is a 404 from here), and the fixed upstream path is used.
+  Nothing else of Rasa's HTTP API is reachable from outside.
 """
 
 from __future__ import annotations
 
+import posixpath
+import re
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import parse_qs, unquote
 
 import httpx
 from starlette.applications import Starlette
@@ -54,6 +59,46 @@ CHAT_PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
+
+
+SOCKETIO_PATH = "/socket.io/"
+
+
+def normalised_path(raw: bytes | str) -> str:
+    """The path as a lenient server anywhere along the way might read it: percent-decoded until
+    stable (double encoding), backslashes as slashes, `;` parameters dropped, doubled slashes
+    collapsed and dot segments resolved. Used only to decide; nothing of it is forwarded."""
+    path = raw.decode("latin-1") if isinstance(raw, bytes) else raw
+    for _ in range(5):
+        decoded = unquote(path, encoding="latin-1")
+        if decoded == path:
+            break
+        path = decoded
+    path = path.replace("\\", "/")
+    path = "/".join(segment.split(";", 1)[0] for segment in path.split("/"))
+    path = re.sub("/{2,}", "/", path)
+    trailing = path.endswith("/") or path.endswith("/.") or path.endswith("/..")
+    path = posixpath.normpath(path) if path else "/"
+    path = "/" + path.lstrip("/")
+    return path + "/" if trailing and not path.endswith("/") else path
+
+
+def forward_target(raw_path: bytes | str, query: str, telegram_path: str) -> str | None:
+    """The upstream path for a request, or None (the web app answers 404). The raw path must be
+    byte for byte one of the two forwarded paths and equal to its normalised reading, so no
+    spelling of another path can slip through."""
+    raw = raw_path.decode("latin-1") if isinstance(raw_path, bytes) else raw_path
+    if raw != normalised_path(raw):
+        return None
+    if raw == SOCKETIO_PATH and "EIO" in parse_qs(query):
+        return SOCKETIO_PATH
+    if raw == telegram_path:
+        return "/webhooks/telegram/webhook"
+    return None
+
+
+def not_found() -> Response:
+    return PlainTextResponse("Not found.", status_code=404)
 
 
 class RasaProxy:
@@ -118,11 +163,15 @@ def create_app(settings: Settings | None = None, store_: Store | None = None) ->
             return PlainTextResponse("Not found.", status_code=404)
         return FileResponse(STATIC / name, media_type=files[name], headers={"Cache-Control": "no-cache"})
 
-    async def socketio(request: Request) -> Response:
-        return await proxy.forward(request, "/socket.io/" + request.path_params.get("rest", ""))
-
-    async def telegram_webhook(request: Request) -> Response:
-        return await proxy.forward(request, "/webhooks/telegram/webhook")
+    async def forwarded(request: Request) -> Response:
+        # Starlette matched on the decoded path; decide again on the raw bytes the client sent.
+        raw = request.scope.get("raw_path") or request.scope["path"].encode()
+        target = forward_target(raw, request.url.query, settings.telegram_webhook_path)
+        if target is None:
+            return not_found()
+        if target != SOCKETIO_PATH and request.method != "POST":
+            return PlainTextResponse("Method not allowed.", status_code=405)
+        return await proxy.forward(request, target)
 
     @asynccontextmanager
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
@@ -140,8 +189,10 @@ def create_app(settings: Settings | None = None, store_: Store | None = None) ->
             Route("/healthz", healthz),
             Route("/chat", chat),
             Route("/widget/{name:path}", widget_asset),
-            Route("/socket.io/{rest:path}", socketio, methods=["GET", "POST", "OPTIONS"]),
-            Route(settings.telegram_webhook_path, telegram_webhook, methods=["POST"]),
+            # Broad patterns on purpose: every spelling lands in `forwarded`, which answers 404
+            # for all but the exact paths (and never falls through to another route).
+            Route("/socket.io{rest:path}", forwarded, methods=["GET", "POST", "OPTIONS"]),
+            Route(settings.telegram_webhook_path + "{rest:path}", forwarded, methods=["GET", "POST"]),
             *portal_routes(settings, store),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
