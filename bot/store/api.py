@@ -48,6 +48,7 @@ from bot.store.models import (
 )
 from bot.store.portal import PortalStoreMixin
 from bot.store.schedule import ScheduleStoreMixin
+from bot.store.sessions import SessionStoreMixin
 
 #: Longest free-text answer we accept; longer text is refused, never silently truncated.
 MAX_TEXT_CHARS = 20_000
@@ -236,7 +237,7 @@ def new_patient_ref() -> str:
     return "pt_" + secrets.token_hex(5)
 
 
-class Store(ScheduleStoreMixin, PortalStoreMixin, AdminStoreMixin):
+class Store(ScheduleStoreMixin, PortalStoreMixin, AdminStoreMixin, SessionStoreMixin):
     """Interlude's clinical store over one database."""
 
     def __init__(

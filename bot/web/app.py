@@ -21,16 +21,15 @@ from urllib.parse import parse_qs, unquote
 import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from bot.config import PROJECT_ROOT, Settings, _secret_file, load_settings
+from bot.config import PROJECT_ROOT, Settings, load_settings
 from bot.store.api import Store
-from bot.web.portal.auth import MAX_AGE_SECONDS
+from bot.web.portal.sessions import ServerSessionMiddleware
 from bot.web.portal.views import portal_routes
 
 HERE = Path(__file__).parent
@@ -181,8 +180,6 @@ def create_app(settings: Settings | None = None, store_: Store | None = None) ->
             for s in opened:
                 s.close()
 
-    session_key = _secret_file(settings.secrets_dir / "session-key")
-
     return Starlette(
         routes=[
             Route("/", index),
@@ -197,13 +194,11 @@ def create_app(settings: Settings | None = None, store_: Store | None = None) ->
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[
-            # Signed, HttpOnly session cookies for the portal; Secure whenever served over https.
+            # Server-side portal sessions: the cookie is a random id (HttpOnly, SameSite=Lax;
+            # Secure whenever served over https); sign-out deletes the session.
             Middleware(
-                SessionMiddleware,
-                secret_key=session_key,
-                session_cookie="interlude_session",
-                max_age=MAX_AGE_SECONDS,
-                same_site="lax",  # alert links open signed-in; forms carry CSRF tokens
+                ServerSessionMiddleware,
+                store=store,
                 https_only=settings.portal_base_url.startswith("https://"),
             )
         ],
