@@ -138,7 +138,8 @@ def create_app(settings: Settings | None = None, store_: Store | None = None) ->
         return opened[0]
 
     async def index(request: Request) -> Response:
-        return TEMPLATES.TemplateResponse(request, "index.html", {"settings": settings})
+        # Public: nothing internal (paths, ports, versions); `interlude status` has those.
+        return TEMPLATES.TemplateResponse(request, "index.html", {})
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})

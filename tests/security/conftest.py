@@ -16,8 +16,10 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -25,8 +27,9 @@ import uvicorn
 
 from bot.accounts import hash_password
 from bot.config import Settings, load_settings
+from bot.schedule.plan import default_plan
 from bot.store import migrate
-from bot.store.api import Store
+from bot.store.api import SignalInput, Store
 
 PASSWORD = "a-long-test-password-1"
 
@@ -82,6 +85,9 @@ class Web:
     port: int
     staff: dict[str, int]
     patients: dict[str, str]
+    flags: dict[str, int]
+    sessions: dict[str, int]
+    app: Any
 
     @property
     def url(self) -> str:
@@ -145,6 +151,26 @@ def web(tmp_path_factory, upstream: Upstream) -> Iterator[Web]:
         ).ref
         for who in ("mine", "theirs")
     }
+    flags = {
+        who: store.record_risk(
+            ref,
+            message_id=None,
+            text=f"Secret-{who}-words",
+            signal=SignalInput("high", ["suicide"], [{"rule": "t"}]),
+        ).flag_id
+        for who, ref in patients.items()
+    }
+    sessions = {
+        who: store.add_dosing_session(
+            ref,
+            datetime.now(UTC) + timedelta(days=20),
+            "sublingual",
+            plan=default_plan(),
+            actor="t",
+            origin="t",
+        )
+        for who, ref in patients.items()
+    }
     from bot.web.app import create_app
 
     app = create_app(settings, store)
@@ -155,7 +181,7 @@ def web(tmp_path_factory, upstream: Upstream) -> Iterator[Web]:
     while not server.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
-    yield Web(settings, store, port, staff, patients)
+    yield Web(settings, store, port, staff, patients, flags, sessions, app)
     server.should_exit = True
     thread.join(timeout=10)
     store.close()

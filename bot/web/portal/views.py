@@ -106,7 +106,10 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         staff_id = request.session.get("pending_staff")
         now = (await run_in_threadpool(store().now)).timestamp()
         if not staff_id or now - float(request.session.get("pending_at", 0)) > PENDING_SECONDS:
-            request.session.clear()
+            # Only the half-finished sign-in is dropped: a stray (or cross-site) request here
+            # must not sign out a signed-in session.
+            for key in ("pending_staff", "pending_at", "next"):
+                request.session.pop(key, None)
             return RedirectResponse("/portal/login", status_code=303)
         context: dict[str, Any] = {"title": "Two-step sign-in"}
         if request.method == "GET":
