@@ -189,12 +189,16 @@ class WebChatInput(InputChannel):
 
     async def live_sockets(self, room: str) -> list[str]:
         """The patient's sockets that may still be sent to, checked against the store now.
-        If the store cannot be read, nothing is sent (a reply is not worth a leak)."""
+
+        If the store cannot be read (a database outage), the room's sockets are used as they
+        are: crisis resources must still reach the patient during an outage, and the sweep had
+        already dropped any socket whose link was withdrawn while the store was readable."""
+        sids = self._sids(room)
         try:
-            return await self._check(self._sids(room))
+            return await self._check(sids)
         except Exception as exc:
-            logger.error("webchat: could not check tokens for a reply (%s); not sent", type(exc).__name__)
-            return []
+            logger.warning("webchat: could not check tokens before a reply (%s)", type(exc).__name__)
+            return sids
 
     async def sweep(self) -> int:
         """Check every open socket once; returns how many were disconnected."""
@@ -267,7 +271,7 @@ class WebChatInput(InputChannel):
         async def session_request(sid: str, data: Any = None) -> None:
             session = await sio.get_session(sid)
             ref = session["ref"]
-            if not await self._check([sid]):  # the link was withdrawn since connecting
+            if not await self.live_sockets(sid):  # the link was withdrawn since connecting
                 return
             # Whatever session_id the client asked for, it gets its own conversation.
             await sio.emit("session_confirm", ref, room=sid)
