@@ -393,6 +393,36 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """What the public landing page no longer shows: where things run, for the operator."""
+    import urllib.request
+
+    settings = load_settings()
+
+    def up(url: str) -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=3):  # noqa: S310 - our own loopback services
+                return True
+        except OSError:
+            return False
+
+    database = settings.database_url.split("://", 1)[0].split("+", 1)[0]
+    print(
+        json.dumps(
+            {
+                "web_app": {"url": settings.web_url, "up": up(f"{settings.web_url}/healthz")},
+                "rasa": {"url": settings.rasa_url, "up": up(settings.rasa_url)},
+                "action_server": {"url": settings.actions_url, "up": up(f"{settings.actions_url}/health")},
+                "data_dir": str(settings.data_dir),
+                "database": database,
+                "telegram": settings.telegram_mode if settings.telegram_token else "off",
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
 # ---------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -528,6 +558,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="create the demo clinic if missing and print its logins")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("status", help="where the web app, Rasa and the data are, and whether they answer")
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("validate", help="rasa data validate, failing on any unexplained warning")
     p.add_argument("--config", default="config.yml")

@@ -11,8 +11,13 @@ is derived from the verified token only:
   then sends the conversation so far (`history`), so a reload or a reconnect keeps it.
 - `user_uttered` ignores client ids and metadata; the token is checked again on every
   message, so a withdrawn link stops an open chat too.
-- Replies go to the patient's room (`bot_uttered`), so every open tab sees them, and
-  proactive messages (a clinician, a check-in) reach the widget the same way.
+- Replies go to every socket of the patient (`bot_uttered`), so every open tab sees them, and
+  proactive messages (a clinician, a check-in) reach the widget the same way. Each socket's
+  token is checked again at the point of emit: a reply is never sent to a socket whose link
+  was withdrawn (`patient revoke-web`), replaced (`patient links`), deleted or expired.
+- Links are withdrawn by other processes (the CLI, the portal), so every SWEEP_SECONDS the
+  channel checks the tokens of all open sockets against the store in one read and
+  disconnects those no longer valid, idle ones included (a lost or stolen phone).
 
 Rasa binds to 127.0.0.1; browsers reach `/socket.io/` through Interlude's web app.
 """
@@ -45,6 +50,8 @@ CHANNEL = "webchat"
 USER_EVENT = "user_uttered"
 BOT_EVENT = "bot_uttered"
 HISTORY_LIMIT = 100
+#: How often open sockets are checked against the store (withdrawn links end within this).
+SWEEP_SECONDS = 2.0
 #: Keys of a bot message that the widget understands (Rasa merges message metadata into it).
 FORWARDED = ("from", "handoff")
 
@@ -68,11 +75,13 @@ class WebChatOutput(OutputChannel):
     def name(cls) -> str:
         return CHANNEL
 
-    def __init__(self, sio: AsyncServer) -> None:
+    def __init__(self, sio: AsyncServer, live: Callable[[str], Awaitable[list[str]]]) -> None:
         self.sio = sio
+        self.live = live  # the room's sockets whose token is still valid (others are dropped)
 
     async def _emit(self, recipient_id: str, payload: dict[str, Any]) -> None:
-        await self.sio.emit(BOT_EVENT, payload, room=recipient_id)
+        for sid in await self.live(recipient_id):
+            await self.sio.emit(BOT_EVENT, payload, room=sid)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self._emit(recipient_id, bot_payload(text, None, kwargs))
@@ -132,7 +141,79 @@ class WebChatInput(InputChannel):
         self._app: Any = None
 
     def get_output_channel(self) -> OutputChannel | None:
-        return WebChatOutput(self.sio) if self.sio is not None else None
+        return WebChatOutput(self.sio, self.live_sockets) if self.sio is not None else None
+
+    async def _tokens(self, sids: list[str]) -> dict[str, str]:
+        """sid -> token of each socket still connected."""
+        assert self.sio is not None
+        tokens: dict[str, str] = {}
+        for sid in sids:
+            try:
+                session = await self.sio.get_session(sid)
+            except KeyError:  # disconnected meanwhile
+                continue
+            if session.get("token"):
+                tokens[sid] = session["token"]
+        return tokens
+
+    def _sids(self, room: str | None) -> list[str]:
+        assert self.sio is not None
+        if "/" not in self.sio.manager.rooms:
+            return []
+        return [sid for sid, _ in self.sio.manager.get_participants("/", room)]
+
+    async def _drop(self, sid: str, reason: str) -> None:
+        """Tell the widget why (so it can show it) and close the socket."""
+        assert self.sio is not None
+        try:
+            await self.sio.emit(
+                "chat_error", {"reason": reason, "message": wording.text(CHANNEL, reason)}, room=sid
+            )
+            await self.sio.disconnect(sid)
+        except Exception as exc:  # an already-closed socket is fine
+            logger.debug("webchat: dropping %s: %s", sid, type(exc).__name__)
+
+    async def _check(self, sids: list[str]) -> list[str]:
+        """The sockets among `sids` whose token is still valid; the others are disconnected."""
+        tokens = await self._tokens(sids)
+        if not tokens:
+            return []
+        refusals = await asyncio.to_thread(runtime.store().web_token_refusals, list(tokens.values()))
+        live = []
+        for sid, token in tokens.items():
+            if token in refusals:
+                await self._drop(sid, refusals[token])
+            else:
+                live.append(sid)
+        return live
+
+    async def live_sockets(self, room: str) -> list[str]:
+        """The patient's sockets that may still be sent to, checked against the store now.
+
+        If the store cannot be read (a database outage), the room's sockets are used as they
+        are: crisis resources must still reach the patient during an outage, and the sweep had
+        already dropped any socket whose link was withdrawn while the store was readable."""
+        sids = self._sids(room)
+        try:
+            return await self._check(sids)
+        except Exception as exc:
+            logger.warning("webchat: could not check tokens before a reply (%s)", type(exc).__name__)
+            return sids
+
+    async def sweep(self) -> int:
+        """Check every open socket once; returns how many were disconnected."""
+        sids = self._sids(None)
+        if not sids:
+            return 0
+        return len(sids) - len(await self._check(sids))
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            try:
+                await self.sweep()
+            except Exception as exc:  # the database may be down; try again next round
+                logger.warning("webchat: token sweep failed (%s)", type(exc).__name__)
 
     def _crisis_text(self) -> str:
         return wording.with_resources(
@@ -160,6 +241,7 @@ class WebChatInput(InputChannel):
         @bp.listener("after_server_start")
         async def _keep_app(app: Any, loop: Any) -> None:
             self._app = app  # for the tracker store (history)
+            app.add_task(self._sweep_forever())
 
         @bp.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -189,6 +271,8 @@ class WebChatInput(InputChannel):
         async def session_request(sid: str, data: Any = None) -> None:
             session = await sio.get_session(sid)
             ref = session["ref"]
+            if not await self.live_sockets(sid):  # the link was withdrawn since connecting
+                return
             # Whatever session_id the client asked for, it gets its own conversation.
             await sio.emit("session_confirm", ref, room=sid)
             try:
@@ -248,7 +332,9 @@ class WebChatInput(InputChannel):
             await error(sid, "too_long", limit=f"{MAX_TEXT_CHARS:,}")
             return
         # Client metadata is never passed on: only Rasa's API may mark a message external.
-        message = UserMessage(sanitize(text), WebChatOutput(sio), patient.ref, input_channel=CHANNEL)
+        message = UserMessage(
+            sanitize(text), WebChatOutput(sio, self.live_sockets), patient.ref, input_channel=CHANNEL
+        )
         await sio.emit("bot_typing", {"typing": True}, room=patient.ref)
         try:
             await on_new_message(message)

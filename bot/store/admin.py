@@ -176,6 +176,8 @@ class AdminStoreMixin:
                     raise StoreError("You cannot disable your own account.")
                 staff.disabled_at = self._clock() if disabled else None
                 changes["disabled"] = disabled
+                if disabled:  # every open portal session of theirs ends now
+                    changes["sessions_ended"] = self._end_sessions(s, staff.id)
             if reset_totp and staff.totp_secret_enc is not None:
                 staff.totp_secret_enc = staff.totp_enabled_at = staff.totp_last_step = None
                 changes["totp"] = "reset"
@@ -290,8 +292,9 @@ class AdminStoreMixin:
         return True
 
     # ------------------------------------------------------------------ own password; patients' therapist
-    def change_password(self, staff_id: int, current: str, new: str) -> None:
-        """Change one's own password; the current one is required. Refusals are StoreErrors."""
+    def change_password(self, staff_id: int, current: str, new: str, *, keep_session: str = "") -> None:
+        """Change one's own password; the current one is required. Refusals are StoreErrors.
+        Every portal session of theirs but `keep_session` (the one asking) ends."""
         from bot.accounts import verify_password
         from bot.store.api import StoreError
 
@@ -311,7 +314,26 @@ class AdminStoreMixin:
             if current == new:
                 raise StoreError("The new password must differ from the current one.")
             staff.password_hash = hash_password(new)
-            self._audit(s, f"staff:{staff_id}", "password.change", origin="portal")
+            # Every other session (another browser, a copied cookie) ends with the old password.
+            ended = self._end_sessions(s, staff_id, keep=keep_session)
+            self._audit(
+                s, f"staff:{staff_id}", "password.change", origin="portal", detail={"sessions_ended": ended}
+            )
+
+    def end_staff_sessions(self, admin_id: int, staff_id: int) -> int:
+        """An admin signs a person of their clinic out everywhere (a lost laptop); audited."""
+        with transaction(self._factory) as s:
+            admin = self._admin(s, admin_id)
+            staff = self._clinic_staff(s, admin, staff_id)
+            n = self._end_sessions(s, staff.id)
+            self._audit(
+                s,
+                f"staff:{admin_id}",
+                "sessions.end",
+                origin="portal",
+                detail={"staff_id": staff.id, "n": n, "reason": "admin"},
+            )
+            return n
 
     def reassign_patient(self, admin_id: int, ref: str, therapist_id: int) -> None:
         """Give a patient to another active therapist (or admin) of the same clinic."""

@@ -49,6 +49,7 @@ from bot.store.models import (
 from bot.store.portal import PortalStoreMixin
 from bot.store.schedule import ScheduleStoreMixin
 from bot.store.screener import ScreenerStoreMixin
+from bot.store.sessions import SessionStoreMixin
 
 #: Longest free-text answer we accept; longer text is refused, never silently truncated.
 MAX_TEXT_CHARS = 20_000
@@ -239,7 +240,7 @@ def new_patient_ref() -> str:
     return "pt_" + secrets.token_hex(5)
 
 
-class Store(ScheduleStoreMixin, PortalStoreMixin, AdminStoreMixin, ScreenerStoreMixin):
+class Store(ScheduleStoreMixin, PortalStoreMixin, AdminStoreMixin, ScreenerStoreMixin, SessionStoreMixin):
     """Interlude's clinical store over one database."""
 
     def __init__(
@@ -649,6 +650,34 @@ class Store(ScheduleStoreMixin, PortalStoreMixin, AdminStoreMixin, ScreenerStore
                 raise CredentialRefused("expired", "This chat link has expired.")
             row.last_used_at = now
             return self._ref_view(patient)
+
+    def web_token_refusals(self, tokens: Iterable[str]) -> dict[str, str]:
+        """Of these web chat tokens, those that no longer open a chat, with the reason
+        (unknown, revoked, expired). One read, no write: the web chat asks this before every
+        reply and every few seconds for its open sockets."""
+        hashes = {secret_hash(t): t for t in set(tokens) if t}
+        if not hashes:
+            return {}
+        now = self._clock()
+        with transaction(self._factory) as s:
+            rows = s.execute(
+                select(
+                    WebChatToken.token_hash, WebChatToken.revoked_at, WebChatToken.expires_at, Patient.status
+                )
+                .join(Patient, Patient.id == WebChatToken.patient_id)
+                .where(WebChatToken.token_hash.in_(list(hashes)))
+            ).all()
+        state: dict[str, str | None] = {}
+        for token_hash, revoked_at, expires_at, status in rows:
+            if status == "deleted":
+                state[token_hash] = "unknown"
+            elif revoked_at is not None:
+                state[token_hash] = "revoked"
+            elif expires_at <= now:
+                state[token_hash] = "expired"
+            else:
+                state[token_hash] = None
+        return {t: reason for h, t in hashes.items() if (reason := state.get(h, "unknown"))}
 
     def revoke_web_tokens(self, ref: str, *, actor: str, origin: str) -> int:
         """Withdraw every personal web chat link of a patient; returns how many were live."""

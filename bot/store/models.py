@@ -371,3 +371,18 @@ class RasaEvent(Base):
     intent_name = Column(String(255))
     action_name = Column(String(255))
     data = Column(Text)
+
+
+class PortalSession(Base):
+    """A portal session, server-side. The cookie carries only a random id; this row is keyed by
+    its SHA-256, so a copy of the table opens no session. Deleting the row ends the session."""
+
+    __tablename__ = "portal_sessions"
+    id_hash = Column(String(64), primary_key=True)  # sha256 hex of the cookie's random id
+    #: None before sign-in (the sign-in form's CSRF token, the pending two-step state).
+    staff_id = Column(Integer, ForeignKey("staff.id"), nullable=True, index=True)
+    #: What the portal keeps between requests (CSRF token, timestamps), JSON; never patient data.
+    data = Column(Text, nullable=False, default="{}")
+    user_agent = Column(String(200), nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    last_seen_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)

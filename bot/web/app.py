@@ -4,28 +4,32 @@ paths browsers and Telegram need from the Rasa server, which itself listens on 1
 - `/chat`: the page behind a patient's personal link (`/chat#token=...`).
 - `/widget/interlude-widget.js` (+ `.css`, `vendor/socket.io.min.js`): the embeddable widget;
   the socket.io client comes from npm at install time (no CDN).
-- `/socket.io/...` and `/telegram/webhook`: forwarded to Rasa unchanged. Nothing else of
-  Rasa's HTTP API is reachable from outside.
+- `/socket.io/` (with an engine.io query) and `/telegram/webhook`: forwarded to Rasa. The
+  client's path is never passed on: the raw path is decoded and normalised, must be exactly
+  one of these two (anything else is a 404 from here), and the fixed upstream path is used.
+  Nothing else of Rasa's HTTP API is reachable from outside.
 """
 
 from __future__ import annotations
 
+import posixpath
+import re
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import parse_qs, unquote
 
 import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from bot.config import PROJECT_ROOT, Settings, _secret_file, load_settings
+from bot.config import PROJECT_ROOT, Settings, load_settings
 from bot.store.api import Store
-from bot.web.portal.auth import MAX_AGE_SECONDS
+from bot.web.portal.sessions import ServerSessionMiddleware
 from bot.web.portal.views import portal_routes
 
 HERE = Path(__file__).parent
@@ -54,6 +58,46 @@ CHAT_PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
+
+
+SOCKETIO_PATH = "/socket.io/"
+
+
+def normalised_path(raw: bytes | str) -> str:
+    """The path as a lenient server anywhere along the way might read it: percent-decoded until
+    stable (double encoding), backslashes as slashes, `;` parameters dropped, doubled slashes
+    collapsed and dot segments resolved. Used only to decide; nothing of it is forwarded."""
+    path = raw.decode("latin-1") if isinstance(raw, bytes) else raw
+    for _ in range(5):
+        decoded = unquote(path, encoding="latin-1")
+        if decoded == path:
+            break
+        path = decoded
+    path = path.replace("\\", "/")
+    path = "/".join(segment.split(";", 1)[0] for segment in path.split("/"))
+    path = re.sub("/{2,}", "/", path)
+    trailing = path.endswith("/") or path.endswith("/.") or path.endswith("/..")
+    path = posixpath.normpath(path) if path else "/"
+    path = "/" + path.lstrip("/")
+    return path + "/" if trailing and not path.endswith("/") else path
+
+
+def forward_target(raw_path: bytes | str, query: str, telegram_path: str) -> str | None:
+    """The upstream path for a request, or None (the web app answers 404). The raw path must be
+    byte for byte one of the two forwarded paths and equal to its normalised reading, so no
+    spelling of another path can slip through."""
+    raw = raw_path.decode("latin-1") if isinstance(raw_path, bytes) else raw_path
+    if raw != normalised_path(raw):
+        return None
+    if raw == SOCKETIO_PATH and "EIO" in parse_qs(query):
+        return SOCKETIO_PATH
+    if raw == telegram_path:
+        return "/webhooks/telegram/webhook"
+    return None
+
+
+def not_found() -> Response:
+    return PlainTextResponse("Not found.", status_code=404)
 
 
 class RasaProxy:
@@ -94,7 +138,8 @@ def create_app(settings: Settings | None = None, store_: Store | None = None) ->
         return opened[0]
 
     async def index(request: Request) -> Response:
-        return TEMPLATES.TemplateResponse(request, "index.html", {"settings": settings})
+        # Public: nothing internal (paths, ports, versions); `interlude status` has those.
+        return TEMPLATES.TemplateResponse(request, "index.html", {})
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -124,11 +169,15 @@ def create_app(settings: Settings | None = None, store_: Store | None = None) ->
             STATIC / "favicon.ico", media_type="image/x-icon", headers={"Cache-Control": "max-age=86400"}
         )
 
-    async def socketio(request: Request) -> Response:
-        return await proxy.forward(request, "/socket.io/" + request.path_params.get("rest", ""))
-
-    async def telegram_webhook(request: Request) -> Response:
-        return await proxy.forward(request, "/webhooks/telegram/webhook")
+    async def forwarded(request: Request) -> Response:
+        # Starlette matched on the decoded path; decide again on the raw bytes the client sent.
+        raw = request.scope.get("raw_path") or request.scope["path"].encode()
+        target = forward_target(raw, request.url.query, settings.telegram_webhook_path)
+        if target is None:
+            return not_found()
+        if target != SOCKETIO_PATH and request.method != "POST":
+            return PlainTextResponse("Method not allowed.", status_code=405)
+        return await proxy.forward(request, target)
 
     @asynccontextmanager
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
@@ -138,8 +187,6 @@ def create_app(settings: Settings | None = None, store_: Store | None = None) ->
             for s in opened:
                 s.close()
 
-    session_key = _secret_file(settings.secrets_dir / "session-key")
-
     return Starlette(
         routes=[
             Route("/", index),
@@ -147,19 +194,19 @@ def create_app(settings: Settings | None = None, store_: Store | None = None) ->
             Route("/favicon.ico", favicon),
             Route("/chat", chat),
             Route("/widget/{name:path}", widget_asset),
-            Route("/socket.io/{rest:path}", socketio, methods=["GET", "POST", "OPTIONS"]),
-            Route(settings.telegram_webhook_path, telegram_webhook, methods=["POST"]),
+            # Broad patterns on purpose: every spelling lands in `forwarded`, which answers 404
+            # for all but the exact paths (and never falls through to another route).
+            Route("/socket.io{rest:path}", forwarded, methods=["GET", "POST", "OPTIONS"]),
+            Route(settings.telegram_webhook_path + "{rest:path}", forwarded, methods=["GET", "POST"]),
             *portal_routes(settings, store),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[
-            # Signed, HttpOnly session cookies for the portal; Secure whenever served over https.
+            # Server-side portal sessions: the cookie is a random id (HttpOnly, SameSite=Lax;
+            # Secure whenever served over https); sign-out deletes the session.
             Middleware(
-                SessionMiddleware,
-                secret_key=session_key,
-                session_cookie="interlude_session",
-                max_age=MAX_AGE_SECONDS,
-                same_site="lax",  # alert links open signed-in; forms carry CSRF tokens
+                ServerSessionMiddleware,
+                store=store,
                 https_only=settings.portal_base_url.startswith("https://"),
             )
         ],

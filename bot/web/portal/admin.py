@@ -20,6 +20,7 @@ from starlette.routing import Route
 from bot.config import Settings
 from bot.store.api import NotFound, Store, StoreError
 from bot.web.portal.pages import form_of, not_found, page, qr_svg
+from bot.web.portal.sessions import session_id
 
 Guard = Callable[[Callable[[Request, int], Awaitable[Response]]], Callable[..., Any]]
 SEVERITIES = ("critical", "high", "moderate", "low")
@@ -95,6 +96,13 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
             changes = {"disabled": action == "disable"}
         elif action == "reset_totp":
             changes = {"reset_totp": True}
+        elif action == "end_sessions":
+            try:
+                n = await run_in_threadpool(store().end_staff_sessions, admin.id, target)
+            except NotFound:
+                return not_found(request, admin)
+            notice = f"Ended {n} open session{'' if n == 1 else 's'}."
+            return RedirectResponse("/portal/admin/staff?" + urlencode({"notice": notice}), status_code=303)
         else:
             return RedirectResponse(
                 "/portal/admin/staff?" + urlencode({"error": "Unknown action."}), status_code=303
@@ -231,10 +239,15 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
                 "/portal/account?" + urlencode({"error": "The two new passwords differ."}), status_code=303
             )
         try:
-            await run_in_threadpool(store().change_password, staff_id, str(form.get("current") or ""), new)
+            await run_in_threadpool(
+                lambda: store().change_password(
+                    staff_id, str(form.get("current") or ""), new, keep_session=session_id(request)
+                )
+            )
         except StoreError as exc:
             return RedirectResponse("/portal/account?" + urlencode({"error": str(exc)}), status_code=303)
-        # This session stays signed in; every other one (another browser, a stolen cookie) ends.
+        # This session stays signed in; every other one (another browser, a stolen cookie) was
+        # deleted by the store.
         request.session["stamp"] = (await run_in_threadpool(store().staff_view, staff_id)).credential_stamp
         return RedirectResponse(
             "/portal/account?" + urlencode({"notice": "Password changed."}), status_code=303
@@ -257,7 +270,20 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
             uri = provisioning_uri(pending, staff.email, f"Interlude ({clinic})")
             context.update(secret=pending, qr=qr_svg(uri))
         context["error"] = request.query_params.get("error")
+        context["sessions"] = await run_in_threadpool(
+            lambda: store().sessions_of(staff_id, session_id(request))
+        )
         return page(request, "account.html", context)
+
+    @login_required
+    async def account_sessions_end(request: Request, staff_id: int) -> Response:
+        """Sign out everywhere: every session of this person ends, this one included."""
+        form = await form_of(request)
+        if isinstance(form, Response):
+            return form
+        await run_in_threadpool(lambda: store().end_sessions(staff_id, reason="sign_out_everywhere"))
+        request.session.clear()
+        return RedirectResponse("/portal/login", status_code=303)
 
     @login_required
     async def account_totp(request: Request, staff_id: int) -> Response:
@@ -295,5 +321,6 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
         Route("/portal/patients/{ref}/therapist", reassign, methods=["POST"]),
         Route("/portal/account", account),
         Route("/portal/account/password", account_password, methods=["POST"]),
+        Route("/portal/account/sessions/end", account_sessions_end, methods=["POST"]),
         Route("/portal/account/totp/{action}", account_totp, methods=["POST"]),
     ]

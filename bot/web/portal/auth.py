@@ -1,8 +1,9 @@
 """Portal sign-in: argon2 passwords, throttling, idle-expiring sessions, CSRF tokens.
 
-Sessions are Starlette's signed cookies (HttpOnly, SameSite=Lax, Secure behind https); they
-hold only the staff id, a CSRF token and timestamps, never patient data. Every form carries the
-CSRF token and every POST checks it. Failed sign-ins are counted per e-mail and per client
+Sessions are server-side (bot/web/portal/sessions.py): the cookie holds a random id only
+(HttpOnly, SameSite=Lax, Secure behind https); the session holds the staff id, a CSRF token
+and timestamps, never patient data. Signing in gives the session a new id. Every form carries
+the CSRF token and every POST checks it. Failed sign-ins are counted per e-mail and per client
 address; past the limit, sign-in is refused for a while (429).
 """
 
@@ -18,9 +19,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-#: Sessions end after this long without a request, and after MAX_AGE in any case.
-IDLE_SECONDS = 30 * 60
-MAX_AGE_SECONDS = 8 * 60 * 60
+from bot.store.sessions import IDLE_SECONDS, MAX_AGE_SECONDS
+from bot.web.portal.sessions import rotate
+
+__all__ = ["IDLE_SECONDS", "MAX_AGE_SECONDS"]
 MAX_FAILURES = 5
 FAILURE_WINDOW = 15 * 60
 
@@ -87,7 +89,8 @@ def current_staff_id(request: Request) -> int | None:
 def sign_in(request: Request, staff_id: int, stamp: str = "") -> None:
     """Start a signed-in session. `stamp` is the account's credential stamp: when the password
     changes, sessions carrying the old stamp end (checked on every request by the portal)."""
-    request.session.clear()  # a new session id's worth of state: no fixation of the old one
+    request.session.clear()
+    rotate(request)  # a new session id: an id planted before sign-in is worth nothing
     now = time.time()
     request.session.update(
         {"staff_id": staff_id, "seen": now, "started": now, "csrf": secrets.token_urlsafe(24), "stamp": stamp}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -101,8 +102,16 @@ def not_found(request: Request, staff: Any) -> Response:
 
 async def form_of(request: Request) -> Any | Response:
     """The posted form, or a refusal: too large (413) or a missing/forged CSRF token (403)."""
+    too_large = HTMLResponse("That form is too large.", status_code=413)
     if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
-        return HTMLResponse("That form is too large.", status_code=413)
+        return too_large
+    # A chunked body has no length to check up front: read it with the limit, then parse.
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return too_large
+    request._body = bytes(body)  # Starlette parses the form from this
     try:
         form = await request.form(max_files=0, max_fields=20)
     except Exception:
@@ -119,10 +128,20 @@ def client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def safe_filename(filename: str) -> str:
+    """Only letters, digits, `.`, `_` and `-` reach the header: no quotes, no CR/LF, no path."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", filename).strip("._") or "download"
+    return cleaned[:120]
+
+
 def attachment(body: bytes | str, media_type: str, filename: str) -> Response:
-    """A download of patient data: never cached, saved under `filename`."""
+    """A download of patient data: never cached, saved under `filename` (made header-safe)."""
     return Response(
         body,
         media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+        headers={
+            "Content-Disposition": f'attachment; filename="{safe_filename(filename)}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
     )

@@ -24,6 +24,7 @@ from bot.web.portal.admin import admin_routes
 from bot.web.portal.auth import Throttle, sign_in
 from bot.web.portal.auth import login_required as session_required
 from bot.web.portal.pages import attachment, client, form_of, not_found, page, qr_svg
+from bot.web.portal.sessions import rotate
 
 PENDING_SECONDS = 5 * 60  # between a right password and the code
 
@@ -51,7 +52,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
     async def login(request: Request) -> Response:
         context: dict[str, Any] = {"title": "Sign in", "next": request.query_params.get("next", "/portal")}
         if request.session.pop("expired", False):
-            context["notice"] = "Your session ended after a period of inactivity. Please sign in again."
+            context["notice"] = "Your session has ended. Please sign in again."
         if request.method == "GET":
             return page(request, "login.html", context)
         form = await form_of(request)
@@ -80,6 +81,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         if staff.totp:
             # Password right; the session is not signed in until the code is right too.
             request.session.clear()
+            rotate(request)  # a new id after the password step too
             now = (await run_in_threadpool(store().now)).timestamp()
             request.session.update({"pending_staff": staff.id, "pending_at": now, "next": target})
             return RedirectResponse("/portal/login/code", status_code=303)
@@ -104,7 +106,10 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         staff_id = request.session.get("pending_staff")
         now = (await run_in_threadpool(store().now)).timestamp()
         if not staff_id or now - float(request.session.get("pending_at", 0)) > PENDING_SECONDS:
-            request.session.clear()
+            # Only the half-finished sign-in is dropped: a stray (or cross-site) request here
+            # must not sign out a signed-in session.
+            for key in ("pending_staff", "pending_at", "next"):
+                request.session.pop(key, None)
             return RedirectResponse("/portal/login", status_code=303)
         context: dict[str, Any] = {"title": "Two-step sign-in"}
         if request.method == "GET":
@@ -132,7 +137,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         form = await form_of(request)
         if isinstance(form, Response):
             return form
-        request.session.clear()
+        request.session.clear()  # the server-side session is deleted: a copied cookie opens nothing
         return RedirectResponse("/portal/login", status_code=303)
 
     # ---------------------------------------------------------------- pages
