@@ -24,6 +24,7 @@ from tests.security.conftest import csrf_of
 PUBLIC = {
     "/",
     "/healthz",
+    "/favicon.ico",
     "/chat",
     "/widget/{name:path}",
     "/socket.io{rest:path}",
