@@ -33,6 +33,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings()
     lock = RunLock(settings.data_dir)
     lock.acquire()
+    if lock.stale_note:
+        print(lock.stale_note, flush=True)
     try:
         check_ports_free(
             {
@@ -47,6 +49,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             cwd=PROJECT_ROOT,
             base_env=base_env(settings, dict(os.environ)),
             log_file=settings.data_dir / "logs" / "interlude.log",
+            lock=lock,  # children hold it too, so orphans could never share the data folder
         )
         print(f"Starting Interlude (data in {settings.data_dir}) ...", flush=True)
         return asyncio.run(supervise(sup, lambda: sup.say(banner(settings, prepared.demo))))
