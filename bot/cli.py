@@ -57,6 +57,43 @@ def cmd_run(args: argparse.Namespace) -> int:
         lock.release()
 
 
+SERVICE_NAMES = ("actions", "web", "worker", "scheduler", "rasa")
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    """What `interlude run` does before starting anything, minus the demo clinic: for systemd
+    (deploy/systemd/interlude-prepare.service), before the per-process units start."""
+    from bot.app import check_rasa_files, check_safety_config
+    from bot.escalation.config import load_alert_config
+    from bot.store import migrate
+    from bot.training import ensure_model
+
+    settings = load_settings()
+    check_rasa_files(Path(args.config))
+    check_safety_config()
+    load_alert_config(settings.data_dir, settings.portal_base_url)
+    model = ensure_model(Path(args.config))
+    migrate.upgrade(settings.database_url)
+    print(f"Interlude is prepared: model {model.name}, database at the latest schema.")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Become one of `interlude run`'s processes (same argv and environment): for systemd units,
+    where systemd supervises each process on its own."""
+    from bot.app import base_env, services
+    from bot.training import ensure_model
+
+    settings = load_settings()
+    model = ensure_model(Path(args.config)) if args.name == "rasa" else Path(os.devnull)
+    svc = next(s for s in services(settings, model) if s.name == args.name)
+    env = {**base_env(settings, dict(os.environ)), **svc.env}
+    sys.stdout.flush()
+    os.chdir(PROJECT_ROOT)
+    os.execve(svc.argv[0], list(svc.argv), env)  # noqa: S606 - our own argv, no shell
+    return 0  # not reached
+
+
 # ---------------------------------------------------------------------------- train
 def cmd_train(args: argparse.Namespace) -> int:
     from bot.training import ensure_model
@@ -407,6 +444,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="train if needed, migrate, and run every process (make run)")
     p.add_argument("--config", default="config.yml", help="Rasa config to train with")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("prepare", help="check files, train if needed and migrate, then exit (systemd)")
+    p.add_argument("--config", default="config.yml", help="Rasa config to train with")
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("serve", help="run one of the processes in the foreground (systemd units)")
+    p.add_argument("name", choices=SERVICE_NAMES)
+    p.add_argument("--config", default="config.yml", help="Rasa config whose model to serve")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("train", help="train the Rasa model unless a cached one matches")
     p.add_argument("--config", default="config.yml", help="Rasa config (tests use tests/config.test.yml)")
