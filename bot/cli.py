@@ -283,6 +283,9 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------- dosing sessions
+SESSION_YEARS_AHEAD = 10
+
+
 def _local_time(text: str, tz_name: str) -> datetime_type:
     from datetime import datetime
     from zoneinfo import ZoneInfo
@@ -291,9 +294,15 @@ def _local_time(text: str, tz_name: str) -> datetime_type:
         naive = datetime.fromisoformat(text.strip().replace("T", " "))
     except ValueError:
         raise UserFacingError(f"{text!r} is not a date and time like 2026-12-01 10:00.") from None
-    if naive.tzinfo is not None:
-        return naive
-    return naive.replace(tzinfo=ZoneInfo(tz_name))
+    at = naive if naive.tzinfo is not None else naive.replace(tzinfo=ZoneInfo(tz_name))
+    # Check-ins are planned days around a session: far-off years would overflow the calendar.
+    # (Past dates within range get the store's own "in the past" refusal.)
+    now = datetime.now(ZoneInfo("UTC"))
+    earliest = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
+    latest = now.replace(year=now.year + SESSION_YEARS_AHEAD)
+    if not earliest <= at <= latest:
+        raise UserFacingError(f"{text!r} is out of range: a dosing session must be before {latest:%Y-%m-%d}.")
+    return at
 
 
 def cmd_session(args: argparse.Namespace) -> int:

@@ -19,11 +19,13 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import runtime
+from bot.channels.textcheck import check, normalise
+from bot.store.api import MAX_TEXT_CHARS
 
 logger = logging.getLogger(__name__)
 
-#: Hard cap protecting the server; the risk check still runs on anything below it.
-MAX_MESSAGE_CHARS = 100_000
+#: Longer messages are refused (413) unless risky; see bot/channels/textcheck.py.
+MAX_MESSAGE_CHARS = MAX_TEXT_CHARS
 #: Proactive messages kept per patient until the terminal client collects them.
 MAX_OUTBOX = 200
 
@@ -88,15 +90,21 @@ class LocalChatInput(InputChannel):
             if not isinstance(body, dict):
                 return response.json({"error": "The body must be a JSON object."}, status=400)
             sender, text = body.get("sender"), body.get("message")
-            if not isinstance(sender, str) or not sender:
+            if not isinstance(sender, str) or not sender or len(sender) > 200:
                 return response.json({"error": "'sender' must be a patient id."}, status=400)
+            sender = normalise(sender)
             if not isinstance(text, str):
                 return response.json({"error": "'message' must be a string."}, status=400)
-            if len(text) > MAX_MESSAGE_CHARS:
+            # Caps, normalisation and the (bounded, off-loop) risk check before anything heavy.
+            inbound = await check(text, runtime.settings().safety_threshold)
+            if inbound.refused == "too_long":
                 return response.json(
                     {"error": f"Messages are limited to {MAX_MESSAGE_CHARS:,} characters."},
                     status=413,
                 )
+            if inbound.refused == "not_text":
+                return response.json({"error": "'message' must contain some text."}, status=400)
+            text = inbound.text
             patient = await asyncio.to_thread(runtime.store().find_patient, sender)
             if patient is None:
                 return response.json({"error": "No enrolled patient has that id."}, status=404)

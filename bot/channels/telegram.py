@@ -35,9 +35,10 @@ from telegram.request import HTTPXRequest
 
 from bot import runtime
 from bot.channels import wording
-from bot.channels.inbound import SeenIds, SenderQueue, is_risky, sanitize
+from bot.channels.inbound import SeenIds, SenderQueue, sanitize
+from bot.channels.textcheck import check
 from bot.config import Settings
-from bot.store.api import CredentialRefused, PatientRef
+from bot.store.api import MAX_TEXT_CHARS, CredentialRefused, PatientRef
 
 logger = logging.getLogger(__name__)
 
@@ -306,7 +307,7 @@ class TelegramInput(InputChannel):
         if chat_id is None:
             logger.debug("telegram: ignored an update of another kind (%s)", update.update_id)
             return
-        if not self.queue.admit(str(chat_id)) and not self._risky_update(update):
+        if not self.queue.admit(str(chat_id)) and not await self._risky_update(update):
             # Limits never drop risky words: those go on, whatever the rate.
             await self._say(chat_id, wording.text(CHANNEL, "too_fast"))
             return
@@ -315,10 +316,10 @@ class TelegramInput(InputChannel):
         except Exception as exc:
             logger.error("telegram: update %s failed (%s)", update.update_id, type(exc).__name__)
 
-    def _risky_update(self, update: Update) -> bool:
+    async def _risky_update(self, update: Update) -> bool:
         message = update.message or update.edited_message
         words = (message.text or message.caption or "") if message is not None else ""
-        return is_risky(words, self.settings.safety_threshold)
+        return bool(words) and (await check(words, self.settings.safety_threshold)).risky
 
     async def _dispatch(self, update: Update) -> None:
         if update.callback_query is not None:
@@ -341,10 +342,14 @@ class TelegramInput(InputChannel):
 
     async def _on_message(self, message: Message, *, edited: bool) -> None:
         chat_id = message.chat.id
-        text = message.text
-        words = text if text is not None else (message.caption or "")
-        # Assessed before any reply the channel gives itself (commands, refusals included).
-        risky = is_risky(words, self.settings.safety_threshold)
+        words = message.text if message.text is not None else (message.caption or "")
+        # Assessed before any reply the channel gives itself (commands, refusals included):
+        # normalised, capped, and off the event loop for long texts (bot/channels/textcheck.py).
+        inbound = await check(words, self.settings.safety_threshold)
+        risky = inbound.risky
+        if inbound.refused is None:
+            words = inbound.text  # valid text; only the risky passages of an over-long one
+        text = words if message.text is not None else None
         if message.chat.type != "private":
             if risky:  # nobody is bound to a group chat: nothing stored, crisis numbers shown
                 await self._say(chat_id, self._resources_text("unknown_chat_crisis"))
@@ -367,6 +372,9 @@ class TelegramInput(InputChannel):
                 await self._to_rasa(patient, chat_id, words)
             else:
                 await self._say(chat_id, wording.text(CHANNEL, "edited" if edited else "text_only"))
+            return
+        if inbound.refused == "too_long":
+            await self._say(chat_id, wording.text(CHANNEL, "too_long", limit=f"{MAX_TEXT_CHARS:,}"))
             return
         await self._to_rasa(patient, chat_id, sanitize(text))
 

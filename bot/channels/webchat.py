@@ -35,7 +35,8 @@ from socketio.exceptions import ConnectionRefusedError
 
 from bot import runtime
 from bot.channels import wording
-from bot.channels.inbound import SenderQueue, is_risky, sanitize
+from bot.channels.inbound import SenderQueue, sanitize
+from bot.channels.textcheck import check
 from bot.config import Settings
 from bot.store.api import MAX_TEXT_CHARS, CredentialRefused, PatientRef
 
@@ -207,15 +208,21 @@ class WebChatInput(InputChannel):
         async def handle_message(sid: str, data: Any = None) -> None:
             session = await sio.get_session(sid)
             ref = session["ref"]
-            text = data.get("message") if isinstance(data, dict) else None
-            risky = isinstance(text, str) and is_risky(text, self.settings.safety_threshold)
-            if not self.queue.admit(ref) and not risky:  # limits never drop risky words
-                await error(sid, "too_fast")
+            raw = data.get("message") if isinstance(data, dict) else None
+            if not self.queue.admit(ref) and not (await check(raw, self.settings.safety_threshold)).risky:
+                await error(sid, "too_fast")  # limits never drop risky words
                 return
             # The per-patient lock is the first thing awaited, so messages keep their order.
-            await self.queue.run(ref, lambda: self._handle(sid, session, text, risky, on_new_message, error))
+            await self.queue.run(ref, lambda: self._checked(sid, session, raw, on_new_message, error))
 
         return bp
+
+    async def _checked(self, sid: str, session: dict[str, Any], raw: object, *args: Any) -> None:
+        """Normalise, cap and risk-assess (off the event loop) before anything heavy; _handle
+        then refuses what the check refused (not text, too long) with the usual replies."""
+        inbound = await check(raw, self.settings.safety_threshold)
+        text = {None: inbound.text, "too_long": raw}.get(inbound.refused)
+        await self._handle(sid, session, text, inbound.risky, *args)
 
     async def _handle(
         self,
