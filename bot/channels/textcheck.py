@@ -7,18 +7,19 @@
   MAX_TEXT_CHARS is risk-assessed (the safety floor: limits never drop risky words) and then
   either refused with a clear reply, or, if risky, handed on as the risky passages only, so the
   NLU pipeline never runs on a huge text.
-- The risk assessment of longer texts runs in a worker thread with a time bound, so one long
-  message never holds the event loop that answers every other patient. If the bound passes, the
-  text counts as risky: a slow detector must never cost crisis resources.
+- The risk assessment of longer texts runs window by window, yielding to the event loop
+  between windows, with a time bound, so one long message never holds the loop that answers
+  every other patient. If the bound passes, the text counts as risky: a slow detector must
+  never cost crisis resources.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from bot.safety.assessment import Assessment, at_least
+from bot.safety.assessment import Assessment, at_least, rank
 from bot.safety.service import default_detector
 from bot.store.api import MAX_TEXT_CHARS
 
@@ -26,7 +27,10 @@ from bot.store.api import MAX_TEXT_CHARS
 HARD_CAP = 100_000
 #: Texts up to this length are assessed inline (well under a millisecond per 100 characters).
 INLINE_CHARS = 2_000
-#: Time bound for assessing one long text in a worker thread.
+#: Longer texts are assessed in windows of this size, overlapping by WINDOW_OVERLAP.
+WINDOW_CHARS = 2_000
+WINDOW_OVERLAP = 400
+#: Time bound for assessing one long text.
 ASSESS_SECONDS = 15.0
 #: Characters kept either side of each risky passage of an over-long text.
 CONTEXT_CHARS = 300
@@ -72,12 +76,44 @@ def assess(text: str) -> Assessment:
     return default_detector().assess(text)
 
 
+def _merge(parts: list[tuple[int, Assessment]]) -> Assessment:
+    """One assessment from overlapping windows: the worst severity, every hit at its offset."""
+    merged = Assessment()
+    seen: set[tuple[str, int, int]] = set()
+    for offset, part in parts:
+        if rank(part.severity) > rank(merged.severity):
+            merged.severity = part.severity
+        merged.categories += [c for c in part.categories if c not in merged.categories]
+        for hit in part.rules:
+            moved = replace(hit, start=hit.start + offset, end=hit.end + offset)
+            if (moved.rule, moved.start, moved.end) not in seen:
+                seen.add((moved.rule, moved.start, moved.end))
+                merged.rules.append(moved)
+        merged.lowering += part.lowering
+    return merged
+
+
+async def assess_long(text: str) -> Assessment:
+    """Assess a long text window by window, letting the event loop run between windows.
+
+    A worker thread would not help: the detector's regular expressions hold the GIL for a
+    whole pass over the text, so the loop still stalls. Windows overlap by WINDOW_OVERLAP so a
+    phrase on a boundary is seen whole; a window may miss a lowering cue from outside it, which
+    can only raise a severity, never lower one."""
+    parts = []
+    step = WINDOW_CHARS - WINDOW_OVERLAP
+    for start in range(0, max(1, len(text) - WINDOW_OVERLAP), step):
+        parts.append((start, assess(text[start : start + WINDOW_CHARS])))
+        await asyncio.sleep(0)  # other patients' turns go on between windows
+    return _merge(parts)
+
+
 async def assess_bounded(text: str, timeout: float | None = None) -> Assessment | None:
-    """Assess off the event loop for long texts; None if it did not finish in time."""
+    """Assess without holding the event loop for long; None if it did not finish in time."""
     if len(text) <= INLINE_CHARS:
         return assess(text)
     try:
-        return await asyncio.wait_for(asyncio.to_thread(assess, text), timeout or ASSESS_SECONDS)
+        return await asyncio.wait_for(assess_long(text), timeout or ASSESS_SECONDS)
     except TimeoutError:
         return None
 

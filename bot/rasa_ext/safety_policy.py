@@ -60,6 +60,25 @@ def bot_spoke_since_user(tracker: DialogueStateTracker) -> bool:
     return False
 
 
+def remember_pending_flag(sender_id: str, message: UserUttered) -> None:
+    """Write the pending-flag record (bot/pending_flags.py) for a message taking the safety
+    path. Never raises: the crisis reply must not depend on it."""
+    if not message.message_id:
+        return
+    try:
+        from bot import runtime
+
+        risk = (message.parse_data or {}).get("risk")
+        risk = (
+            risk
+            if isinstance(risk, dict)
+            else default_detector().assess(message.text or "").to_dict(include_spans=False)
+        )
+        runtime.pending_flags().remember(sender_id, message.message_id, message.text, risk)
+    except Exception as exc:
+        logger.error("could not record a pending flag for %s (%s)", sender_id, type(exc).__name__)
+
+
 def message_severity(message: UserUttered) -> str:
     """Severity from the attached assessment; assess here if none is attached."""
     risk = (message.parse_data or {}).get("risk")
@@ -140,6 +159,7 @@ class SafetyPolicy(Policy):
             return self._prediction(self._default_predictions(domain))
 
         if at_least(message_severity(message), self.threshold):
+            remember_pending_flag(tracker.sender_id, message)  # durable before anything can fail
             return self._predict(safety, domain)
         if tracker.get_slot(self.config["pending_slot"]):
             # The patient is answering "are you safe right now?": that answer goes to us.
