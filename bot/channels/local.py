@@ -10,6 +10,7 @@ import asyncio
 import hmac
 import logging
 import os
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,7 +20,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import runtime
+from bot.channels import fallback
 from bot.channels.textcheck import check, normalise
+from bot.checkins import UNAVAILABLE
 from bot.store.api import MAX_TEXT_CHARS
 
 logger = logging.getLogger(__name__)
@@ -105,15 +108,35 @@ class LocalChatInput(InputChannel):
             if inbound.refused == "not_text":
                 return response.json({"error": "'message' must contain some text."}, status=400)
             text = inbound.text
-            patient = await asyncio.to_thread(runtime.store().find_patient, sender)
+            message_id = uuid.uuid4().hex  # also the key of a pending flag, if one is needed
+
+            def crisis_reply() -> HTTPResponse:
+                # The assistant could not answer a risky message: the channel does, and keeps
+                # the flag for later (bot/channels/fallback.py).
+                fallback.keep_flag(sender, message_id, text, inbound.risk)
+                return response.json([{"recipient_id": sender, "text": fallback.unavailable_crisis_text()}])
+
+            try:
+                patient = await asyncio.to_thread(runtime.store().find_patient, sender)
+            except UNAVAILABLE as exc:
+                logger.error("local channel: database unavailable (%s)", type(exc).__name__)
+                if inbound.risky:
+                    return crisis_reply()
+                return response.json(
+                    {"error": "The assistant is unavailable for a moment; please try again."}, status=503
+                )
             if patient is None:
                 return response.json({"error": "No enrolled patient has that id."}, status=404)
             collector = CollectingOutputChannel()
             try:
-                await on_new_message(UserMessage(text, collector, sender, input_channel=self.name()))
+                await on_new_message(
+                    UserMessage(text, collector, sender, input_channel=self.name(), message_id=message_id)
+                )
             except Exception as exc:
                 logger.error("local channel: message handling failed (%s)", type(exc).__name__)
-                return response.json({"error": "The assistant could not answer."}, status=500)
+                if inbound.risky:
+                    return crisis_reply()
+                return response.json({"error": "The assistant could not answer."}, status=503)
             return response.json(collector.messages)
 
         @bp.route("/outbox", methods=["GET"])

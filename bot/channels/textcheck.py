@@ -56,6 +56,7 @@ class Inbound:
     risky: bool  # reaches the safety threshold
     refused: str | None = None  # "not_text" | "too_long": say so instead of handing it on
     condensed: bool = False
+    risk: dict | None = None  # the assessment (no spans), when risky
 
 
 def condense(text: str, assessment: Assessment, limit: int = CONDENSED_CHARS) -> str:
@@ -127,9 +128,12 @@ async def check(raw: object, threshold: str, *, limit: int = MAX_TEXT_CHARS) -> 
         return Inbound(text, False, "not_text")
     assessment = await assess_bounded(text)
     risky = assessment is None or at_least(assessment.severity, threshold)
+    risk = None
+    if risky:
+        risk = assessment.to_dict(include_spans=False) if assessment is not None else {"severity": "high"}
     if len(raw) <= limit:
-        return Inbound(text, risky)
+        return Inbound(text, risky, risk=risk)
     if not risky:
         return Inbound(text[:limit], False, "too_long")
     short = condense(text, assessment) if assessment is not None else text[:CONDENSED_CHARS]
-    return Inbound(short, True, condensed=True)
+    return Inbound(short, True, condensed=True, risk=risk)

@@ -34,8 +34,9 @@ from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError
 
 from bot import runtime
-from bot.channels import wording
+from bot.channels import fallback, wording
 from bot.channels.inbound import SenderQueue, sanitize
+from bot.channels.sio_guard import GuardedAsyncServer
 from bot.channels.textcheck import check
 from bot.config import Settings
 from bot.store.api import MAX_TEXT_CHARS, CredentialRefused, PatientRef
@@ -154,7 +155,8 @@ class WebChatInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> SocketBlueprint:
         # Origins are checked by python-socketio against Interlude's own and configured ones.
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.settings.allowed_origins)
+        # Malformed socket.io traffic gets a 400, not a 500 or a traceback (sio_guard.py).
+        sio = GuardedAsyncServer(async_mode="sanic", cors_allowed_origins=self.settings.allowed_origins)
         self.sio = sio
         bp = SocketBlueprint(sio, self.socketio_path, "interlude_webchat", __name__)
 
@@ -259,5 +261,14 @@ class WebChatInput(InputChannel):
         await sio.emit("bot_typing", {"typing": True}, room=patient.ref)
         try:
             await on_new_message(message)
+        except Exception as exc:  # the assistant could not answer (its database away, say)
+            logger.error("webchat: message handling failed (%s)", type(exc).__name__)
+            if risky:  # crisis resources from the channel itself; the flag is kept for later
+                fallback.keep_flag(patient.ref, message.message_id, message.text, None)
+                await sio.emit(
+                    BOT_EVENT, bot_payload(fallback.unavailable_crisis_text(), None, {}), room=patient.ref
+                )
+            else:
+                await error(sid, "unavailable")
         finally:
             await sio.emit("bot_typing", {"typing": False}, room=patient.ref)

@@ -18,7 +18,7 @@ REQUIRED = {
         "unknown_command too_fast too_long"
     ).split(),
     "webchat": (
-        "unknown revoked expired wrong_clinic missing too_long too_fast not_text unbound_crisis"
+        "unknown revoked expired wrong_clinic missing too_long too_fast not_text unbound_crisis unavailable"
     ).split(),
 }
 

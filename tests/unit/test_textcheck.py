@@ -5,7 +5,6 @@ Property-based (Hypothesis) where the input space is the point: any text a clien
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 import pytest
@@ -15,10 +14,10 @@ from hypothesis import strategies as st
 from bot.channels import textcheck
 from bot.channels.inbound import BUTTON_INTENT, sanitize
 from bot.channels.textcheck import HARD_CAP, Inbound, check, condense, normalise
-from bot.safety.assessment import SEVERITIES, at_least
+from bot.safety.assessment import SEVERITIES, at_least, rank
 from bot.store.api import MAX_TEXT_CHARS
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Any code point, lone surrogates and control characters included.
 ANY_TEXT = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF), max_size=300)
 RISKY = ["I want to kill myself tonight", "i'm going to end my life", "I have pills saved up to overdose"]
@@ -141,19 +140,38 @@ def test_a_long_assessment_runs_off_the_event_loop():
 
 
 def test_an_assessment_past_its_time_bound_counts_as_risky(monkeypatch):
-    release = threading.Event()
-
-    def stuck(text):
-        release.wait(1)
+    def slow(text):
+        time.sleep(0.3)
         return textcheck.Assessment()
 
-    monkeypatch.setattr(textcheck, "assess", stuck)
+    monkeypatch.setattr(textcheck, "assess", slow)
     monkeypatch.setattr(textcheck, "ASSESS_SECONDS", 0.2)
-    try:
-        inbound = run(check("a calm and ordinary day. " * 200, "moderate"))
-    finally:
-        release.set()
+    inbound = run(check("a calm and ordinary day. " * 400, "moderate"))
     assert inbound.risky  # a slow detector must never cost crisis resources
+
+
+SENTENCES = [
+    "Today I walked by the river.",
+    "I don't want to kill myself.",
+    "I want to kill myself tonight.",
+    "My friend said she wanted to die last year.",
+    "I have been saving pills.",
+    "The session felt like ego death, in a good way.",
+    "I feel hopeless and I can't go on.",
+    "I'm killing it at work.",
+    "Tonight I will end it.",
+]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(SENTENCES), min_size=60, max_size=160), st.sampled_from([" ", "\n", "  "]))
+def test_windowed_assessment_is_never_milder_than_the_whole_text(sentences, sep):
+    text = sep.join(sentences)
+    whole = textcheck.assess(text)
+    windowed = run(textcheck.assess_long(text))
+    assert rank(windowed.severity) >= rank(whole.severity), (whole.severity, windowed.severity)
+    for hit in windowed.rules:  # offsets point into the whole text
+        assert 0 <= hit.start < hit.end <= len(text)
 
 
 @SETTINGS
