@@ -55,6 +55,10 @@ def signal_from(risk: Mapping[str, Any], source: str = "message") -> SignalInput
     )
 
 
+class NoPatient(LookupError):
+    """The record's sender is not (or no longer) a patient."""
+
+
 class PendingFlags:
     def __init__(self, directory: Path, keyring: Keyring) -> None:
         self.directory = directory
@@ -132,6 +136,12 @@ class PendingFlags:
                 continue
             try:
                 write(record["sender"], record["message_id"], record.get("text"), signal_from(record["risk"]))
+            except NoPatient:
+                # Nobody to flag (a chat that was never bound to a patient): the channel already
+                # gave crisis numbers. Said loudly, then removed, so it is not retried forever.
+                logger.error("pending flag %s names no patient; removed", path.name)
+                path.unlink(missing_ok=True)
+                continue
             except Exception as exc:
                 logger.error("pending flag not written yet (%s); will retry", type(exc).__name__)
                 continue
@@ -146,12 +156,17 @@ def store_writer(
     """The reconciler's write: the same flag and alert outbox rows the safety action writes."""
 
     def write(sender: str, message_id: str, text: str | None, signal: SignalInput) -> None:
-        patient = store.find_patient(sender)
+        if sender.startswith("identity:"):
+            # A channel kept it before it could look the patient up (database away).
+            _, channel, ident = sender.split(":", 2)
+            patient = store.patient_for_identity(channel, ident)
+        else:
+            patient = store.find_patient(sender)
         if patient is None:
-            raise LookupError("no patient")  # kept: perhaps enrolled on another database
+            raise NoPatient(sender)
         clinic = alert_config().for_clinic(store.clinic_slug(patient.clinic_id))
         store.record_risk(
-            sender,
+            patient.ref,
             message_id=message_id,
             text=text,
             signal=signal,

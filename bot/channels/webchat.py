@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -38,6 +39,7 @@ from bot.channels import fallback, wording
 from bot.channels.inbound import SenderQueue, sanitize
 from bot.channels.sio_guard import GuardedAsyncServer
 from bot.channels.textcheck import check
+from bot.checkins import UNAVAILABLE
 from bot.config import Settings
 from bot.store.api import MAX_TEXT_CHARS, CredentialRefused, PatientRef
 
@@ -224,7 +226,20 @@ class WebChatInput(InputChannel):
         then refuses what the check refused (not text, too long) with the usual replies."""
         inbound = await check(raw, self.settings.safety_threshold)
         text = {None: inbound.text, "too_long": raw}.get(inbound.refused)
-        await self._handle(sid, session, text, inbound.risky, *args)
+        try:
+            await self._handle(sid, session, text, inbound.risky, *args)
+        except UNAVAILABLE as exc:  # the token could not be checked: the database is away
+            logger.error("webchat: database unavailable (%s)", type(exc).__name__)
+            assert self.sio is not None
+            if inbound.risky:  # crisis resources from the channel itself, the flag kept for later
+                fallback.keep_flag(session["ref"], uuid.uuid4().hex, inbound.text, inbound.risk)
+                crisis = bot_payload(fallback.unavailable_crisis_text(), None, {})
+                await self.sio.emit(BOT_EVENT, crisis, room=sid)
+            else:
+                reason = "unavailable"
+                await self.sio.emit(
+                    "chat_error", {"reason": reason, "message": wording.text(CHANNEL, reason)}, room=sid
+                )
 
     async def _handle(
         self,

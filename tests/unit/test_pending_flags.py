@@ -99,3 +99,14 @@ def test_postgres_unreachable_then_back_exactly_one_flag(postgres_url, tmp_path)
     assert pending.reconcile(write, grace=0) == 1
     assert len(_flags(store, ref)) == 1
     store.close()
+
+
+def test_a_flag_kept_by_a_channel_before_the_patient_lookup_resolves_the_identity(store, clinic, data_dir):
+    _, _, ref = clinic
+    pending = _pending(store, data_dir)
+    store.bind_identity(ref, "telegram", "4242")
+    pending.remember("identity:telegram:4242", "tg-1", WORDS, RISK)
+    pending.remember("identity:telegram:9999", "tg-2", WORDS, RISK)  # a chat bound to nobody
+    assert pending.reconcile(_writer(store, data_dir), grace=0) == 1
+    assert pending.pending() == 0  # the unbound one is removed (loudly), not retried forever
+    assert len(_flags(store, ref)) == 1
