@@ -44,23 +44,34 @@ def children(supervisor_pid: int) -> dict[str, int]:
 
 
 class Load:
-    """A few patients saying hello in a loop; records when each was answered."""
+    """A few patients journaling in a loop (two turns per entry); records when each turn was
+    answered and which entries the patient was told were kept ("confirmed")."""
 
     def __init__(self, stack, refs: list[str]) -> None:
         self.stack, self.refs = stack, refs
         self.results: list[tuple[float, bool]] = []
+        self.confirmed: dict[str, list[str]] = {r: [] for r in refs}
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._run, args=(r,), daemon=True) for r in refs]
 
+    def _turn(self, ref: str, text: str) -> str:
+        try:
+            status, reply = say(self.stack, ref, text, timeout=30)
+            ok = status == 200 and bool(reply.strip())
+        except OSError:
+            ok, reply = False, ""
+        self.results.append((time.monotonic(), ok))
+        return reply if ok else ""
+
     def _run(self, ref: str) -> None:
+        i = 0
         while not self._stop.is_set():
-            try:
-                status, reply = say(self.stack, ref, "hello", timeout=30)
-                ok = status == 200 and bool(reply.strip())
-            except OSError:
-                ok = False
-            self.results.append((time.monotonic(), ok))
-            self._stop.wait(0.5)
+            if "listening" in self._turn(ref, "I just want to write something"):
+                entry = f"rel-entry {ref} {i}: the light on the wall was soft today"
+                if "kept it for your therapist" in self._turn(ref, entry):
+                    self.confirmed[ref].append(entry)
+            i += 1
+            self._stop.wait(0.3)
 
     def __enter__(self) -> Load:
         for t in self._threads:
@@ -103,7 +114,7 @@ def wait_for_line(stack, text: str, after: int, timeout: float) -> bool:
 def test_a_killed_process_is_restarted_while_patients_keep_being_answered(rstack, rstore, patient, name):
     refs = [patient() for _ in range(3)]
     for ref in refs:
-        say(rstack, ref, "hello")
+        say(rstack, ref, "hi")
     before = children(rstack.proc.pid)
     assert set(before) == set(MARKERS), before
     mark = len(rstack.console.read_text(encoding="utf-8", errors="replace"))
@@ -139,6 +150,17 @@ def test_a_killed_process_is_restarted_while_patients_keep_being_answered(rstack
     time.sleep(3)  # a second write, if there were one, would land now
     assert len(_flags_of(rstore, risky_ref)) == 1, "a flag was lost"
     assert _flags_of(rstore, risky_ref)[0].message_count == 1, "a flag was written twice"
+    # Every entry a patient was told was kept is stored, and none twice.
+    confirmed = sum(len(v) for v in load.confirmed.values())
+    lost = twice = 0
+    for ref, entries in load.confirmed.items():
+        stored = [a.text for a in rstore.list_answers(ref, actor="test", origin="reliability")]
+        lost += sum(1 for e in entries if e not in stored)
+        twice += sum(1 for t in set(stored) if t and t.startswith("rel-entry") and stored.count(t) > 1)
+    assert lost == 0 and twice == 0, (lost, twice)
     worst_gap = max(0.0, answered)
-    FIGURES[name] = f"restarted in {restarted:.1f} s; patients answered again after {worst_gap:.1f} s"
+    FIGURES[name] = (
+        f"restarted in {restarted:.1f} s; patients answered again after {worst_gap:.1f} s; "
+        f"{confirmed} confirmed entries, 0 lost, 0 stored twice; risk message answered, flagged once"
+    )
     print(f"SIGKILL {name}: {FIGURES[name]}")
