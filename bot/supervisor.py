@@ -38,6 +38,8 @@ RESTART_WINDOW = 60.0
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 8.0
 PR_SET_PDEATHSIG = 1
+#: How long to wait for the processes of a run that was killed a moment ago to finish exiting.
+STALE_WAIT_SECONDS = 10.0
 COLOURS = ("\033[36m", "\033[35m", "\033[33m", "\033[32m", "\033[34m")
 RESET = "\033[0m"
 
@@ -105,13 +107,22 @@ class RunLock:
         fh = open(self.path, "a+", encoding="utf-8")
         fh.seek(0)
         previous = fh.read().strip()
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            fh.close()
-            if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise SupervisorError(self._held_message(previous)) from None
-            raise
+        deadline = time.monotonic() + STALE_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    fh.close()
+                    raise
+                # The run that holds it is gone: its last processes may still be exiting
+                # (killed with it a moment ago). Wait a little before refusing.
+                dead = previous.isdigit() and not pid_alive(int(previous))
+                if not dead or time.monotonic() > deadline:
+                    fh.close()
+                    raise SupervisorError(self._held_message(previous)) from None
+                time.sleep(0.1)
         if previous.isdigit() and int(previous) != os.getpid():
             # The lock was free but names a run: it ended without releasing (SIGKILL, power loss).
             self.stale_note = (

@@ -254,19 +254,23 @@ from bot.supervisor import RunLock
 lock = RunLock(Path(sys.argv[1]))
 lock.acquire()
 # A child that holds the lock but was started without the death signal (an old-style orphan).
-child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], pass_fds=(lock.fd,))
+code = f"import time; time.sleep({sys.argv[2]})"
+child = subprocess.Popen([sys.executable, "-c", code], pass_fds=(lock.fd,))
 print(child.pid, flush=True)
 time.sleep(120)
 """
 
 
-def test_a_lock_held_by_orphans_of_a_dead_run_refuses_and_names_them(tmp_path):
+def test_a_lock_held_by_orphans_of_a_dead_run_refuses_and_names_them(tmp_path, monkeypatch):
     import os
     import signal
     import subprocess
 
+    import bot.supervisor as mod
+
+    monkeypatch.setattr(mod, "STALE_WAIT_SECONDS", 1.0)
     proc = subprocess.Popen(
-        [sys.executable, "-c", ORPHANING_HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", ORPHANING_HOLDER, str(tmp_path), "120"], stdout=subprocess.PIPE, text=True
     )
     orphan = int(proc.stdout.readline())
     try:
@@ -278,3 +282,23 @@ def test_a_lock_held_by_orphans_of_a_dead_run_refuses_and_names_them(tmp_path):
         assert f"(pid {proc.pid}) is gone" in message and str(orphan) in message
     finally:
         os.kill(orphan, signal.SIGKILL)
+
+
+def test_a_lock_whose_last_holders_are_still_exiting_is_waited_for(tmp_path):
+    """Right after a hard kill, the run's last processes may take a moment to exit."""
+    import os
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ORPHANING_HOLDER, str(tmp_path), "1.5"], stdout=subprocess.PIPE, text=True
+    )
+    proc.stdout.readline()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    lock = RunLock(tmp_path)
+    lock.acquire()  # waits until the holder has exited, then takes the stale lock over
+    try:
+        assert lock.stale_note and f"pid {proc.pid}" in lock.stale_note
+    finally:
+        lock.release()
