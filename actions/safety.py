@@ -82,6 +82,8 @@ async def safety_path(
             message_id = (tracker.latest_message or {}).get("message_id")
             flag, alerted = await call(record_risk, patient, message_id, text, _signal_from(risk, source))
             recorded = True
+            if message_id and source == "message":  # written: nothing left for the reconciler
+                await call(runtime.pending_flags().forget, tracker.sender_id, message_id)
         except Exception as exc:
             logger.error(
                 "could not record a %s risk flag for %s (%s)", severity, tracker.sender_id, type(exc).__name__

@@ -33,6 +33,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings()
     lock = RunLock(settings.data_dir)
     lock.acquire()
+    if lock.stale_note:
+        print(lock.stale_note, flush=True)
     try:
         check_ports_free(
             {
@@ -47,11 +49,49 @@ def cmd_run(args: argparse.Namespace) -> int:
             cwd=PROJECT_ROOT,
             base_env=base_env(settings, dict(os.environ)),
             log_file=settings.data_dir / "logs" / "interlude.log",
+            lock=lock,  # children hold it too, so orphans could never share the data folder
         )
         print(f"Starting Interlude (data in {settings.data_dir}) ...", flush=True)
         return asyncio.run(supervise(sup, lambda: sup.say(banner(settings, prepared.demo))))
     finally:
         lock.release()
+
+
+SERVICE_NAMES = ("actions", "web", "worker", "scheduler", "rasa")
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    """What `interlude run` does before starting anything, minus the demo clinic: for systemd
+    (deploy/systemd/interlude-prepare.service), before the per-process units start."""
+    from bot.app import check_rasa_files, check_safety_config
+    from bot.escalation.config import load_alert_config
+    from bot.store import migrate
+    from bot.training import ensure_model
+
+    settings = load_settings()
+    check_rasa_files(Path(args.config))
+    check_safety_config()
+    load_alert_config(settings.data_dir, settings.portal_base_url)
+    model = ensure_model(Path(args.config))
+    migrate.upgrade(settings.database_url)
+    print(f"Interlude is prepared: model {model.name}, database at the latest schema.")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Become one of `interlude run`'s processes (same argv and environment): for systemd units,
+    where systemd supervises each process on its own."""
+    from bot.app import base_env, services
+    from bot.training import ensure_model
+
+    settings = load_settings()
+    model = ensure_model(Path(args.config)) if args.name == "rasa" else Path(os.devnull)
+    svc = next(s for s in services(settings, model) if s.name == args.name)
+    env = {**base_env(settings, dict(os.environ)), **svc.env}
+    sys.stdout.flush()
+    os.chdir(PROJECT_ROOT)
+    os.execve(svc.argv[0], list(svc.argv), env)  # noqa: S606 - our own argv, no shell
+    return 0  # not reached
 
 
 # ---------------------------------------------------------------------------- train
@@ -243,6 +283,9 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------- dosing sessions
+SESSION_YEARS_AHEAD = 10
+
+
 def _local_time(text: str, tz_name: str) -> datetime_type:
     from datetime import datetime
     from zoneinfo import ZoneInfo
@@ -251,9 +294,15 @@ def _local_time(text: str, tz_name: str) -> datetime_type:
         naive = datetime.fromisoformat(text.strip().replace("T", " "))
     except ValueError:
         raise UserFacingError(f"{text!r} is not a date and time like 2026-12-01 10:00.") from None
-    if naive.tzinfo is not None:
-        return naive
-    return naive.replace(tzinfo=ZoneInfo(tz_name))
+    at = naive if naive.tzinfo is not None else naive.replace(tzinfo=ZoneInfo(tz_name))
+    # Check-ins are planned days around a session: far-off years would overflow the calendar.
+    # (Past dates within range get the store's own "in the past" refusal.)
+    now = datetime.now(ZoneInfo("UTC"))
+    earliest = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
+    latest = now.replace(year=now.year + SESSION_YEARS_AHEAD)
+    if not earliest <= at <= latest:
+        raise UserFacingError(f"{text!r} is out of range: a dosing session must be before {latest:%Y-%m-%d}.")
+    return at
 
 
 def cmd_session(args: argparse.Namespace) -> int:
@@ -434,6 +483,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="train if needed, migrate, and run every process (make run)")
     p.add_argument("--config", default="config.yml", help="Rasa config to train with")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("prepare", help="check files, train if needed and migrate, then exit (systemd)")
+    p.add_argument("--config", default="config.yml", help="Rasa config to train with")
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("serve", help="run one of the processes in the foreground (systemd units)")
+    p.add_argument("name", choices=SERVICE_NAMES)
+    p.add_argument("--config", default="config.yml", help="Rasa config whose model to serve")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("train", help="train the Rasa model unless a cached one matches")
     p.add_argument("--config", default="config.yml", help="Rasa config (tests use tests/config.test.yml)")

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from bot.config import Settings, load_settings
 from bot.escalation.config import AlertConfig, AlertConfigSource
+from bot.pending_flags import PendingFlags
 from bot.store.api import Store
 from bot.store.spool import Spool
 
@@ -25,6 +26,12 @@ def store() -> Store:
 def spool() -> Spool:
     """Where writes wait while the database is unreachable (encrypted, in the data folder)."""
     return Spool(settings().data_dir / "spool", store().keyring)
+
+
+@lru_cache(maxsize=1)
+def pending_flags() -> PendingFlags:
+    """Risk decisions waiting to become flags (see bot/pending_flags.py)."""
+    return PendingFlags(settings().data_dir / "spool" / "flags", store().keyring)
 
 
 @lru_cache(maxsize=1)

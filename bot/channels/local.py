@@ -10,6 +10,7 @@ import asyncio
 import hmac
 import logging
 import os
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,11 +20,15 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import runtime
+from bot.channels import fallback
+from bot.channels.textcheck import check, normalise
+from bot.checkins import UNAVAILABLE
+from bot.store.api import MAX_TEXT_CHARS
 
 logger = logging.getLogger(__name__)
 
-#: Hard cap protecting the server; the risk check still runs on anything below it.
-MAX_MESSAGE_CHARS = 100_000
+#: Longer messages are refused (413) unless risky; see bot/channels/textcheck.py.
+MAX_MESSAGE_CHARS = MAX_TEXT_CHARS
 #: Proactive messages kept per patient until the terminal client collects them.
 MAX_OUTBOX = 200
 
@@ -88,24 +93,50 @@ class LocalChatInput(InputChannel):
             if not isinstance(body, dict):
                 return response.json({"error": "The body must be a JSON object."}, status=400)
             sender, text = body.get("sender"), body.get("message")
-            if not isinstance(sender, str) or not sender:
+            if not isinstance(sender, str) or not sender or len(sender) > 200:
                 return response.json({"error": "'sender' must be a patient id."}, status=400)
+            sender = normalise(sender)
             if not isinstance(text, str):
                 return response.json({"error": "'message' must be a string."}, status=400)
-            if len(text) > MAX_MESSAGE_CHARS:
+            # Caps, normalisation and the (bounded, off-loop) risk check before anything heavy.
+            inbound = await check(text, runtime.settings().safety_threshold)
+            if inbound.refused == "too_long":
                 return response.json(
                     {"error": f"Messages are limited to {MAX_MESSAGE_CHARS:,} characters."},
                     status=413,
                 )
-            patient = await asyncio.to_thread(runtime.store().find_patient, sender)
+            if inbound.refused == "not_text":
+                return response.json({"error": "'message' must contain some text."}, status=400)
+            text = inbound.text
+            message_id = uuid.uuid4().hex  # also the key of a pending flag, if one is needed
+
+            def crisis_reply() -> HTTPResponse:
+                # The assistant could not answer a risky message: the channel does, and keeps
+                # the flag for later (bot/channels/fallback.py).
+                fallback.keep_flag(sender, message_id, text, inbound.risk)
+                return response.json([{"recipient_id": sender, "text": fallback.unavailable_crisis_text()}])
+
+            try:
+                patient = await asyncio.to_thread(runtime.store().find_patient, sender)
+            except UNAVAILABLE as exc:
+                logger.error("local channel: database unavailable (%s)", type(exc).__name__)
+                if inbound.risky:
+                    return crisis_reply()
+                return response.json(
+                    {"error": "The assistant is unavailable for a moment; please try again."}, status=503
+                )
             if patient is None:
                 return response.json({"error": "No enrolled patient has that id."}, status=404)
             collector = CollectingOutputChannel()
             try:
-                await on_new_message(UserMessage(text, collector, sender, input_channel=self.name()))
+                await on_new_message(
+                    UserMessage(text, collector, sender, input_channel=self.name(), message_id=message_id)
+                )
             except Exception as exc:
                 logger.error("local channel: message handling failed (%s)", type(exc).__name__)
-                return response.json({"error": "The assistant could not answer."}, status=500)
+                if inbound.risky:
+                    return crisis_reply()
+                return response.json({"error": "The assistant could not answer."}, status=503)
             return response.json(collector.messages)
 
         @bp.route("/outbox", methods=["GET"])

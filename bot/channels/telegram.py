@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -34,10 +35,11 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.request import HTTPXRequest
 
 from bot import runtime
-from bot.channels import wording
-from bot.channels.inbound import SeenIds, SenderQueue, is_risky, sanitize
+from bot.channels import fallback, wording
+from bot.channels.inbound import SeenIds, SenderQueue, sanitize
+from bot.channels.textcheck import Inbound, check
 from bot.config import Settings
-from bot.store.api import CredentialRefused, PatientRef
+from bot.store.api import MAX_TEXT_CHARS, CredentialRefused, PatientRef
 
 logger = logging.getLogger(__name__)
 
@@ -306,7 +308,7 @@ class TelegramInput(InputChannel):
         if chat_id is None:
             logger.debug("telegram: ignored an update of another kind (%s)", update.update_id)
             return
-        if not self.queue.admit(str(chat_id)) and not self._risky_update(update):
+        if not self.queue.admit(str(chat_id)) and not await self._risky_update(update):
             # Limits never drop risky words: those go on, whatever the rate.
             await self._say(chat_id, wording.text(CHANNEL, "too_fast"))
             return
@@ -315,10 +317,10 @@ class TelegramInput(InputChannel):
         except Exception as exc:
             logger.error("telegram: update %s failed (%s)", update.update_id, type(exc).__name__)
 
-    def _risky_update(self, update: Update) -> bool:
+    async def _risky_update(self, update: Update) -> bool:
         message = update.message or update.edited_message
         words = (message.text or message.caption or "") if message is not None else ""
-        return is_risky(words, self.settings.safety_threshold)
+        return bool(words) and (await check(words, self.settings.safety_threshold)).risky
 
     async def _dispatch(self, update: Update) -> None:
         if update.callback_query is not None:
@@ -341,10 +343,14 @@ class TelegramInput(InputChannel):
 
     async def _on_message(self, message: Message, *, edited: bool) -> None:
         chat_id = message.chat.id
-        text = message.text
-        words = text if text is not None else (message.caption or "")
-        # Assessed before any reply the channel gives itself (commands, refusals included).
-        risky = is_risky(words, self.settings.safety_threshold)
+        words = message.text if message.text is not None else (message.caption or "")
+        # Assessed before any reply the channel gives itself (commands, refusals included):
+        # normalised, capped, and off the event loop for long texts (bot/channels/textcheck.py).
+        inbound = await check(words, self.settings.safety_threshold)
+        risky = inbound.risky
+        if inbound.refused is None:
+            words = inbound.text  # valid text; only the risky passages of an over-long one
+        text = words if message.text is not None else None
         if message.chat.type != "private":
             if risky:  # nobody is bound to a group chat: nothing stored, crisis numbers shown
                 await self._say(chat_id, self._resources_text("unknown_chat_crisis"))
@@ -353,7 +359,11 @@ class TelegramInput(InputChannel):
         if text is not None and text.startswith("/") and not edited and not risky:
             if await self._on_command(chat_id, text):
                 return
-        patient = await self._patient(chat_id)
+        try:
+            patient = await self._patient(chat_id)
+        except Exception as exc:  # the database is away: the channel answers on its own
+            await self._unavailable(chat_id, None, uuid.uuid4().hex, words, inbound, exc)
+            return
         if patient is None:
             # Nothing is stored for an unknown chat; risky words still get crisis numbers.
             if risky:
@@ -364,11 +374,34 @@ class TelegramInput(InputChannel):
             # Not passed on: photos, voice, stickers, files, edits. Unless risky: then Rasa
             # sees the words, so the safety path (flag first, then resources) runs as usual.
             if risky:
-                await self._to_rasa(patient, chat_id, words)
+                await self._to_rasa_guarded(patient, chat_id, words, inbound)
             else:
                 await self._say(chat_id, wording.text(CHANNEL, "edited" if edited else "text_only"))
             return
-        await self._to_rasa(patient, chat_id, sanitize(text))
+        if inbound.refused == "too_long":
+            await self._say(chat_id, wording.text(CHANNEL, "too_long", limit=f"{MAX_TEXT_CHARS:,}"))
+            return
+        await self._to_rasa_guarded(patient, chat_id, sanitize(text), inbound)
+
+    async def _to_rasa_guarded(self, patient: PatientRef, chat_id: int, text: str, inbound: Inbound) -> None:
+        message_id = uuid.uuid4().hex  # Rasa's message id, and the key of a pending flag
+        try:
+            await self._to_rasa(patient, chat_id, text, message_id=message_id)
+        except Exception as exc:  # the assistant could not answer (its database away, say)
+            await self._unavailable(chat_id, patient.ref, message_id, text, inbound, exc)
+
+    async def _unavailable(
+        self, chat_id: int, ref: str | None, message_id: str, words: str, inbound: Inbound, exc: Exception
+    ) -> None:
+        """Risky words get crisis resources and a pending flag from the channel itself
+        (bot/channels/fallback.py); anything else an honest "try again"."""
+        logger.error("telegram: the assistant could not answer (%s)", type(exc).__name__)
+        if inbound.risky:
+            known = ref or next((r for r, c in self._chats.items() if c == chat_id), None)
+            fallback.keep_flag(known or f"identity:{CHANNEL}:{chat_id}", message_id, words, inbound.risk)
+            await self._say(chat_id, fallback.unavailable_crisis_text())
+        else:
+            await self._say(chat_id, wording.text(CHANNEL, "unavailable"))
 
     async def _on_command(self, chat_id: int, text: str) -> bool:
         """Handle /start, /help, /stop. False: not one of ours (the text goes on as words)."""
@@ -423,7 +456,9 @@ class TelegramInput(InputChannel):
             )
         await self._to_rasa(patient, chat_id, sanitize(query.data or ""))
 
-    async def _to_rasa(self, patient: PatientRef, chat_id: int, text: str) -> None:
+    async def _to_rasa(
+        self, patient: PatientRef, chat_id: int, text: str, message_id: str | None = None
+    ) -> None:
         assert self._on_new_message is not None and self.bot is not None
         if not text.strip():
             await self._say(chat_id, wording.text(CHANNEL, "unknown_command"))
@@ -433,7 +468,9 @@ class TelegramInput(InputChannel):
             what="sendChatAction",
         )
         output = TelegramOutput(self.bot, self._chat_for)
-        await self._on_new_message(UserMessage(text, output, patient.ref, input_channel=CHANNEL))
+        await self._on_new_message(
+            UserMessage(text, output, patient.ref, input_channel=CHANNEL, message_id=message_id)
+        )
 
     # ------------------------------------------------------------------ Rasa wiring
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -39,8 +40,11 @@ from socketio import AsyncServer
 from socketio.exceptions import ConnectionRefusedError
 
 from bot import runtime
-from bot.channels import wording
-from bot.channels.inbound import SenderQueue, is_risky, sanitize
+from bot.channels import fallback, wording
+from bot.channels.inbound import SenderQueue, sanitize
+from bot.channels.sio_guard import GuardedAsyncServer
+from bot.channels.textcheck import check
+from bot.checkins import UNAVAILABLE
 from bot.config import Settings
 from bot.store.api import MAX_TEXT_CHARS, CredentialRefused, PatientRef
 
@@ -234,7 +238,8 @@ class WebChatInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> SocketBlueprint:
         # Origins are checked by python-socketio against Interlude's own and configured ones.
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.settings.allowed_origins)
+        # Malformed socket.io traffic gets a 400, not a 500 or a traceback (sio_guard.py).
+        sio = GuardedAsyncServer(async_mode="sanic", cors_allowed_origins=self.settings.allowed_origins)
         self.sio = sio
         bp = SocketBlueprint(sio, self.socketio_path, "interlude_webchat", __name__)
 
@@ -291,15 +296,34 @@ class WebChatInput(InputChannel):
         async def handle_message(sid: str, data: Any = None) -> None:
             session = await sio.get_session(sid)
             ref = session["ref"]
-            text = data.get("message") if isinstance(data, dict) else None
-            risky = isinstance(text, str) and is_risky(text, self.settings.safety_threshold)
-            if not self.queue.admit(ref) and not risky:  # limits never drop risky words
-                await error(sid, "too_fast")
+            raw = data.get("message") if isinstance(data, dict) else None
+            if not self.queue.admit(ref) and not (await check(raw, self.settings.safety_threshold)).risky:
+                await error(sid, "too_fast")  # limits never drop risky words
                 return
             # The per-patient lock is the first thing awaited, so messages keep their order.
-            await self.queue.run(ref, lambda: self._handle(sid, session, text, risky, on_new_message, error))
+            await self.queue.run(ref, lambda: self._checked(sid, session, raw, on_new_message, error))
 
         return bp
+
+    async def _checked(self, sid: str, session: dict[str, Any], raw: object, *args: Any) -> None:
+        """Normalise, cap and risk-assess (off the event loop) before anything heavy; _handle
+        then refuses what the check refused (not text, too long) with the usual replies."""
+        inbound = await check(raw, self.settings.safety_threshold)
+        text = {None: inbound.text, "too_long": raw}.get(inbound.refused)
+        try:
+            await self._handle(sid, session, text, inbound.risky, *args)
+        except UNAVAILABLE as exc:  # the token could not be checked: the database is away
+            logger.error("webchat: database unavailable (%s)", type(exc).__name__)
+            assert self.sio is not None
+            if inbound.risky:  # crisis resources from the channel itself, the flag kept for later
+                fallback.keep_flag(session["ref"], uuid.uuid4().hex, inbound.text, inbound.risk)
+                crisis = bot_payload(fallback.unavailable_crisis_text(), None, {})
+                await self.sio.emit(BOT_EVENT, crisis, room=sid)
+            else:
+                reason = "unavailable"
+                await self.sio.emit(
+                    "chat_error", {"reason": reason, "message": wording.text(CHANNEL, reason)}, room=sid
+                )
 
     async def _handle(
         self,
@@ -338,5 +362,14 @@ class WebChatInput(InputChannel):
         await sio.emit("bot_typing", {"typing": True}, room=patient.ref)
         try:
             await on_new_message(message)
+        except Exception as exc:  # the assistant could not answer (its database away, say)
+            logger.error("webchat: message handling failed (%s)", type(exc).__name__)
+            if risky:  # crisis resources from the channel itself; the flag is kept for later
+                fallback.keep_flag(patient.ref, message.message_id, message.text, None)
+                await sio.emit(
+                    BOT_EVENT, bot_payload(fallback.unavailable_crisis_text(), None, {}), room=patient.ref
+                )
+            else:
+                await error(sid, "unavailable")
         finally:
             await sio.emit("bot_typing", {"typing": False}, room=patient.ref)

@@ -15,10 +15,10 @@ REQUIRED = {
     "telegram": (
         "unknown_chat unknown_chat_crisis group_chat enrolled code_unknown code_used code_expired "
         "code_bound_elsewhere help reminders_paused reminders_resumed text_only edited "
-        "unknown_command too_fast"
+        "unknown_command too_fast too_long unavailable"
     ).split(),
     "webchat": (
-        "unknown revoked expired wrong_clinic missing too_long too_fast not_text unbound_crisis"
+        "unknown revoked expired wrong_clinic missing too_long too_fast not_text unbound_crisis unavailable"
     ).split(),
 }
 

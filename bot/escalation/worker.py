@@ -158,6 +158,7 @@ class Worker:
 def main() -> int:
     from bot import runtime
     from bot.escalation.senders import build_senders
+    from bot.pending_flags import store_writer
 
     logging.basicConfig(
         level=runtime.settings().log_level, format="%(asctime)s %(levelname)-8s %(name)s - %(message)s"
@@ -169,7 +170,21 @@ def main() -> int:
     channels = sorted({c for clinic in config.clinics.values() for c in clinic.channels()})
     logger.info("escalation worker started; alert channels: %s", ", ".join(channels) or "none configured")
 
-    serve(lambda stop: worker.run(stop))
+    # Risk decisions the Rasa server made durable but no safety action turned into a flag
+    # (action server or database down): written here, exactly once, then alerted as usual.
+    pending = runtime.pending_flags()
+    write = store_writer(runtime.store(), runtime.alert_config)
+
+    async def reconcile() -> None:
+        if pending.pending():
+            n = await asyncio.to_thread(pending.reconcile, write)
+            if n:
+                logger.warning("wrote %d pending risk flag(s) the safety action could not write", n)
+
+    async def both(stop: asyncio.Event) -> None:
+        await asyncio.gather(worker.run(stop), run_every(reconcile, stop, 2.0, logger))
+
+    serve(both)
     return 0
 
 

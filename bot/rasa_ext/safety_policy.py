@@ -62,14 +62,24 @@ def bot_spoke_since_user(tracker: DialogueStateTracker) -> bool:
     return False
 
 
-def message_severity(message: UserUttered) -> str:
-    """Severity from the attached assessment; assess here if none is attached."""
-    risk = (message.parse_data or {}).get("risk")
-    if isinstance(risk, dict) and risk.get("severity") in SEVERITIES:
-        return risk["severity"]
-    if not message.text:
-        return "none"
-    return default_detector().assess(message.text).severity
+def remember_pending_flag(sender_id: str, message: UserUttered, risk: dict[str, Any] | None = None) -> None:
+    """Write the pending-flag record (bot/pending_flags.py) for a message taking the safety
+    path, with the assessment that sent it there (read across turns where given). Never raises:
+    the crisis reply must not depend on it."""
+    if not message.message_id:
+        return
+    try:
+        from bot import runtime
+
+        risk = risk or (message.parse_data or {}).get("risk")
+        risk = (
+            risk
+            if isinstance(risk, dict)
+            else default_detector().assess(message.text or "").to_dict(include_spans=False)
+        )
+        runtime.pending_flags().remember(sender_id, message.message_id, message.text, risk)
+    except Exception as exc:
+        logger.error("could not record a pending flag for %s (%s)", sender_id, type(exc).__name__)
 
 
 @DefaultV1Recipe.register(
@@ -143,7 +153,9 @@ class SafetyPolicy(Policy):
 
         # Read with the patient's recent messages (risk across turns); suicide from low up
         # takes the path too, for the screener.
-        if takes_safety_path(message_risk(tracker, message), self.threshold):
+        risk = message_risk(tracker, message)
+        if takes_safety_path(risk, self.threshold):
+            remember_pending_flag(tracker.sender_id, message, risk)  # durable before anything can fail
             return self._predict(safety, domain)
         if tracker.get_slot(self.config["pending_slot"]):
             # The patient is answering "are you safe right now?": that answer goes to us.

@@ -869,6 +869,21 @@ class Store(ScheduleStoreMixin, PortalStoreMixin, AdminStoreMixin, ScreenerStore
         now = self._clock()
         with transaction(self._factory) as s:
             p = self._patient(s, ref)
+            if message_id is not None:
+                # Idempotent per message: the safety action and the reconciler of pending flags
+                # (bot/pending_flags.py) may both try to write the same one.
+                done = s.execute(
+                    select(RiskFlag)
+                    .join(RiskSignal, RiskSignal.flag_id == RiskFlag.id)
+                    .where(
+                        RiskFlag.patient_id == p.id,
+                        RiskSignal.message_id == message_id,
+                        RiskSignal.source == signal.source,
+                    )
+                    .limit(1)
+                ).scalar_one_or_none()
+                if done is not None:
+                    return FlagResult(done.id, done.severity, False, False, None)
             flag = s.execute(
                 select(RiskFlag)
                 .where(RiskFlag.patient_id == p.id, RiskFlag.status.in_(("open", "acknowledged")))

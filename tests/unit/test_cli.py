@@ -180,6 +180,10 @@ def test_sessions_and_check_in_times_from_the_command_line(tmp_path):
         (["session", "add", ref, "--at", "2020-01-01 10:00"], "in the past"),
         (["session", "add", ref, "--at", "2031-06-02 15:00"], "overlaps another session"),
         (["session", "add", ref, "--at", "next tuesday"], "not a date and time"),
+        (["session", "add", ref, "--at", "9999-12-31 10:00"], "out of range"),  # was an OverflowError
+        (["session", "add", ref, "--at", "0001-01-01 00:00"], "out of range"),
+        (["session", "add", ref, "--at", "2031-02-30 10:00"], "not a date and time"),
+        (["session", "add", ref, "--at", "2031-06-02 10:00\udcff"], "not a date and time"),
         (
             ["session", "add", ref, "--at", "2031-07-01 10:00", "--timezone", "Mars/Olympus"],
             "Unknown time zone",
@@ -194,6 +198,8 @@ def test_sessions_and_check_in_times_from_the_command_line(tmp_path):
         assert bad.stderr.count("\n") == 1  # one line, no traceback
     assert run(["session", "list", ref], tmp_path).stdout == listed  # nothing changed
     session_id = listed.split("#", 1)[1].split()[0]
+    far = run(["session", "move", session_id, "--at", "9999-12-31 10:00"], tmp_path)
+    assert far.returncode == 2 and "out of range" in far.stderr and "Traceback" not in far.stderr
     moved = run(["session", "move", session_id, "--at", "2031-06-09 10:00"], tmp_path)
     assert moved.returncode == 0, moved.stderr
     assert "Tue 2031-06-10 18:00 BST  day1" in run(["session", "list", ref], tmp_path).stdout
