@@ -1,0 +1,351 @@
+"""The semantic layer of the risk detector: sentence embeddings and a small classifier.
+
+Rules catch the phrasings someone thought of; this layer generalises by meaning. Each unit of
+an entry (the whole, each sentence, windows of a long sentence) is embedded with WordLlama
+(256 dimensions, weights shipped inside the `wordllama` wheel and loaded offline), and scored
+by logistic regressions trained on the labelled examples in data/safety/examples/:
+- one per severity step ("at least low", "at least moderate", ...): an ordinal severity;
+- one per category.
+Operating points are chosen recall-first (clinical guide, section 5) on out-of-fold scores, so
+each threshold is set on examples the classifier did not see. The nearest labelled examples
+are kept as the explanation a clinician reads ("close to: ...").
+
+No Rasa import; scikit-learn is needed only to train, numpy to score.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import pickle
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from bot.safety.assessment import CATEGORIES, SEVERITIES, rank
+from bot.safety.examples import Example, example_paths, load_examples
+from bot.safety.sentences import assessment_units
+
+logger = logging.getLogger(__name__)
+
+#: Bump when training or features change in a way the file hash would not show.
+MODEL_FORMAT = 1
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models" / "safety"
+LEVELS = SEVERITIES[1:]  # low, moderate, high, critical
+#: Out-of-fold recall each severity step must reach at its operating point (recall first).
+TARGET_RECALL = {"low": 0.95, "moderate": 0.97, "high": 0.95, "critical": 0.90}
+CATEGORY_RECALL = 0.90
+NEAREST = 3
+
+_embedder_lock = threading.Lock()
+_embedder = None
+
+
+def embedder():  # type: ignore[no-untyped-def]
+    """WordLlama, loaded once per process from the installed wheel, never from the network."""
+    global _embedder
+    with _embedder_lock:
+        if _embedder is None:
+            import wordllama
+            from wordllama import WordLlama
+
+            # Its default lookup looks in a folder the wheel does not have, then tries to download.
+            _embedder = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+        return _embedder
+
+
+def embed(texts: list[str]) -> np.ndarray:
+    """Unit-length embeddings, one row per text."""
+    if not texts:
+        return np.zeros((0, 256), dtype=np.float32)
+    vecs = np.asarray(embedder().embed(list(texts)), dtype=np.float32)
+    norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+    return vecs / np.maximum(norms, 1e-8)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@dataclass
+class SemanticResult:
+    severity: str = "none"
+    categories: list[str] = field(default_factory=list)
+    #: P(at least each severity) and P(each category), for the unit that decided the severity.
+    severity_scores: dict[str, float] = field(default_factory=dict)
+    category_scores: dict[str, float] = field(default_factory=dict)
+    start: int = 0  # the deciding unit, as offsets into the text
+    end: int = 0
+    close_to: list[dict] = field(default_factory=list)  # {id, text, severity, categories, similarity}
+
+    def to_dict(self, *, include_text: bool = True) -> dict:
+        return {
+            "severity": self.severity,
+            "categories": list(self.categories),
+            "severity_scores": dict(self.severity_scores),
+            "category_scores": dict(self.category_scores),
+            "start": self.start,
+            "end": self.end,
+            "close_to": [
+                c if include_text else {k: v for k, v in c.items() if k != "text"} for c in self.close_to
+            ],
+        }
+
+
+@dataclass
+class SemanticModel:
+    """Weights and operating points; scoring needs numpy only."""
+
+    fingerprint: str
+    level_w: np.ndarray  # (dims, 4)
+    level_b: np.ndarray  # (4,)
+    level_t: np.ndarray  # (4,) thresholds on P(at least level)
+    cat_names: list[str]
+    cat_w: np.ndarray  # (dims, n_categories)
+    cat_b: np.ndarray
+    cat_t: np.ndarray
+    ex_vectors: np.ndarray  # (n_examples, dims), for the explanation
+    ex_meta: list[tuple[str, str, str, tuple[str, ...]]]  # id, text, severity, categories
+    stats: dict = field(default_factory=dict)
+
+    def score_units(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return _sigmoid(vectors @ self.level_w + self.level_b), _sigmoid(vectors @ self.cat_w + self.cat_b)
+
+    def assess(self, text: str, prepare: Callable[[str], str] | None = None) -> SemanticResult:
+        """Assess the whole text and each of its units; the most severe unit decides.
+
+        `prepare` rewrites each unit before embedding (the lexicon's slang and emoji, as in
+        training); offsets always point into the original text."""
+        units = assessment_units(text)
+        pieces = [text[a:b] for a, b in units]
+        vectors = embed([prepare(p) for p in pieces] if prepare else pieces)
+        level_p, cat_p = self.score_units(vectors)
+        passed = level_p >= self.level_t  # (units, 4)
+        # Ordinal: a unit's severity is the highest step it passes whose lower steps pass too.
+        unit_rank = np.zeros(len(units), dtype=int)
+        for i in range(len(units)):
+            r = 0
+            for j in range(len(LEVELS)):
+                if passed[i, j]:
+                    r = j + 1
+                else:
+                    break
+            unit_rank[i] = r
+        # The deciding unit: highest severity, then highest margin over its threshold.
+        margin = np.where(
+            unit_rank > 0, level_p[np.arange(len(units)), np.maximum(unit_rank - 1, 0)], level_p[:, 0]
+        )
+        best = int(np.lexsort((-margin, -unit_rank))[0])
+        result = SemanticResult(
+            severity=SEVERITIES[int(unit_rank[best])],
+            severity_scores={lvl: round(float(level_p[best, j]), 3) for j, lvl in enumerate(LEVELS)},
+            category_scores={c: round(float(cat_p[best, j]), 3) for j, c in enumerate(self.cat_names)},
+            start=units[best][0],
+            end=units[best][1],
+        )
+        if result.severity != "none":
+            flagged = unit_rank > 0
+            cats = {
+                self.cat_names[j]
+                for i in np.flatnonzero(flagged)
+                for j in np.flatnonzero(cat_p[i] >= self.cat_t)
+            }
+            if not cats:
+                cats = {self.cat_names[int(np.argmax(cat_p[best]))]}
+            result.categories = sorted(cats, key=CATEGORIES.index)
+        sims = self.ex_vectors @ vectors[best]
+        for k in np.argsort(-sims)[:NEAREST]:
+            ex_id, ex_text, ex_sev, ex_cats = self.ex_meta[int(k)]
+            result.close_to.append(
+                {
+                    "id": ex_id,
+                    "text": ex_text,
+                    "severity": ex_sev,
+                    "categories": list(ex_cats),
+                    "similarity": round(float(sims[int(k)]), 3),
+                }
+            )
+        return result
+
+
+# ---------------------------------------------------------------------------- training
+def _code_version() -> str:
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256(f"format={MODEL_FORMAT}".encode())
+    for name in ("semantic.py", "sentences.py", "examples.py", "normalize.py"):
+        h.update((here / name).read_bytes())
+    for dist in ("wordllama", "scikit-learn", "numpy"):
+        h.update(f"{dist}={metadata.version(dist)}".encode())
+    return h.hexdigest()
+
+
+def fingerprint(paths: list[Path] | None = None, lexicon_paths: list[Path] | None = None) -> str:
+    """Content hash of the examples, the lexicon's normalisation (it rewrites what is embedded)
+    and the code version: the model file's name."""
+    from bot.safety.service import lexicon_paths as configured_lexicon
+
+    h = hashlib.sha256(_code_version().encode())
+    for path in [
+        *(paths if paths is not None else example_paths()),
+        *(lexicon_paths or configured_lexicon()),
+    ]:
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def _threshold_for_recall(scores: np.ndarray, positive: np.ndarray, recall: float) -> float:
+    """The highest threshold whose recall on the positives is at least `recall`."""
+    pos = np.sort(scores[positive])
+    if len(pos) == 0:
+        return 1.0
+    k = int(np.floor((1.0 - recall) * len(pos)))
+    return float(max(min(pos[k], 0.99), 0.01))
+
+
+def _fit(x: np.ndarray, y: np.ndarray, c: float):  # type: ignore[no-untyped-def]
+    from sklearn.linear_model import LogisticRegression
+
+    if y.min() == y.max():
+        return None
+    clf = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
+    clf.fit(x, y)
+    return clf
+
+
+def _oof(x: np.ndarray, y: np.ndarray, c: float, folds: int = 5, seed: int = 13) -> np.ndarray:
+    """Out-of-fold probabilities: each example scored by a model that did not see it."""
+    from sklearn.model_selection import StratifiedKFold
+
+    out = np.zeros(len(y))
+    if y.min() == y.max() or min(np.bincount(y)) < folds:
+        return out + y.mean()
+    for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y):
+        clf = _fit(x[train], y[train], c)
+        out[test] = clf.predict_proba(x[test])[:, 1] if clf is not None else y[train].mean()
+    return out
+
+
+C_VALUE = 4.0
+
+
+def train(examples: list[Example], fp: str, texts: list[str] | None = None) -> SemanticModel:
+    """Fit the ordinal and category classifiers and choose their operating points."""
+    x = embed(texts if texts is not None else [e.text for e in examples])
+    ranks = np.array([rank(e.severity) for e in examples])
+    dims = x.shape[1]
+    level_w = np.zeros((dims, len(LEVELS)))
+    level_b = np.zeros(len(LEVELS))
+    level_t = np.ones(len(LEVELS))
+    stats: dict = {"n": len(examples), "levels": {}, "categories": {}}
+    for j, lvl in enumerate(LEVELS):
+        y = (ranks >= j + 1).astype(int)
+        oof = _oof(x, y, C_VALUE)
+        t = _threshold_for_recall(oof, y == 1, TARGET_RECALL[lvl])
+        clf = _fit(x, y, C_VALUE)
+        if clf is not None:
+            level_w[:, j] = clf.coef_[0]
+            level_b[j] = clf.intercept_[0]
+            level_t[j] = t
+        neg = y == 0
+        stats["levels"][lvl] = {
+            "positives": int(y.sum()),
+            "threshold": round(t, 3),
+            "oof_recall": round(float((oof[y == 1] >= t).mean()) if y.sum() else 0.0, 3),
+            "oof_false_positive_rate": round(float((oof[neg] >= t).mean()) if neg.sum() else 0.0, 3),
+        }
+    cat_names = [c for c in CATEGORIES if any(c in e.categories for e in examples)]
+    cat_w = np.zeros((dims, len(cat_names)))
+    cat_b = np.zeros(len(cat_names))
+    cat_t = np.ones(len(cat_names))
+    risky = ranks >= 1
+    for j, cat in enumerate(cat_names):
+        # Among risky examples: which category; benign ones count as negatives for every category.
+        y = np.array([cat in e.categories for e in examples]).astype(int)
+        oof = _oof(x, y, C_VALUE)
+        t = _threshold_for_recall(oof, (y == 1) & risky, CATEGORY_RECALL)
+        clf = _fit(x, y, C_VALUE)
+        if clf is not None:
+            cat_w[:, j] = clf.coef_[0]
+            cat_b[j] = clf.intercept_[0]
+            cat_t[j] = t
+        stats["categories"][cat] = {"positives": int(y.sum()), "threshold": round(t, 3)}
+    return SemanticModel(
+        fingerprint=fp,
+        level_w=level_w.astype(np.float32),
+        level_b=level_b.astype(np.float32),
+        level_t=level_t.astype(np.float32),
+        cat_names=cat_names,
+        cat_w=cat_w.astype(np.float32),
+        cat_b=cat_b.astype(np.float32),
+        cat_t=cat_t.astype(np.float32),
+        ex_vectors=x.astype(np.float32),
+        ex_meta=[(e.id, e.text, e.severity, e.categories) for e in examples],
+        stats=stats,
+    )
+
+
+def model_path(fp: str, models_dir: Path | None = None) -> Path:
+    return (models_dir or MODELS_DIR) / f"semantic-{fp}.pkl"
+
+
+def ensure_semantic_model(
+    *,
+    models_dir: Path | None = None,
+    example_files: list[Path] | None = None,
+    lexicon_files: list[Path] | None = None,
+    force: bool = False,
+    log=print,  # type: ignore[no-untyped-def]
+) -> Path:
+    """Return the trained semantic model for the current examples, training it only if no
+    cached file has the same content hash. Written atomically (several processes may race)."""
+    from bot.safety.lexicon import load_lexicon
+    from bot.safety.normalize import normalize
+    from bot.safety.service import lexicon_paths as configured_lexicon
+
+    example_files = example_files if example_files is not None else example_paths()
+    lexicon_files = lexicon_files if lexicon_files is not None else configured_lexicon()
+    fp = fingerprint(example_files, lexicon_files)
+    path = model_path(fp, models_dir)
+    if path.is_file() and not force:
+        log(f"Safety model {path.name} is up to date (no retraining needed).")
+        return path
+    log(f"Training the safety model {path.name} from {len(example_files)} example files ...")
+    examples = load_examples(example_files)
+    lex = load_lexicon(lexicon_files)
+    texts = [normalize(e.text, emoji=lex.emoji, words=lex.words).text for e in examples]
+    model = train(examples, fp, texts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".semantic-", suffix=".tmp")
+    with os.fdopen(fd, "wb") as fh:
+        pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+    (path.with_suffix(".json")).write_text(json.dumps(model.stats, indent=2), encoding="utf-8")
+    _prune(path)
+    log(f"Trained {path.name} ({len(examples)} examples).")
+    return path
+
+
+def _prune(keep: Path, count: int = 3) -> None:
+    old = sorted(
+        (p for p in keep.parent.glob("semantic-*.pkl") if p != keep),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for p in old[count - 1 :]:
+        p.unlink(missing_ok=True)
+        p.with_suffix(".json").unlink(missing_ok=True)
+
+
+def load_model(path: Path) -> SemanticModel:
+    with open(path, "rb") as fh:
+        model = pickle.load(fh)  # noqa: S301  # our own file, written by ensure_semantic_model
+    if not isinstance(model, SemanticModel):
+        raise TypeError(f"{path} is not a semantic risk model")
+    return model
