@@ -110,3 +110,16 @@ def load_examples(paths: list[Path] | None = None) -> list[Example]:
     if not out:
         raise ExamplesError("No safety examples were loaded.")
     return out
+
+
+_index: tuple[tuple, dict[str, Example]] | None = None
+
+
+def example_index() -> dict[str, Example]:
+    """Examples by id, for showing a flag's closest examples (reloaded when a file changes)."""
+    global _index
+    paths = example_paths()
+    key = tuple((str(p), p.stat().st_mtime_ns) for p in paths)
+    if _index is None or _index[0] != key:
+        _index = (key, {e.id: e for e in load_examples(paths)})
+    return _index[1]
