@@ -558,6 +558,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from bot.enrollment import EnrollmentError
     from bot.escalation.config import AlertConfigError
+    from bot.safety.examples import ExamplesError
     from bot.safety.lexicon import LexiconError
     from bot.safety.resources import ResourcesError
     from bot.schedule.plan import PlanError
@@ -572,6 +573,7 @@ def main(argv: list[str] | None = None) -> int:
         AlertConfigError,
         ConfigError,
         EnrollmentError,
+        ExamplesError,
         KeyError_,
         PlanError,
         LexiconError,
