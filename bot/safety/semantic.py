@@ -36,7 +36,7 @@ from bot.safety.sentences import assessment_units
 logger = logging.getLogger(__name__)
 
 #: Bump when training or features change in a way the file hash would not show.
-MODEL_FORMAT = 2
+MODEL_FORMAT = 3
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models" / "safety"
 LEVELS = SEVERITIES[1:]  # low, moderate, high, critical
 #: Recall each severity step must reach, rules and semantic layer together, on out-of-fold
@@ -254,19 +254,35 @@ def _fit(x, y: np.ndarray, c: float):  # type: ignore[no-untyped-def]
     return clf
 
 
-def _oof_all(texts: list[str], vectors: np.ndarray, targets: list[np.ndarray], folds: int = 5):  # type: ignore[no-untyped-def]
+def _oof_all(
+    texts: list[str], vectors: np.ndarray, targets: list[np.ndarray], folds: int = 5
+) -> list[np.ndarray]:
     """Out-of-fold probabilities for each target: each example scored by models (and n-gram
-    vocabularies) that did not see it."""
+    vocabularies) that did not see it, as at run time: the highest score over its units (the
+    whole, each sentence, windows), so operating points account for long entries too."""
     from sklearn.model_selection import KFold
 
+    unit_owner: list[int] = []
+    unit_texts: list[str] = []
+    for i, text in enumerate(texts):
+        for a, b in assessment_units(text):
+            unit_owner.append(i)
+            unit_texts.append(text[a:b])
+    owner = np.array(unit_owner)
+    unit_vecs = embed(unit_texts)
     outs = [np.zeros(len(texts)) for _ in targets]
     for train, test in KFold(folds, shuffle=True, random_state=13).split(vectors):
         vecs = _vectorizers([texts[i] for i in train])
         x_tr = _features(vecs, [texts[i] for i in train], vectors[train])
-        x_te = _features(vecs, [texts[i] for i in test], vectors[test])
+        in_test = np.isin(owner, test)
+        idx = np.flatnonzero(in_test)
+        x_te = _features(vecs, [unit_texts[i] for i in idx], unit_vecs[idx])
         for y, out in zip(targets, outs, strict=True):
             clf = _fit(x_tr, y[train], C_VALUE)
-            out[test] = clf.predict_proba(x_te)[:, 1] if clf is not None else y[train].mean()
+            p = clf.predict_proba(x_te)[:, 1] if clf is not None else np.full(len(idx), y[train].mean())
+            best = np.zeros(len(texts))
+            np.maximum.at(best, owner[idx], p)
+            out[test] = best[test]
     return outs
 
 
