@@ -32,8 +32,9 @@ def combine(rules: Assessment, semantic: dict | None) -> Assessment:
         return out
     sem_sev = semantic.get("severity", "none")
     if rank(sem_sev) > rank(out.severity):
+        # The semantic layer raised the severity: its categories say what it saw. When the
+        # rules already stand at that level, their categories (with spans) stay the answer.
         out.severity = sem_sev
-    if sem_sev != "none":
         out.categories = sorted(set(out.categories) | set(semantic.get("categories") or []))
     return out
 

@@ -60,6 +60,8 @@ def test_the_combination_never_lowers_what_the_rules_say():
         out = combine(rules, semantic)
         assert rank(out.severity) == max(rank(rules.severity), rank(sem_sev))
         assert set(rules.categories) <= set(out.categories)
+        if rank(sem_sev) <= rank(rules.severity):
+            assert out.categories == rules.categories
         assert out.rules == rules.rules
 
 
