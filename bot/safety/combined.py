@@ -16,6 +16,12 @@ from bot.safety.semantic import SemanticModel
 
 logger = logging.getLogger(__name__)
 
+#: The most the semantic layer raises on its own. `critical` (a 5-minute alert) stays with the
+#: rules (plan, means, intent, timing, farewell, attempt) and with a patient who does not confirm
+#: being safe: on blind rounds the layer's own `critical` fired on ordinary messages too often,
+#: while `high` already gives resources at once, "are you safe right now?" and same-day contact.
+SEMANTIC_MAX = "high"
+
 
 def combine(rules: Assessment, semantic: dict | None) -> Assessment:
     """The rules' assessment, raised (never lowered) by the semantic layer's result."""
@@ -31,6 +37,8 @@ def combine(rules: Assessment, semantic: dict | None) -> Assessment:
     if semantic is None:
         return out
     sem_sev = semantic.get("severity", "none")
+    if rank(sem_sev) > rank(SEMANTIC_MAX):
+        sem_sev = SEMANTIC_MAX
     if rank(sem_sev) > rank(out.severity):
         # The semantic layer raised the severity: its categories say what it saw. When the
         # rules already stand at that level, their categories (with spans) stay the answer.

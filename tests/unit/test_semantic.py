@@ -4,10 +4,10 @@ and the explanation a flag carries."""
 from __future__ import annotations
 
 import random
-import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.safety.assessment import SEVERITIES, Assessment, RuleHit, rank
 from bot.safety.combined import CombinedDetector, combine
@@ -58,9 +58,10 @@ def test_the_combination_never_lowers_what_the_rules_say():
         sem_sev = rng.choice(SEVERITIES)
         semantic = {"severity": sem_sev, "categories": [rng.choice(["medical", "substance"])]}
         out = combine(rules, semantic)
-        assert rank(out.severity) == max(rank(rules.severity), rank(sem_sev))
+        raised = min(rank(sem_sev), rank("high"))  # the layer alone goes up to high
+        assert rank(out.severity) == max(rank(rules.severity), raised)
         assert set(rules.categories) <= set(out.categories)
-        if rank(sem_sev) <= rank(rules.severity):
+        if raised <= rank(rules.severity):
             assert out.categories == rules.categories
         assert out.rules == rules.rules
 
@@ -127,8 +128,13 @@ def test_a_failing_semantic_layer_is_high_never_none(detector, monkeypatch):
 
 
 def test_the_model_cache_rebuilds_when_the_examples_change(tmp_path: Path):
+    # A small copy of the examples (the first 30 of each file), so training takes seconds.
     examples = tmp_path / "examples"
-    shutil.copytree(DEFAULT_EXAMPLES, examples)
+    examples.mkdir()
+    for path in sorted(DEFAULT_EXAMPLES.glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data["examples"] = data["examples"][:30]
+        (examples / path.name).write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     files = sorted(examples.glob("*.yml"))
     models = tmp_path / "models"
     logs: list[str] = []
