@@ -128,6 +128,44 @@ class SemanticModel:
         cat = np.asarray(feats @ self.cat_w) + self.cat_b
         return _sigmoid(level), _sigmoid(cat)
 
+    def _fast(self) -> tuple[list, np.ndarray, np.ndarray]:
+        """Per process: each vectorizer's analyzer, vocabulary and idf with its weight rows, so
+        scoring a unit is a few dictionary look-ups instead of building sparse matrices."""
+        cached = self.__dict__.get("_fast_cache")
+        if cached is None:
+            weights = np.hstack([self.level_w, self.cat_w]).astype(np.float64)
+            parts, offset = [], 0
+            for v in self.vectorizers:
+                n = len(v.vocabulary_)
+                parts.append((v.build_analyzer(), v.vocabulary_, v.idf_, weights[offset : offset + n]))
+                offset += n
+            cached = (parts, weights[offset:] * EMBED_WEIGHT, np.concatenate([self.level_b, self.cat_b]))
+            self.__dict__["_fast_cache"] = cached
+        return cached
+
+    def fast_scores(self, texts: list[str], vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The same probabilities as score_units(features(...)), computed directly: TF-IDF with
+        sublinear tf and l2 norm per vectorizer, then the linear models."""
+        parts, emb_w, bias = self._fast()
+        logits = vectors.astype(np.float64) @ emb_w + bias
+        for i, text in enumerate(texts):
+            for analyze, vocab, idf, w in parts:
+                counts: dict[int, int] = {}
+                for gram in analyze(text):
+                    j = vocab.get(gram)
+                    if j is not None:
+                        counts[j] = counts.get(j, 0) + 1
+                if not counts:
+                    continue
+                idx = np.fromiter(counts, dtype=np.int64, count=len(counts))
+                vals = (
+                    1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
+                ) * idf[idx]
+                vals /= np.sqrt(vals @ vals)
+                logits[i] += vals @ w[idx]
+        n = self.level_w.shape[1]
+        return _sigmoid(logits[:, :n]), _sigmoid(logits[:, n:])
+
     def assess(self, text: str, prepare: Callable[[str], str] | None = None) -> SemanticResult:
         """Assess the whole text and each of its units; the most severe unit decides.
 
@@ -137,7 +175,7 @@ class SemanticModel:
         pieces = [text[a:b] for a, b in units]
         pieces = [prepare(p) for p in pieces] if prepare else pieces
         vectors = embed(pieces)
-        level_p, cat_p = self.score_units(self.features(pieces, vectors))
+        level_p, cat_p = self.fast_scores(pieces, vectors)
         passed = level_p >= self.level_t  # (units, 4)
         # Ordinal: a unit's severity is the highest step it passes whose lower steps pass too.
         unit_rank = np.zeros(len(units), dtype=int)
