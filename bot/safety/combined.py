@@ -21,6 +21,10 @@ logger = logging.getLogger(__name__)
 #: being safe: on blind rounds the layer's own `critical` fired on ordinary messages too often,
 #: while `high` already gives resources at once, "are you safe right now?" and same-day contact.
 SEMANTIC_MAX = "high"
+#: A labelled example this close (cosine of the embeddings) to the whole message is taken at
+#: its word: the classifier does not raise above it. Short replies ("I don't know", "nearly
+#: every day") carry too little signal for the classifier; their labelled twins decide.
+NEAR_IDENTICAL = 0.92
 
 
 def combine(rules: Assessment, semantic: dict | None) -> Assessment:
@@ -37,6 +41,16 @@ def combine(rules: Assessment, semantic: dict | None) -> Assessment:
     if semantic is None:
         return out
     sem_sev = semantic.get("severity", "none")
+    close = (semantic.get("close_to") or [None])[0]
+    if (
+        close is not None
+        and semantic.get("whole")
+        and close.get("similarity", 0) >= NEAR_IDENTICAL
+        and rank(close.get("severity", "none")) < rank(sem_sev)
+    ):
+        sem_sev = close.get("severity", "none")
+        semantic = {**semantic, "held_by": close.get("id")}
+        out.semantic = semantic
     if rank(sem_sev) > rank(SEMANTIC_MAX):
         sem_sev = SEMANTIC_MAX
     if rank(sem_sev) > rank(out.severity):

@@ -87,6 +87,7 @@ class SemanticResult:
     category_scores: dict[str, float] = field(default_factory=dict)
     start: int = 0  # the deciding unit, as offsets into the text
     end: int = 0
+    whole: bool = False  # the message is one unit (a single sentence, not too long)
     close_to: list[dict] = field(default_factory=list)  # {id, text, severity, categories, similarity}
 
     def to_dict(self, *, include_text: bool = True) -> dict:
@@ -97,6 +98,7 @@ class SemanticResult:
             "category_scores": dict(self.category_scores),
             "start": self.start,
             "end": self.end,
+            "whole": self.whole,
             "close_to": [
                 c if include_text else {k: v for k, v in c.items() if k != "text"} for c in self.close_to
             ],
@@ -198,6 +200,7 @@ class SemanticModel:
             category_scores={c: round(float(cat_p[best, j]), 3) for j, c in enumerate(self.cat_names)},
             start=units[best][0],
             end=units[best][1],
+            whole=len(units) == 1,
         )
         if result.severity != "none":
             flagged = unit_rank > 0
