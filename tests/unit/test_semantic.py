@@ -160,3 +160,16 @@ def test_bad_examples_are_a_clear_error(tmp_path: Path):
     bad.write_text("category: nonsense\nexamples: []\n")
     with pytest.raises(ExamplesError, match="unknown category 'nonsense'"):
         load_examples([bad])
+
+
+def test_a_near_identical_labelled_example_holds_the_layer_at_its_label_never_below_the_rules():
+    twin = {"id": "ex-1", "severity": "none", "categories": [], "similarity": 0.97}
+    semantic = {"severity": "high", "categories": ["suicide"], "whole": True, "close_to": [twin]}
+    assert combine(Assessment(), semantic).severity == "none"
+    assert combine(Assessment(), semantic).semantic["held_by"] == "ex-1"
+    rules = _random_assessment(random.Random(1))
+    rules.severity, rules.categories = "moderate", ["suicide"]
+    assert combine(rules, semantic).severity == "moderate"
+    # Not near-identical, or a sentence of a longer entry: the classifier's view stands.
+    assert combine(Assessment(), {**semantic, "close_to": [{**twin, "similarity": 0.8}]}).severity == "high"
+    assert combine(Assessment(), {**semantic, "whole": False}).severity == "high"
