@@ -48,14 +48,36 @@ def record_risk(
     return result, bool(clinic.channels()) and at_least(result.severity, "moderate")
 
 
+def _semantic_entry(semantic: dict[str, Any]) -> dict[str, Any]:
+    """The semantic layer's view, stored beside the rules: its severity and scores, and the
+    closest labelled examples by id (their words are shown from the example files)."""
+    severity = semantic.get("severity", "none")
+    scores = semantic.get("severity_scores") or {}
+    return {
+        "rule": "semantic",
+        "category": ",".join(semantic.get("categories") or []),
+        "kind": "semantic",
+        "severity": severity,
+        "score": scores.get(severity if severity != "none" else "low"),
+        "scores": scores,
+        "close_to": [
+            {k: c.get(k) for k in ("id", "severity", "categories", "similarity")}
+            for c in semantic.get("close_to") or []
+        ],
+    }
+
+
 def _signal_from(risk: dict[str, Any], source: str = "message") -> SignalInput:
+    rules = [
+        {k: r.get(k) for k in ("rule", "category", "kind", "severity", "base_severity", "start", "end")}
+        for r in risk.get("rules") or []
+    ]
+    if isinstance(risk.get("semantic"), dict):
+        rules.append(_semantic_entry(risk["semantic"]))
     return SignalInput(
         severity=risk["severity"],
         categories=list(risk.get("categories") or []),
-        rules=[
-            {k: r.get(k) for k in ("rule", "category", "kind", "severity", "base_severity", "start", "end")}
-            for r in risk.get("rules") or []
-        ],
+        rules=rules,
         lowering=list(risk.get("lowering") or []),
         source=source,
         context_message_id=(risk.get("context") or {}).get("message_id"),

@@ -160,10 +160,18 @@ def cmd_safety_check(args: argparse.Namespace) -> int:
 
 
 def cmd_safety_eval(args: argparse.Namespace) -> int:
-    from bot.safety.evaluate import evaluate
-    from bot.safety.service import default_detector
+    from bot.safety.evaluate import evaluate, rates
+    from bot.safety.service import default_detector, rules_detector
 
-    report = evaluate(default_detector(), Path(args.file), threshold=args.threshold)
+    detector = rules_detector() if args.rules_only else default_detector()
+    figures = rates(detector, Path(args.file))
+    print("\n".join(figures.lines()))
+    if args.aggregate_only:  # a blind round: figures only, not one example's words
+        return 0
+    for miss in figures.misses:
+        print(f"  {miss[:160]}")
+    print()
+    report = evaluate(detector, Path(args.file), threshold=args.threshold)
     print("\n".join(report.lines()))
     return 0
 
@@ -522,6 +530,10 @@ def build_parser() -> argparse.ArgumentParser:
     q = ss.add_parser("eval", help="per-category recall and false alarms on a labelled JSON-lines file")
     q.add_argument("file", help='lines of {"text", "categories", "min_severity"}')
     q.add_argument("--threshold", default="moderate", help="severity that takes the safety path")
+    q.add_argument("--rules-only", action="store_true", help="the lexicon rules without the semantic layer")
+    q.add_argument(
+        "--aggregate-only", action="store_true", help="print figures only, no example text (blind rounds)"
+    )
     q.set_defaults(func=cmd_safety_eval)
 
     p = sub.add_parser("flags", help="risk flags waiting for a human")
@@ -637,6 +649,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from bot.enrollment import EnrollmentError
     from bot.escalation.config import AlertConfigError
+    from bot.safety.examples import ExamplesError
     from bot.safety.lexicon import LexiconError
     from bot.safety.resources import ResourcesError
     from bot.schedule.plan import PlanError
@@ -651,6 +664,7 @@ def main(argv: list[str] | None = None) -> int:
         AlertConfigError,
         ConfigError,
         EnrollmentError,
+        ExamplesError,
         KeyError_,
         PlanError,
         LexiconError,

@@ -88,6 +88,10 @@ def ensure_model(
     if not config.is_file():
         raise TrainingError(f"The Rasa config {config} does not exist.")
     build_spacy_pipeline(root)
+    # The risk detector's semantic layer, cached by a content hash of its examples like the model.
+    from bot.safety.semantic import ensure_semantic_model
+
+    ensure_semantic_model(log=log)
     models_dir = models_dir or root / MODELS_DIR
     stem = _stem(config)
     name = f"{stem}-{model_fingerprint(config, root)}"

@@ -82,7 +82,10 @@ install_python() {
   say "Installing pinned packages (a few minutes the first time; TensorFlow is large) ..."
   "${PIP[@]}" install "$(grep -i '^pip==' requirements/lock.txt)"
   "${PIP[@]}" install --no-deps --ignore-requires-python "${RASA_PINS[@]}"
-  "${PIP[@]}" install -r requirements/lock.txt
+  # Lines marked "# no-deps" (the semantic risk layer's embeddings) declare requirements that
+  # clash with Rasa's pins; they are installed on their own, without dependencies.
+  "${PIP[@]}" install -r <(grep -v '# no-deps' requirements/lock.txt)
+  "${PIP[@]}" install --no-deps $(grep '# no-deps' requirements/lock.txt | cut -d' ' -f1)
   "${PIP[@]}" install --no-deps --no-build-isolation -e .
   "$VENV/bin/rasa" --version >/dev/null
   echo "$want" > "$STAMP"

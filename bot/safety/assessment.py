@@ -60,6 +60,8 @@ class Assessment:
     lowering: list[Lowering] = field(default_factory=list)
     suppressed: list[dict] = field(default_factory=list)
     error: str | None = None
+    #: The semantic layer's view (severity, scores, the closest labelled examples), if it ran.
+    semantic: dict | None = None
 
     @property
     def flagged(self) -> bool:
@@ -83,6 +85,14 @@ class Assessment:
             out["suppressed"] = list(self.suppressed)
         else:
             out["suppressed"] = [{"rule": s["rule"], "by": s["by"]} for s in self.suppressed]
+        if self.semantic is not None:
+            sem = dict(self.semantic)
+            if not include_spans:
+                # The closest examples by id only: their words could echo the patient's.
+                sem["close_to"] = [
+                    {k: v for k, v in c.items() if k != "text"} for c in sem.get("close_to", [])
+                ]
+            out["semantic"] = sem
         if self.error:
             out["error"] = self.error
         return out

@@ -182,6 +182,10 @@ class Detector:
             optional = atom.endswith("?") and len(atom) > 1
             if optional:
                 atom = atom[:-1]
+            if atom.startswith("="):  # exact forms: "=took|=had" (a tense, not every inflection)
+                forms = sorted({a.lstrip("=").lower() for a in atom.split("|")})
+                parsed.append(("exact", optional, [[f] for f in forms]))
+                continue
             alts = [self._phrase_norms(a.replace("_", " ")) for a in atom.split("|")]
             if any(not a for a in alts):
                 raise ValueError(f"empty alternative in {pattern!r}")
@@ -189,6 +193,10 @@ class Detector:
         for kind, optional, payload in parsed:
             if kind == "num":  # any number, written as digits or words ("20", "twenty")
                 tok = {"LIKE_NUM": True, **({"OP": "?"} if optional else {})}
+                seqs = [[*s, dict(tok)] for s in seqs]
+                continue
+            if kind == "exact":
+                tok = {"LOWER": {"IN": [f[0] for f in payload]}, **({"OP": "?"} if optional else {})}  # type: ignore[index]
                 seqs = [[*s, dict(tok)] for s in seqs]
                 continue
             if kind == "wild":

@@ -91,3 +91,63 @@ def evaluate(detector: Detector, path: Path, threshold: str = "moderate") -> Rep
         if extra and rank(a.severity) >= rank(threshold):
             wrong.append(f"{sorted(extra)} in {ex['text'][:80]!r}")
     return Report(dict(cats), negatives, false_alarms, noted, wrong)
+
+
+@dataclass
+class Rates:
+    """The issue's figures: urgent recall (expected >= high -> predicted >= high), flag recall
+    (expected >= moderate -> predicted >= low), benign false alarms (expected none ->
+    predicted >= moderate), and flag recall per category (predicted >= low with that category)."""
+
+    n: int = 0
+    urgent: list[int] = field(default_factory=lambda: [0, 0])  # [hit, total]
+    flag: list[int] = field(default_factory=lambda: [0, 0])
+    benign: list[int] = field(default_factory=lambda: [0, 0])  # [false alarms, total]
+    per_category: dict[str, list[int]] = field(default_factory=dict)
+    misses: list[str] = field(default_factory=list)  # texts; never printed for a blind round
+
+    @staticmethod
+    def _fmt(pair: list[int]) -> str:
+        hit, total = pair
+        return f"{hit}/{total} = {hit / total:.3f}" if total else "-"
+
+    def lines(self) -> list[str]:
+        cats = ", ".join(f"{c} {self._fmt(v)}" for c, v in sorted(self.per_category.items()))
+        return [
+            f"n={self.n}",
+            f"urgent recall (expected >= high -> predicted >= high): {self._fmt(self.urgent)}",
+            f"flag recall (expected >= moderate -> predicted >= low): {self._fmt(self.flag)}",
+            f"benign false alarms (expected none -> predicted >= moderate): {self._fmt(self.benign)}",
+            f"per category (flag recall, that category detected): {cats}",
+        ]
+
+
+def rates(detector, path: Path) -> Rates:  # type: ignore[no-untyped-def]
+    out = Rates()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        ex = json.loads(line)
+        a = detector.assess(ex["text"])
+        expected = ex.get("min_severity", "none")
+        out.n += 1
+        if rank(expected) >= rank("high"):
+            out.urgent[1] += 1
+            out.urgent[0] += rank(a.severity) >= rank("high")
+        if rank(expected) >= rank("moderate"):
+            out.flag[1] += 1
+            flagged = rank(a.severity) >= rank("low")
+            out.flag[0] += flagged
+            if not flagged or (rank(expected) >= rank("high") and rank(a.severity) < rank("high")):
+                out.misses.append(f"{expected} -> {a.severity}: {ex['text']}")
+            for cat in ex.get("categories") or []:
+                pair = out.per_category.setdefault(cat, [0, 0])
+                pair[1] += 1
+                pair[0] += flagged and cat in a.categories
+        if expected == "none":
+            out.benign[1] += 1
+            alarm = rank(a.severity) >= rank("moderate")
+            out.benign[0] += alarm
+            if alarm:
+                out.misses.append(f"false alarm ({a.severity}): {ex['text']}")
+    return out

@@ -2,6 +2,7 @@
 
 Pattern syntax (one phrase per string, tokens separated by spaces):
   word          matches any inflection of the word ("die" matches died, dying, dies)
+  =word         matches exactly this form only ("=took" matches took, not take)
   a|b|c         any one of the alternatives; use _ for a multi-word one: end|take_my_own
   word?         optional (also for a|b?)
   ~  or  ~N     up to 3 (or N) other words in between, never across a sentence or punctuation

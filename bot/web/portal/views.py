@@ -228,6 +228,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
                 "staff": staff,
                 "title": f"Risk flag #{detail.flag.id}",
                 "d": detail,
+                "examples": _safety_examples(),
                 "error": request.query_params.get("error"),
             },
         )
@@ -512,3 +513,13 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         Route("/portal/enroll", enroll, methods=["GET", "POST"]),
         *admin_routes(settings, store, login_required),
     ]
+
+
+def _safety_examples() -> dict:
+    """The semantic layer's labelled examples by id, for a flag's "close to: ..." line."""
+    from bot.safety.examples import ExamplesError, example_index
+
+    try:
+        return example_index()
+    except ExamplesError:
+        return {}
