@@ -41,6 +41,9 @@ class Settings:
     clinic_urgent_line: str
     on_call_cover: bool
     public_url: str = ""
+    #: ISO country of the clinic (INTERLUDE_CLINIC_COUNTRY): crisis numbers for a patient
+    #: enrolled without a locale whose time zone names no country.
+    clinic_country: str = ""
     #: Patients' Telegram bot; empty means Telegram is off.
     telegram_token: str = ""
     telegram_api_url: str = "https://api.telegram.org"
@@ -299,6 +302,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, cwd: Path | None 
         log_level=log_level,
         safety_threshold=threshold,
         default_locale=env.get("INTERLUDE_DEFAULT_LOCALE", "en-US").strip() or "en-US",
+        clinic_country=env.get("INTERLUDE_CLINIC_COUNTRY", "").strip().upper(),
         clinic_urgent_line=env.get("INTERLUDE_CLINIC_URGENT_LINE", "").strip(),
         on_call_cover=_bool(env, "INTERLUDE_ON_CALL_COVER", False),
         public_url=_public_url(env),

@@ -47,6 +47,7 @@ from bot.store.models import (
     utcnow,
 )
 from bot.store.portal import PortalStoreMixin
+from bot.store.requests import PatientRequestStoreMixin
 from bot.store.schedule import ScheduleStoreMixin
 
 #: Longest free-text answer we accept; longer text is refused, never silently truncated.
@@ -236,7 +237,7 @@ def new_patient_ref() -> str:
     return "pt_" + secrets.token_hex(5)
 
 
-class Store(ScheduleStoreMixin, PortalStoreMixin, AdminStoreMixin):
+class Store(ScheduleStoreMixin, PortalStoreMixin, AdminStoreMixin, PatientRequestStoreMixin):
     """Interlude's clinical store over one database."""
 
     def __init__(

@@ -153,6 +153,8 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
 
     @login_required
     async def patient(request: Request, staff_id: int) -> Response:
+        from bot.safety.resources import resources_for
+
         staff = request.state.staff
         try:
             view = await run_in_threadpool(store().patient_overview, staff_id, request.path_params["ref"])
@@ -169,6 +171,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
                 "staff": staff,
                 "title": view["name"],
                 "p": view,
+                "crisis": resources_for(view["locale"]),
                 "therapists": therapists,
                 "error": request.query_params.get("error"),
             },
@@ -257,7 +260,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
             "staff": staff,
             "title": "Enroll a patient",
             "therapists": therapists,
-            "form": {"timezone": "UTC", "locale": "en-US"},
+            "form": {"timezone": "UTC", "locale": ""},
         }
         if request.method == "GET":
             return page(request, "enroll.html", context)
@@ -279,7 +282,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
                     therapist_email=therapist_email,
                     name=values["name"],
                     timezone=values["timezone"] or "UTC",
-                    locale=values["locale"] or "en-US",
+                    locale=values["locale"] or None,  # from the time zone, else the clinic's country
                     actor=f"staff:{staff_id}",
                     origin="portal",
                 )
