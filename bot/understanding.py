@@ -128,8 +128,7 @@ def normalize(text: str) -> str:
     words = []
     for w in s.split():
         if len(w) >= 4 and w not in _VOCAB and w.isalpha():
-            # Four-letter words only when two letters are swapped ("bakc"): "step" is not "stop".
-            close = [v for v in _VOCAB if _one_edit(w, v) and (len(w) >= 5 or sorted(v) == sorted(w))]
+            close = [v for v in _VOCAB if _one_edit(w, v)]
             if len(close) == 1:
                 w = close[0]
         words.append(w)
@@ -137,12 +136,19 @@ def normalize(text: str) -> str:
 
 
 def _one_edit(a: str, b: str) -> bool:
-    """One insertion, deletion, substitution or swap apart (small typos only)."""
+    """A small typo: two letters swapped, one missing or one extra; a wrong letter only in long
+    words (so "there" does not become "where", nor "think" "thank")."""
     if abs(len(a) - len(b)) > 1:
         return False
     if len(a) == len(b):
         diff = [i for i in range(len(a)) if a[i] != b[i]]
-        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]])
+        swap = (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and a[diff[0]] == b[diff[1]]
+            and a[diff[1]] == b[diff[0]]
+        )
+        return swap or (len(diff) == 1 and len(a) >= 7)
     short, long_ = (a, b) if len(a) < len(b) else (b, a)
     return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
 
@@ -208,7 +214,6 @@ _P: list[tuple[str, re.Pattern[str]]] = [
             r"\b(tell|message|msg|note (for|to)|pass (a |this |on )?(message |note )?(on )?to|let|send (a |this )?(message |note )?to|leave (a |this )?(message|note) (for|to))\b.*\b(therapist|dr|doctor|counsellor|counselor|clinician|sam|her|him|them)\b"
             r"|\b(message|note|something) (for|to) (my )?(therapist|dr|doctor|clinician)\b|\btherapist\b.*\b(know|note|message)\b",
         ),
-        ("data_delete_entry", r"^$"),
         (
             "correct",
             r"^(go back|back|undo|previous( one| question)?|go back one|back one|last one was wrong|wrong answer|that was wrong|i made a mistake|mistake|typo|oops|fix that|fix it)$"
@@ -278,6 +283,33 @@ _P: list[tuple[str, re.Pattern[str]]] = [
     ]
 ]
 _PATTERNS = dict(_P)
+_PATTERNS["medical_question"] = re.compile(
+    r"^(is|are|can|could|should|shall|will|would|do|does|what|how|when|why|am)\b.*\b(dose|doses|dosing|dosage|medication|medications|meds|medicine|pills?|side effects?|mg|prescription|prescribed|alcohol|drink|drinking|coffee|caffeine|eat|eating|fast|fasting|ssri|ssris|antidepressants?|lithium|benzo|benzos|xanax|weed|cannabis|drive|driving)\b"
+    r"|^(is|are) (it|this|that|feeling|being|having)\b.*\bnormal\b|\b(normal|safe|ok|okay) to (feel|have|take|drink|eat|drive|mix)\b|\bside effects?\b"
+)
+#: The order matters: a request that names its subject ("delete my data") first, then commands,
+#: then the softer readings ("help", "thanks", "hi").
+ORDER = (
+    "bot_question",
+    "data_delete",
+    "data_export",
+    "privacy",
+    "human",
+    "note_therapist",
+    "resume",
+    "correct",
+    "stop_today",
+    "pause",
+    "skip",
+    "help",
+    "medical_question",
+    "review",
+    "questionnaire",
+    "journal",
+    "start_checkin",
+    "thanks_bye",
+    "greet",
+)
 
 YES = re.compile(
     r"^(yes|y|yeah|yea|yep|yup|ya|sure|ok|okay|k|kk|i agree|agree|agreed|i accept|accept|accepted|sounds good|fine|"
@@ -302,6 +334,11 @@ def yes_no(text: str) -> str | None:
         return "yes"
     if NO.match(s) or NO.match(normalize(text)):
         return "no"
+    if (
+        re.match(r"^(no|nope|nah|no thanks)\b(?! (idea|clue|problem|worries))", normalize(text))
+        and "yes" not in s
+    ):
+        return "no"
     # "i'd rather not agree to anything today", "can i think about it first"
     if re.search(
         r"\b(not|don't|dont|rather not) (agree|consent|sign|accept|do this|ready|want to)\b|\bthink about it\b|\bnot (yet|now|today|rn)\b|\bmaybe (later|tomorrow|another time)\b",
@@ -316,7 +353,15 @@ def yes_no(text: str) -> str | None:
 
 
 #: Which behaviours still count in a long message (they name what they want however long).
-_ANY_LENGTH = {"bot_question", "data_delete", "data_export", "privacy", "human", "note_therapist"}
+_ANY_LENGTH = {
+    "bot_question",
+    "data_delete",
+    "data_export",
+    "privacy",
+    "human",
+    "note_therapist",
+    "medical_question",
+}
 
 
 def literal(text: str, *, max_words: int = 14) -> str | None:
@@ -328,9 +373,8 @@ def literal(text: str, *, max_words: int = 14) -> str | None:
     if not s:
         return None
     n = len(full.split())
-    for name, rx in _P:
-        if name == "data_delete_entry":
-            continue
+    for name in ORDER:
+        rx = _PATTERNS[name]
         if n > max_words and name not in _ANY_LENGTH:
             continue
         if n > max_words * 2:
@@ -371,6 +415,7 @@ INTENTS = {
     "data_delete": "request_data_delete",
     "data_export": "request_data_export",
     "help": "help",
+    "medical_question": "ask_medical_advice",
     "emoji_only": "emoji_only",
     "reminder": "manage_reminders",
     "long_entry": "inform",

@@ -189,6 +189,33 @@ class Parsed:
         return self.error is None
 
 
+_ORDINALS = {
+    "first": 0,
+    "1st": 0,
+    "second": 1,
+    "2nd": 1,
+    "third": 2,
+    "3rd": 2,
+    "fourth": 3,
+    "4th": 3,
+    "last": -1,
+}
+_ORDINAL = re.compile(
+    r"\b(?:the\s+)?(first|1st|second|2nd|third|3rd|fourth|4th|last)\s+(?:one|option|answer)\b"
+)
+_FREQUENCY_WORDS = {
+    "not at all": re.compile(r"^(never|hardly at all|hardly ever|barely|rarely|not really|none|nope|no)\b"),
+    "several days": re.compile(
+        r"\b(a few days|some days|sometimes|a couple of days|once or twice|now and then|occasionally"
+        r"|a little)\b"
+    ),
+    "more than half the days": re.compile(
+        r"\b(most days|often|more often than not|a lot of days|half the time|majority)\b"
+    ),
+    "nearly every day": re.compile(
+        r"\b(every day|everyday|all the time|always|daily|constantly|almost every day)\b"
+    ),
+}
 _YES = frozenset({"yes", "y", "yeah", "yep", "yup", "sure", "i did", "i have", "true"})
 _NO = frozenset({"no", "n", "nope", "nah", "not really", "i didn't", "i haven't", "false"})
 _FIRST_NUMBER = re.compile(r"(?<![\d.\-])(\d{1,4}(?:[.,]\d+)?)")
@@ -231,6 +258,17 @@ def parse_answer(prompt: Prompt, text: str, *, max_chars: int) -> Parsed:
     ]
     if len({o.value for o in matches}) == 1:
         return Parsed(value=float(matches[0].value))
+    # "the second one", and the everyday words for the four frequency answers of PHQ-9/GAD-7
+    m = _ORDINAL.search(s)
+    if m and not matches:
+        index = _ORDINALS[m.group(1)]
+        options = list(prompt.options)
+        if -len(options) <= index < len(options):
+            return Parsed(value=float(options[index].value))
+    labels = {o.label.lower(): o.value for o in prompt.options}
+    for label, words in _FREQUENCY_WORDS.items():
+        if label in labels and words.search(s) and not matches:
+            return Parsed(value=float(labels[label]))
     return Parsed(error="unparseable")
 
 

@@ -142,7 +142,13 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         view = await run_in_threadpool(
             store().today_for, staff_id, datetime.fromisoformat(since) if since else None
         )
-        return page(request, "today.html", {"staff": request.state.staff, "title": "Today", "today": view})
+        # Patients' requests made in the chat (data deleted or sent, a word with the therapist).
+        requests = await run_in_threadpool(store().open_requests_for, staff_id)
+        return page(
+            request,
+            "today.html",
+            {"staff": request.state.staff, "title": "Today", "today": view, "requests": requests},
+        )
 
     @login_required
     async def patients(request: Request, staff_id: int) -> Response:
