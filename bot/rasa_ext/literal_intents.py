@@ -49,10 +49,11 @@ class LiteralIntents(GraphComponent):
                 continue
             guessed = message.get(INTENT) or {}
             message.set(INTENT, {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: 1.0}, add_to_output=True)
-            ranking = [r for r in (message.get("intent_ranking") or []) if r.get(INTENT_NAME_KEY) != intent]
+            # The literal reading alone: a close second guess would make FallbackClassifier
+            # call it ambiguous.
             message.set(
                 "intent_ranking",
-                [{INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: 1.0}, *ranking][:10],
+                [{INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: 1.0}],
                 add_to_output=True,
             )
             if guessed.get(INTENT_NAME_KEY) not in (None, intent):

@@ -374,7 +374,8 @@ class Score:
         )
 
 
-def score_rows(harness: Harness, rows: list[dict], log: Callable[[str], None] = print) -> Score:
+def score_rows(harness: Harness, rows: list[dict], log: Callable[[str], None] | None = None) -> Score:
+    log = log or (lambda line: print(line, flush=True))
     tally_b: dict = defaultdict(lambda: [0, 0])
     tally_s: dict = defaultdict(lambda: [0, 0])
     failures = []
