@@ -223,7 +223,7 @@ _P: list[tuple[str, re.Pattern[str]]] = [
         ),
         (
             "resume",
-            r"\b(carry on|keep going|continue|resume|pick (it )?up|pick up where|where (was i|we left off|did we leave off|we stopped)|unfinished|finish (the|my|yesterday'?s|that|the rest of|off) (check ?in|questions?|one|it)|finish what i started)\b"
+            r"\b(carry on|keep going|continue|resume|pick (it |this |things )?up (where|again|from)|pick up the (questions|check ?in|check ?ins)|where (was i|we left off|did we leave off|we stopped)|unfinished|finish (the|my|yesterday'?s|that|the rest of|off) (check ?in|questions?|one|it)|finish what i started)\b"
             r"|\bback to the (check ?in|questions)\b|\b(the|my) (paused|unfinished|earlier) (one|check ?in)\b",
         ),
         (
@@ -274,7 +274,8 @@ _P: list[tuple[str, re.Pattern[str]]] = [
             "thanks_bye",
             r"^(thanks|thank you|thank u|thx|ty|tysm|cheers|bye|goodbye|good bye|bye bye|byee+|good night|goodnight|gn|nite|night|ttyl|see you|see ya|cya|talk later|later|take care|ok bye|okay bye|ok gn|done thank you|done thanks|done thank u|that's all thanks|thats all thanks|appreciate it|much appreciated|ok thanks|okay thanks|ok thank you)$"
             r"|^(thanks|thank you|thank u|thx|ty|cheers)( so much| a lot| again| for (that|this|everything|listening|your help|the help))?( bye| goodbye| gn| good night| see you| ttyl)?$"
-            r"|^(bye|goodbye|good night|gn|see you|ttyl|cya)( for now| then| tomorrow| later)?$",
+            r"|^(bye|goodbye|good night|gn|see you|ttyl|cya)( for now| then| tomorrow| later)?$"
+            r"|^(\w+ ){0,2}(thanks|thank you|thank u|thx|ty|cheers)( so much| a lot)?$",
         ),
         (
             "greet",
@@ -285,7 +286,7 @@ _P: list[tuple[str, re.Pattern[str]]] = [
 _PATTERNS = dict(_P)
 _PATTERNS["medical_question"] = re.compile(
     r"^(is|are|can|could|should|shall|will|would|do|does|what|how|when|why|am)\b.*\b(dose|doses|dosing|dosage|medication|medications|meds|medicine|pills?|side effects?|mg|prescription|prescribed|alcohol|drink|drinking|coffee|caffeine|eat|eating|fast|fasting|ssri|ssris|antidepressants?|lithium|benzo|benzos|xanax|weed|cannabis|drive|driving)\b"
-    r"|^(is|are) (it|this|that|feeling|being|having)\b.*\bnormal\b|\b(normal|safe|ok|okay) to (feel|have|take|drink|eat|drive|mix)\b|\bside effects?\b"
+    r"|^(is|are|how|should|will|does|do|can|could|what|why|when|am)\b.*\b(nausea|nauseous|dizzy|dizziness|headache|headaches|vomit|vomiting|numb|numbness|tingling|blurry|dissociat\w*|heart rate|blood pressure)\b|^how long (does|do|will|should) .*\blast\b|^(is|are) (it|this|that|feeling|being|having)\b.*\bnormal\b|\b(normal|safe|ok|okay) to (feel|have|take|drink|eat|drive|mix)\b|\bside effects?\b"
 )
 #: The order matters: a request that names its subject ("delete my data") first, then commands,
 #: then the softer readings ("help", "thanks", "hi").

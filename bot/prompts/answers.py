@@ -371,7 +371,7 @@ def behaviour_in_prompt(prompt: Prompt, text: str, intent: str = "", confidence:
     if parse_reminder_command(raw) is not None:
         return "reminder"
     n = len(normalize(raw).split())
-    found = literal(raw, max_words=8 if prompt.type == "text" else 14)
+    found = literal(raw, max_words=14)
     if prompt.type == "text":
         if found in (None, "note_therapist", "start_checkin", "resume"):
             mapped = INTENT_BEHAVIOURS.get(intent)

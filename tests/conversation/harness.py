@@ -46,7 +46,7 @@ GOODBYE = "Take care. I'm here whenever"
 MARKERS = {
     "bot_question": ["automated"],
     "privacy": ["stored encrypted"],
-    "help": ["I can take you through", "I can pause reminders", "Here's what I can do"],
+    "help": ["I can take you through", "I can pause reminders", "We're in a short check-in"],
     "medical_question": ["can't give medical or dosing advice"],
     "review": ["Here is what you wrote", "You haven't saved any entries"],
     "thanks_bye": ["You're welcome", "Take care", "let's pause here", "stop here for today"],
@@ -183,7 +183,9 @@ def expected(behaviour: str, obs: Observation) -> tuple[bool, str]:
             return _ok(obs.stored_nothing and "only works with an answer" in obs.replies, "no explanation")
         if state in ("prompt_number", "prompt_text"):
             new = obs.new_answers
-            return _ok(bool(new) and new[0].get("skipped"), "not skipped")
+            # The last question skipped finishes the set: it is saved with no value and no text.
+            done = [r for r in obs.last_saved if r.get("value") is None and not r.get("text")]
+            return _ok((bool(new) and new[0].get("skipped")) or bool(done), "not skipped")
         return _ok(obs.stored_nothing and DEFAULT not in obs.replies, "stored or not understood")
     if b == "pause":
         if in_checkin or state == "paused":
@@ -212,10 +214,14 @@ def expected(behaviour: str, obs: Observation) -> tuple[bool, str]:
         if state in ("prompt_number", "prompt_text", "prompt_questionnaire"):
             before, after = obs.answers("before"), obs.answers("after")
             went_back = len(after) == len(before) - 1 and obs.loop_active
+            # The last answer replaced (said back to the patient, even when it names the same value).
             replaced = (
                 len(after) == len(before)
                 and bool(before)
-                and after[-1].get("value") != before[-1].get("value")
+                and (
+                    after[-1].get("value") != before[-1].get("value")
+                    or "changed your last answer" in obs.replies
+                )
                 and obs.loop_active
             )
             return _ok(went_back or replaced, "not corrected")

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from bot.demo import DEMO_THERAPIST_EMAIL
+from tests.integration.test_portal import demo_password, sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -26,6 +27,8 @@ def test_a_data_request_is_confirmed_recorded_and_carried_out(conv_stack, conv_s
         ("export", "open")
     ]
     assert any(e["action"] == "request.export" for e in conv_store.audit_events(patient_ref=ref))
+    today = sign_in(conv_stack, DEMO_THERAPIST_EMAIL, demo_password(conv_stack)).get("/portal").text
+    assert f"interlude patient export {ref}" in today
     result = conv_stack.cli("patient", "export", ref, "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "request for a copy is marked done" in result.stdout
@@ -69,3 +72,9 @@ def test_crisis_numbers_follow_the_time_zone_without_a_locale(conv_stack, conv_s
     assert conv_store.find_patient(ref).locale == "en-GB"
     hello = conv_stack.say(ref, "hi")
     assert "116 123" in hello and "988" not in hello
+    page = (
+        sign_in(conv_stack, DEMO_THERAPIST_EMAIL, demo_password(conv_stack))
+        .get(f"/portal/patients/{ref}")
+        .text
+    )
+    assert "Crisis numbers this patient gets (en-GB)" in page and "116 123" in page
