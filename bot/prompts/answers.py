@@ -335,6 +335,7 @@ INTENT_BEHAVIOURS = {
     "resume_checkin": "resume",
     "emoji_only": "emoji_only",
 }
+_STRONG_CORRECTION = re.compile(r"\b(undo|go back|i meant|meant to (say|put))\b|\d+ not \d+|\bnot \d+ but\b")
 #: Questions about the service are recognised even in a free-text answer, when asked as questions.
 _ASKED = {
     "bot_question",
@@ -371,8 +372,12 @@ def behaviour_in_prompt(prompt: Prompt, text: str, intent: str = "", confidence:
     if parse_reminder_command(raw) is not None:
         return "reminder"
     n = len(normalize(raw).split())
-    found = literal(raw, max_words=14)
+    found = literal(raw, max_words=16)
     if prompt.type == "text":
+        if found == "note_therapist" and prompt.key == "entry":
+            return found  # journaling, and it is meant for the therapist: the note prompt
+        if found == "correct" and _STRONG_CORRECTION.search(raw.lower()):
+            return found
         if found in (None, "note_therapist", "start_checkin", "resume"):
             mapped = INTENT_BEHAVIOURS.get(intent)
             if raw.rstrip().endswith("?") and n <= 14 and mapped in _ASKED and confidence >= 0.8:
@@ -380,6 +385,8 @@ def behaviour_in_prompt(prompt: Prompt, text: str, intent: str = "", confidence:
             return "answer"
         if n > 8 and found not in _ASKED:
             return "answer"
+    elif found in (None, "greet", "thanks_bye") and parse_answer(prompt, raw, max_chars=100_000).ok:
+        return "answer"  # "hi, 7" or "7 thanks": the number is the answer
     elif found is None:
         if parse_answer(prompt, raw, max_chars=100_000).ok:
             return "answer"

@@ -20,18 +20,21 @@ _RESUME = re.compile(
     r"\b(turn|switch|put)\s+(the\s+|my\s+)?(reminders?|notifications?)\s+(back\s+)?on\b"
     r"|\b(notifications?|reminders?)\s+(back\s+)?on\s+again\b|\bstart\s+reminding\s+me\s+again\b"
     r"|\b(reactivate|re-?enable|enable|turn\s+on|switch\s+on)\s+(the\s+|my\s+)?(reminders?|notifications?)\b"
+    r"|\b(resume|restart|start|unpause|unmute)\s+(the\s+|my\s+)?(daily\s+)?(reminders?|notifications?)(\s+again)?\b"
     r"|\b(resume|restart|start|unpause|unmute)\s+(the\s+|my\s+)?reminders?\b"
     r"|\breminders?\s+(back\s+)?on\b"
 )
 _STOP = re.compile(
     r"\b(stop|pause|turn\s+off|switch\s+off|mute|disable|no\s+more|don'?t\s+send(\s+me)?)\s+"
     r"(sending\s+(me\s+)?)?(the\s+|my\s+|any\s+|all\s+)?(reminders?|notifications?|check[\s-]?in\s+reminders?)\b"
-    r"|\b(don'?t|do\s+not)\s+want\s+(any\s+)?(more\s+)?(reminders?|notifications?)\b"
+    r"|\b(don'?t|do\s+not)\s+want\s+(any\s+|the\s+)?(more\s+)?(daily\s+)?(reminders?|notifications?)\b"
+    r"|\b(discontinue|cancel|end|stop)\s+(the\s+|my\s+|all\s+)?(daily\s+)?(reminder|check[\s-]?in)\s+(messages|texts|notifications)\b"
     r"|\bstop\s+(messaging|texting|pinging|reminding|nagging)\s+me\b|\bunsubscribe\b"
 )
 _NOT_TODAY = re.compile(
     r"^(not\s+today|skip\s+today('?s)?(\s+check[\s-]?in)?|no\s+check[\s-]?ins?\s+today)$"
-    r"|\bno\s+more\s+(check[\s-]?ins?|reminders?|check[\s-]?in\s+messages|messages|questions|notifications)\s+today\b"
+    r"|\b(no|any)\s+more\s+(check[\s-]?ins?|reminders?|check[\s-]?in\s+messages|messages|questions|notifications)\s+today\b"
+    r"|^no\s+more\s+today\b|^not\s+today\b(?=.{0,30}$)|\bskip\s+today'?s\s+(reminders?|check[\s-]?ins?)\b"
     r"|\bskip\s+(the\s+)?(reminders?|check[\s-]?ins?)(\s+today|\s+for\s+today)?\b.*\btoday\b|\bim\s+off\s+today\b.*\bskip\b"
     r"|\b(rest\s+of\s+the\s+)?day\s+off\s+from\s+(this|you|reminders?|check[\s-]?ins?)\b"
     r"|\bnot\s+today\b.*\b(till|until)\s+tomorrow\b|\bdon'?t\s+(ask|remind|message)\s+me\s+again\s+(till|until)\s+tomorrow\b"
@@ -49,6 +52,11 @@ _CUED_TIME = re.compile(
 _BARE_TIME = re.compile(
     r"(?:^|\b(?:at|to|around|about|like)\s+)(?P<t>\d{1,2}(:\d{2})?\s*(am|pm|a\.m\.|p\.m\.)?)(?:ish)?(?![\d:])"
 )
+_LATER_TO = re.compile(
+    r"\b(remind|ask|message|ping)\s+me\s+to\s+\w+(\s+\w+){0,3}\s+(in|after)\s+"
+    r"(?P<n>\d+|an?|one|two|three|four|(a\s+)?couple\s+of|half\s+an)\s+(?P<unit>minute|min|hour|hr)s?\b"
+)
+_NOON = re.compile(r"\b(noon|midday)\b")
 _BARE_LATER = re.compile(r"^(in\s+)?(?P<n>\d+|an?|one|two|three|half\s+an)\s+(?P<unit>minute|min|hour|hr)s?$")
 _TIME = re.compile(
     r"\b(check[\s-]?ins?|reminders?|remind\s+me|message\s+me|ask\s+me)\b.*?\b(at|to|for|around)\s+"
@@ -83,6 +91,10 @@ def parse_reminder_command(text: str, *, in_reminder_talk: bool = False) -> Remi
         return ReminderCommand("skip_today")
     if _STOP.search(s):
         return ReminderCommand("stop")
+    if _NOON.search(s) and (
+        in_reminder_talk or re.search(r"\b(check[\s-]?ins?|reminders?|remind\s+me|every\s*day|daily)\b", s)
+    ):
+        return ReminderCommand("set_time", at=time(12, 0), daily=True if _DAILY.search(s) else None)
     m = _TIME.search(s) or _CUED_TIME.search(s) or (_BARE_TIME.search(s) if in_reminder_talk else None)
     if m:
         try:
@@ -91,7 +103,8 @@ def parse_reminder_command(text: str, *, in_reminder_talk: bool = False) -> Remi
             at = None
         if at is not None:
             return ReminderCommand("set_time", at=at, daily=True if _DAILY.search(s) else None)
-    m = _LATER.search(s) or (_BARE_LATER.match(s.rstrip("?")) if in_reminder_talk else None)
+    # "in an hour" as the whole message is a postponement anywhere; "remind me to finish it in two hours"
+    m = _LATER.search(s) or _BARE_LATER.match(s.rstrip("?")) or _LATER_TO.search(s)
     if m:
         n_text = m.group("n")
         if n_text == "half an":

@@ -54,7 +54,7 @@ CELLS = [
     ("are you a real person?", "bot_question", "consent"),
     ("let's do it", "start_checkin", "checkin_offer"),
     ("about a seven", "answer", "prompt_number"),
-    ("several days", "answer", "prompt_questionnaire"),
+    ("not at all", "answer", "prompt_questionnaire"),
     ("I noticed I was kinder to myself today", "answer", "prompt_text"),
     ("skip", "skip", "prompt_questionnaire"),
     ("pause", "pause", "prompt_questionnaire"),
