@@ -218,8 +218,11 @@ class ValidatePromptSetForm(FormValidationAction):
                 return keep
             _set, index, answers = _state(tracker)
             answers.append({"key": prompt.key, "value": None, "text": None, "skipped": True})
-            events = self.__class__._advance(answers, index)
-            return [SlotSet(k, v) for k, v in events.items()]
+            events = [SlotSet(k, v) for k, v in self.__class__._advance(answers, index).items()]
+            prompt_set = default_catalogue().get(tracker.get_slot("prompt_set"))
+            if index + 1 >= len(prompt_set.prompts):
+                events.append(SlotSet("requested_slot", None))  # that was the last question: save
+            return events
         if behaviour == "correct":
             return self._correct(text, dispatcher, tracker)
         if behaviour == "review":

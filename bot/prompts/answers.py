@@ -29,6 +29,7 @@ _WORD = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b")
 _NOT_A_RATING = re.compile(
     r"\s*(?::\d|am\b|pm\b|a\.m|p\.m|months?\b|years?\b|weeks?\b|minutes?\b|mins?\b|days?\b|times?\b|%|x\b)"
 )
+_FIRST_WORD_NUMBER = re.compile(r"^(zero|one|two|three|four|five|six|seven|eight|nine|ten)\s*[.,!;:-]")
 _WORD_CUE = re.compile(
     r"(?:\b(?:a|an|about|around|like|maybe|probably|prob|say|its|it's|i'm|im|feel|feeling|at|solid|"
     r"rating|rate|give it|call it|is|was|more like|closer to|i guess|honestly|def|definitely)\s+)$"
@@ -56,7 +57,8 @@ def parse_scale(text: str, low: int = 0, high: int = 10, *, words_anywhere: bool
         raw = m.group(1).replace(",", ".")
         value = float(raw)
         values.add(int(value + 0.5))
-    short = words_anywhere or len(re.findall(r"[a-z']+|\d+", s)) <= 4
+    # "zero. nothing going on": a number word first, on its own, is the answer too
+    short = words_anywhere or len(re.findall(r"[a-z']+|\d+", s)) <= 4 or bool(_FIRST_WORD_NUMBER.match(s))
     for m in _WORD.finditer(s):
         # A number word inside a sentence is an answer only where people rate with it ("about a
         # seven", "feeling like a six"), never in "one of those days" or "no one asked".
@@ -210,7 +212,8 @@ _FREQUENCY_WORDS = {
         r"|a little)\b"
     ),
     "more than half the days": re.compile(
-        r"\b(most days|often|more often than not|a lot of days|half the time|majority)\b"
+        r"\b(more than half|over half|most days|often|more often than not|a lot of days|half the time"
+        r"|majority)\b"
     ),
     "nearly every day": re.compile(
         r"\b(every day|everyday|all the time|always|daily|constantly|almost every day)\b"
@@ -335,7 +338,10 @@ INTENT_BEHAVIOURS = {
     "resume_checkin": "resume",
     "emoji_only": "emoji_only",
 }
-_STRONG_CORRECTION = re.compile(r"\b(undo|go back|i meant|meant to (say|put))\b|\d+ not \d+|\bnot \d+ but\b")
+_STRONG_CORRECTION = re.compile(
+    r"\b(undo|go back|i meant|meant to (say|put)|change what i (wrote|said|put))\b"
+    r"|\d+ not \d+|\bnot \d+ but\b"
+)
 #: Questions about the service are recognised even in a free-text answer, when asked as questions.
 _ASKED = {
     "bot_question",
@@ -374,8 +380,8 @@ def behaviour_in_prompt(prompt: Prompt, text: str, intent: str = "", confidence:
     n = len(normalize(raw).split())
     found = literal(raw, max_words=16)
     if prompt.type == "text":
-        if found == "note_therapist" and prompt.key == "entry":
-            return found  # journaling, and it is meant for the therapist: the note prompt
+        if found in ("note_therapist", "start_checkin", "questionnaire") and prompt.key == "entry":
+            return found  # journaling, and they would rather do something else
         if found == "correct" and _STRONG_CORRECTION.search(raw.lower()):
             return found
         if found in (None, "note_therapist", "start_checkin", "resume"):
