@@ -1,4 +1,4 @@
-"""Check-ins: one generic, data-driven loop over the prompt sets in data/prompts/.
+"""Check-ins: one generic, data-driven loop over the prompt sets in clinic/prompts/.
 
 `prompt_set_form` has a single requested slot, `prompt_answer`. Its validation parses the answer
 for the current prompt (bot.prompts), records it and moves on; `action_ask_prompt_answer` asks

@@ -2,7 +2,7 @@
 
 Onboarding says what Interlude is, who reads entries, that it is not an emergency service and
 not watched around the clock, and gives crisis numbers. Then it asks for consent (the text and
-its version are in data/consent.yml); the reply goes to action_answer_pending through
+its version are in clinic/consent.yml); the reply goes to action_answer_pending through
 PendingQuestionPolicy. Until a patient agrees, nothing but the consent conversation is stored
 (check-ins, journaling and notes wait), while risk messages are always handled and flagged.
 """

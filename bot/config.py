@@ -16,6 +16,10 @@ from pathlib import Path
 
 #: The project root: where domain.yml, config.yml and data/ live.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: Clinic content that is not training data: prompt sets, safety lexicon, resources, examples and
+#: screener, consent, channel wording, schedule. One value, so Rasa's own commands (which read
+#: every YAML under data/) work in the project root; INTERLUDE_CLINIC_DIR moves it.
+CLINIC_DIR = Path(os.environ.get("INTERLUDE_CLINIC_DIR") or PROJECT_ROOT / "clinic")
 
 SEVERITIES = ("none", "low", "moderate", "high", "critical")
 

@@ -31,7 +31,7 @@ SEVERITY_RGB = {
     "low": (55, 65, 81),
 }
 INSTRUMENT_NAMES = {"phq9": "PHQ-9 (depression)", "gad7": "GAD-7 (anxiety)"}
-NOTE_SET = "therapist_note"  # "Note to your therapist" (data/prompts/therapist_note.yml)
+NOTE_SET = "therapist_note"  # "Note to your therapist" (clinic/prompts/therapist_note.yml)
 
 
 def _font_dir() -> Path | None:

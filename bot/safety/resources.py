@@ -1,4 +1,4 @@
-"""Crisis resources per locale, from data/safety/resources.yml (reviewable by the clinic)."""
+"""Crisis resources per locale, from clinic/safety/resources.yml (reviewable by the clinic)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from bot.config import CLINIC_DIR
 from bot.yamlfile import read_yaml
 
-DEFAULT_RESOURCES = Path(__file__).resolve().parents[2] / "data" / "safety" / "resources.yml"
+DEFAULT_RESOURCES = CLINIC_DIR / "safety" / "resources.yml"
 
 
 class ResourcesError(Exception):
