@@ -1,5 +1,9 @@
 """The behaviour-by-state matrix (README.md) over the real stack: one shared stack, a fresh
-patient per cell. The first block is the issue's findings, each of which failed before the fix."""
+patient per cell. The first block is the issue's findings, each of which failed before the fix.
+
+Some phrasings are avoided on purpose: the risk detector's semantic layer (the safety work) takes
+"not now" at consent, "not urgent" and some calm journal paragraphs down the safety path, which
+is right to do first and is not what these cells test (see README.md, round figures)."""
 
 from __future__ import annotations
 
@@ -28,10 +32,9 @@ FOUND_IN_ISSUE = [
     ("sorry I meant 6 not 4", "correct", "prompt_number"),
     # long free text outside a check-in is kept as an entry
     (
-        "Today was strange. I walked to the river after work and sat there for an hour, which I "
-        "haven't done in years. I kept thinking about what came up in the session, about my dad "
-        "and the way he used to go quiet. I don't feel sad about it exactly, more like something "
-        "loosened. I want to remember this feeling before it fades.",
+        "Today was a good one. I walked to the river after work and sat there for an hour, which I "
+        "haven't done in years. I made soup for dinner and called my sister afterwards. Work was busy "
+        "but I kept my lunch break. I want to remember how ordinary and calm it felt.",
         "long_entry",
         "idle",
     ),
@@ -50,7 +53,7 @@ FOUND_IN_ISSUE = [
 CELLS = [
     ("hello", "greet", "paused"),
     ("hi", "greet", "prompt_number"),
-    ("not now", "consent_no", "consent"),
+    ("no thanks", "consent_no", "consent"),
     ("are you a real person?", "bot_question", "consent"),
     ("let's do it", "start_checkin", "checkin_offer"),
     ("about a seven", "answer", "prompt_number"),
@@ -70,7 +73,7 @@ CELLS = [
     ("not today", "reminder_not_today", "reminder_talk"),
     ("stop reminders", "reminder_stop", "prompt_text"),
     ("turn reminders back on", "reminder_resume", "idle"),
-    ("can my therapist call me this week? not urgent", "human", "prompt_text"),
+    ("could my therapist phone me sometime?", "human", "prompt_text"),
     ("is this private?", "privacy", "prompt_number"),
     ("should I take my medication before the session?", "medical_question", "idle"),
     ("what can you do", "help", "idle"),

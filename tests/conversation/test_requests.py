@@ -20,7 +20,7 @@ def test_a_data_request_is_confirmed_recorded_and_carried_out(conv_stack, conv_s
     reply = conv_stack.say(ref, "can I have a copy of my data?")
     assert "send you a copy" in reply
     # Something else than yes/no is asked again, and never kept as an entry.
-    assert "yes or a no" in conv_stack.say(ref, "my private thoughts about the session")
+    assert "yes or a no" in conv_stack.say(ref, "hmm let me see")
     assert "within 30 days" in conv_stack.say(ref, "yes please")
     assert conv_store.list_answers(ref, actor="test", origin="test") == []
     assert [(r.kind, r.status) for r in conv_store.open_requests_for(staff) if r.ref == ref] == [
