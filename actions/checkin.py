@@ -1,4 +1,4 @@
-"""Check-ins: one generic, data-driven loop over the prompt sets in data/prompts/.
+"""Check-ins: one generic, data-driven loop over the prompt sets in clinic/prompts/.
 
 `prompt_set_form` has a single requested slot, `prompt_answer`. Its validation parses the answer
 for the current prompt (bot.prompts), records it and moves on; `action_ask_prompt_answer` asks
@@ -17,13 +17,14 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import call, current_patient, not_enrolled
+from actions.common import call, current_patient, not_enrolled, safety_vars
+from actions.conversation import ask_data_confirmation, record_contact_request
 from actions.onboarding import ask_consent
 from actions.reminders import apply_reminder_command
 from actions.safety import safety_path
 from bot import runtime
 from bot.checkins import save_checkin
-from bot.prompts.answers import loop_command, parse_answer
+from bot.prompts.answers import behaviour_in_prompt, parse_answer, parse_correction
 from bot.prompts.instruments import phq9_item9_severity, score
 from bot.prompts.sets import Prompt, PromptSet, default_catalogue
 from bot.schedule.controls import parse_reminder_command
@@ -44,6 +45,31 @@ INTENT_SETS = {
     "start_questionnaire": "phq9",
     "free_journal": "journal",
     "message_therapist": "therapist_note",
+}
+#: Said mid check-in, these end the questions (answers kept) with this loop_exit.
+EXITS = {
+    "pause": "pause",
+    "reminder": "pause",
+    "bye": "pause",
+    "no": "pause",
+    "stop_today": "stop",
+    "journal": "switch:journal",
+    "note_therapist": "switch:therapist_note",
+    "questionnaire": "switch:phq9",
+    "data_delete": "data_delete",
+    "data_export": "data_export",
+}
+#: Said mid check-in, these get their answer and the prompt is asked again.
+ASIDES = {
+    "privacy": "utter_privacy",
+    "help": "utter_help_in_checkin",
+    "medical_question": "utter_out_of_scope_medical",
+    "greet": "utter_greet_in_checkin",
+    "thanks": "utter_youre_welcome",
+    "emoji_only": "utter_emoji_in_checkin",
+    "resume": "utter_keep_going",
+    "start_checkin": "utter_keep_going",
+    "yes": "utter_keep_going",
 }
 #: Writing is never held: these sets stay open while a high or critical flag holds the prompts.
 NEVER_HELD = frozenset({"journal", "therapist_note"})
@@ -161,27 +187,92 @@ class ValidatePromptSetForm(FormValidationAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        text = (tracker.latest_message or {}).get("text") or ""
-        command = loop_command(text) if tracker.get_slot("requested_slot") else None
-        if command in ("pause", "stop"):
-            # The command was captured as an answer: undo that and end the form;
-            # action_submit_prompt_set keeps (pause) or saves (stop) what was answered.
-            return [
-                SlotSet("prompt_answer", None),
-                SlotSet("loop_exit", command),
-                SlotSet("requested_slot", None),
-            ]
-        if command == "back":
+        message = tracker.latest_message or {}
+        text = message.get("text") or ""
+        prompt = current_prompt(tracker)
+        if not tracker.get_slot("requested_slot") or prompt is None:
+            return await super().run(dispatcher, tracker, domain)
+        intent = message.get("intent") or {}
+        behaviour = behaviour_in_prompt(
+            prompt, text, str(intent.get("name") or ""), float(intent.get("confidence") or 0.0)
+        )
+        if behaviour == "answer":
+            return await super().run(dispatcher, tracker, domain)
+        return await self._command(behaviour, text, prompt, dispatcher, tracker)
+
+    async def _command(
+        self, behaviour: str, text: str, prompt: Prompt, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> list[dict[str, Any]]:
+        """Something other than an answer, said mid check-in: never stored as the answer."""
+        keep = [SlotSet("prompt_answer", None)]  # the prompt is asked again
+        current_set = tracker.get_slot("prompt_set")
+        if EXITS.get(behaviour, "").removeprefix("switch:") == current_set:
+            dispatcher.utter_message(response="utter_keep_going")
+            return keep
+        if behaviour in EXITS:
+            # End the questions (answers kept in the slots); action_submit_prompt_set does the rest.
+            return [*keep, SlotSet("loop_exit", EXITS[behaviour]), SlotSet("requested_slot", None)]
+        if behaviour == "skip":
+            if not prompt.skippable:
+                dispatcher.utter_message(response="utter_answer_needed")
+                return keep
             _set, index, answers = _state(tracker)
-            if answers:
-                dispatcher.utter_message(response="utter_going_back")
-                return [
-                    SlotSet("prompt_answer", None),
-                    SlotSet("prompt_answers", answers[:-1]),
-                    SlotSet("prompt_index", index if _in_follow_up(tracker) else max(0, index - 1)),
-                    SlotSet("prompt_retries", 0),
-                ]
-        return await super().run(dispatcher, tracker, domain)
+            answers.append({"key": prompt.key, "value": None, "text": None, "skipped": True})
+            events = [SlotSet(k, v) for k, v in self.__class__._advance(answers, index).items()]
+            prompt_set = default_catalogue().get(tracker.get_slot("prompt_set"))
+            if index + 1 >= len(prompt_set.prompts):
+                events.append(SlotSet("requested_slot", None))  # that was the last question: save
+            return events
+        if behaviour == "correct":
+            return self._correct(text, dispatcher, tracker)
+        if behaviour == "review":
+            await show_entries(dispatcher, tracker)
+            return keep
+        if behaviour == "human":
+            patient = await current_patient(tracker)
+            if patient is not None:
+                await record_contact_request(
+                    dispatcher, patient, tracker.get_latest_input_channel() or "chat"
+                )
+            return keep
+        if behaviour == "bot_question":
+            patient = await current_patient(tracker)
+            dispatcher.utter_message(response="utter_bot_answer", **safety_vars(patient))
+            return keep
+        reply = ASIDES.get(behaviour)
+        if reply:
+            dispatcher.utter_message(response=reply)
+        return keep
+
+    def _correct(self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
+        """ "go back" asks the last question again; "I meant 6 not 4" replaces the last answer."""
+        prompt_set, index, answers = _state(tracker)
+        if not answers or prompt_set is None:
+            dispatcher.utter_message(response="utter_nothing_to_correct")
+            return [SlotSet("prompt_answer", None)]
+        last = answers[-1]
+        last_prompt = next((p for p in prompt_set.prompts if p.key == last["key"]), None)
+        if last_prompt is None and prompt_set.prompt(index - 1) is not None:
+            follow = prompt_set.prompt(index - 1).follow_up
+            last_prompt = follow if follow is not None and follow.key == last["key"] else None
+        value = parse_correction(last_prompt, text) if last_prompt is not None else None
+        if value is not None:
+            answers[-1] = {**last, "value": value, "text": None, "skipped": False}
+            shown = f"{value:g}"
+            if last_prompt.type == "choice":
+                shown = next((o.label for o in last_prompt.options if o.value == value), shown)
+            dispatcher.utter_message(response="utter_answer_corrected", value=shown)
+            events = [SlotSet("prompt_answer", None), SlotSet("prompt_answers", answers)]
+            if last_prompt.risk == "phq9_item9" and phq9_item9_severity(int(value)):
+                events.append(SlotSet("answer_risk", phq9_item9_severity(int(value))))
+            return events
+        dispatcher.utter_message(response="utter_going_back")
+        return [
+            SlotSet("prompt_answer", None),
+            SlotSet("prompt_answers", answers[:-1]),
+            SlotSet("prompt_index", index if _in_follow_up(tracker) else max(0, index - 1)),
+            SlotSet("prompt_retries", 0),
+        ]
 
     def validate_prompt_answer(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
@@ -250,6 +341,12 @@ class ActionSubmitPromptSet(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        exit_ = str(tracker.get_slot("loop_exit") or "")
+        if exit_ in ("data_delete", "data_export"):
+            # The questions wait (answers kept, as a pause); the request is confirmed first.
+            return [SlotSet("loop_exit", None), *ask_data_confirmation(dispatcher, exit_)]
+        if exit_.startswith("switch:"):
+            return await _switch_to(exit_.split(":", 1)[1], dispatcher, tracker)
         if tracker.get_slot("loop_exit") == "pause":
             dispatcher.utter_message(response="utter_checkin_paused")
             command = parse_reminder_command((tracker.latest_message or {}).get("text") or "")
@@ -318,6 +415,18 @@ class ActionSubmitPromptSet(Action):
         return events + [SlotSet(slot, None) for slot in LOOP_SLOTS] + [SlotSet("checkin_allowed", None)]
 
 
+async def _save_partial(tracker: Tracker) -> None:
+    """What was answered before switching to other writing is saved (as a stopped check-in)."""
+    prompt_set, _index, answers = _state(tracker)
+    patient = await current_patient(tracker)
+    if prompt_set is None or not answers or prompt_set.instrument or patient is None:
+        return
+    rows = [(a["key"], a.get("text"), a.get("value")) for a in answers]
+    await call(
+        save_checkin, runtime.store(), runtime.spool(), patient.ref, prompt_set.id, rows, None, "stopped"
+    )
+
+
 def _fresh_loop(set_id: str) -> list[dict[str, Any]]:
     return [
         SlotSet("prompt_set", set_id),
@@ -329,6 +438,14 @@ def _fresh_loop(set_id: str) -> list[dict[str, Any]]:
     ]
 
 
+async def _switch_to(target: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
+    await _save_partial(tracker)
+    following = default_catalogue().get(target)
+    if following.intro:
+        dispatcher.utter_message(text=following.intro)
+    return [*_fresh_loop(following.id), SlotSet("checkin_allowed", True), FollowupAction("prompt_set_form")]
+
+
 class ActionReviewEntries(Action):
     """Shows the patient what they wrote recently (their own data; the read is audited)."""
 
@@ -338,34 +455,40 @@ class ActionReviewEntries(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        patient = await current_patient(tracker)
-        if patient is None:
-            return not_enrolled(dispatcher)
-        answers = await call(
-            runtime.store().list_answers, patient.ref, actor=f"patient:{patient.ref}", origin="chat"
-        )
-        if not answers:
-            dispatcher.utter_message(response="utter_no_entries_yet")
-            return []
-        catalogue = default_catalogue()
-        by_checkin: dict[int | None, list] = {}
-        for a in answers:
-            by_checkin.setdefault(a.checkin_id, []).append(a)
-        lines = []
-        for group in list(by_checkin.values())[-REVIEW_CHECKINS:]:
-            first = group[0]
-            title = catalogue.sets[first.prompt_set].title if first.prompt_set in catalogue.sets else "Entry"
-            parts = []
-            for a in group:
-                if a.text:
-                    parts.append(a.text if len(a.text) <= 300 else a.text[:300] + "...")
-                elif a.value is not None:
-                    parts.append(f"{a.prompt_key.replace('_', ' ')} {a.value:g}")
-            if parts:
-                lines.append(f"{title}, {first.created_at:%a %d %b}: " + "; ".join(parts))
-        dispatcher.utter_message(response="utter_review_intro")
-        dispatcher.utter_message(text="\n".join(f"• {line}" for line in lines))
+        await show_entries(dispatcher, tracker)
         return []
+
+
+async def show_entries(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """The patient's own recent entries (their own data; the read is audited)."""
+    patient = await current_patient(tracker)
+    if patient is None:
+        not_enrolled(dispatcher)
+        return
+    answers = await call(
+        runtime.store().list_answers, patient.ref, actor=f"patient:{patient.ref}", origin="chat"
+    )
+    if not answers:
+        dispatcher.utter_message(response="utter_no_entries_yet")
+        return
+    catalogue = default_catalogue()
+    by_checkin: dict[int | None, list] = {}
+    for a in answers:
+        by_checkin.setdefault(a.checkin_id, []).append(a)
+    lines = []
+    for group in list(by_checkin.values())[-REVIEW_CHECKINS:]:
+        first = group[0]
+        title = catalogue.sets[first.prompt_set].title if first.prompt_set in catalogue.sets else "Entry"
+        parts = []
+        for a in group:
+            if a.text:
+                parts.append(a.text if len(a.text) <= 300 else a.text[:300] + "...")
+            elif a.value is not None:
+                parts.append(f"{a.prompt_key.replace('_', ' ')} {a.value:g}")
+        if parts:
+            lines.append(f"{title}, {first.created_at:%a %d %b}: " + "; ".join(parts))
+    dispatcher.utter_message(response="utter_review_intro")
+    dispatcher.utter_message(text="\n".join(f"• {line}" for line in lines))
 
 
 REVIEW_CHECKINS = 5

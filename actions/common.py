@@ -43,7 +43,7 @@ def crisis_text(
     patient: PatientRef | None, risk: dict[str, Any], *, alerted: bool, recorded: bool = True
 ) -> str:
     """The crisis reply for this risk, in the patient's locale, true to whether an alert went
-    out to a configured channel (bot/safety/replies.py, data/safety/replies.yml)."""
+    out to a configured channel (bot/safety/replies.py, clinic/safety/replies.yml)."""
     settings = runtime.settings()
     locale = patient.locale if patient else settings.default_locale
     return crisis_reply(

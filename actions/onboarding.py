@@ -2,7 +2,7 @@
 
 Onboarding says what Interlude is, who reads entries, that it is not an emergency service and
 not watched around the clock, and gives crisis numbers. Then it asks for consent (the text and
-its version are in data/consent.yml); the reply goes to action_answer_pending through
+its version are in clinic/consent.yml); the reply goes to action_answer_pending through
 PendingQuestionPolicy. Until a patient agrees, nothing but the consent conversation is stored
 (check-ins, journaling and notes wait), while risk messages are always handled and flagged.
 """
@@ -16,8 +16,10 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import call, current_patient, not_enrolled, safety_vars
+from actions.conversation import ask_data_confirmation, record_data_request
 from bot import runtime
 from bot.consent import consent_text
+from bot.understanding import literal, yes_no
 
 CONSENT_BUTTONS = [
     {"title": "I agree", "payload": "/affirm"},
@@ -55,7 +57,8 @@ class ActionOnboarding(Action):
 
 
 class ActionAnswerPending(Action):
-    """The patient's reply to the question Interlude was waiting on (consent)."""
+    """The patient's reply to the question Interlude was waiting on: consent, or confirming a
+    request for their data to be deleted or sent. Nothing said here is stored as an entry."""
 
     def name(self) -> str:
         return "action_answer_pending"
@@ -66,14 +69,43 @@ class ActionAnswerPending(Action):
         patient = await current_patient(tracker)
         if patient is None:
             return not_enrolled(dispatcher)
-        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
-        if intent == "affirm":
+        message = tracker.latest_message or {}
+        intent = (message.get("intent") or {}).get("name")
+        text = message.get("text") or ""
+        answer = yes_no(text) if not text.startswith("/") else None
+        if answer is None and intent in ("affirm", "deny"):
+            answer = "yes" if intent == "affirm" else "no"
+        question = tracker.get_slot("pending_question")
+        if question in ("data_delete", "data_export"):
+            if answer == "yes":
+                await record_data_request(
+                    dispatcher, patient, question, tracker.get_latest_input_channel() or "chat"
+                )
+            elif answer == "no":
+                dispatcher.utter_message(response="utter_data_request_cancelled")
+            else:
+                # Not a yes or no: ask once more; whatever it was, it is not kept as an entry.
+                dispatcher.utter_message(response="utter_data_request_unclear")
+                return ask_data_confirmation(dispatcher, question)
+            return [SlotSet("pending_question", None)]
+        if answer == "yes":
             await call(runtime.store().record_consent, patient.ref, consent_text().version)
             dispatcher.utter_message(response="utter_consent_thanks")
             dispatcher.utter_message(response="utter_offer_checkin")
-        elif intent == "deny":
+        elif answer == "no":
             dispatcher.utter_message(response="utter_consent_declined")
         else:
-            dispatcher.utter_message(response="utter_consent_unclear")
+            # A question about the terms is answered before asking again.
+            behaviour = literal(text)
+            if behaviour == "bot_question" or intent == "ask_bot":
+                dispatcher.utter_message(response="utter_bot_answer", **safety_vars(patient))
+            elif behaviour in ("privacy", "data_delete", "data_export") or intent == "ask_privacy":
+                dispatcher.utter_message(response="utter_privacy")
+            elif behaviour == "help" or intent == "help":
+                dispatcher.utter_message(response="utter_help")
+            elif intent == "ask_medical_advice":
+                dispatcher.utter_message(response="utter_out_of_scope_medical")
+            else:
+                dispatcher.utter_message(response="utter_consent_unclear")
             return ask_consent(dispatcher)
         return [SlotSet("pending_question", None)]

@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import call, current_patient, not_enrolled
 from bot import runtime
 from bot.schedule.controls import ReminderCommand, parse_reminder_command
-from bot.schedule.plan import default_plan
+from bot.schedule.plan import default_plan, local_due
 from bot.schedule.worker import after_quiet_hours
 from bot.store.api import PatientRef
 
@@ -68,11 +68,28 @@ async def apply_reminder_command(
             origin=origin,
         )
         _time, daily = await call(store.checkin_preferences, patient.ref)
+        asked = command.at.strftime("%H:%M")
+        # Quiet hours move a check-in asked for inside them: say the time it will really come.
+        real = local_due(now.astimezone(tz).date(), command.at, tz, plan).astimezone(tz).strftime("%H:%M")
         dispatcher.utter_message(
-            response="utter_reminders_time_set",
-            when=command.at.strftime("%H:%M"),
+            response="utter_reminders_time_set" if real == asked else "utter_reminders_time_moved",
+            when=real,
+            asked=asked,
             daily=", every day" if daily else "",
         )
+
+
+def _in_reminder_talk(tracker: Tracker) -> bool:
+    """Whether the bot's last action before this message was about reminders."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_user:
+                return False
+            seen_user = True
+        elif seen_user and event.get("event") == "action" and event.get("name") != "action_listen":
+            return event.get("name") == "action_reminders"
+    return False
 
 
 class ActionReminders(Action):
@@ -88,7 +105,9 @@ class ActionReminders(Action):
         if patient is None:
             return not_enrolled(dispatcher)
         message = tracker.latest_message or {}
-        command = parse_reminder_command(message.get("text") or "")
+        command = parse_reminder_command(
+            message.get("text") or "", in_reminder_talk=_in_reminder_talk(tracker)
+        )
         if command is not None:
             await apply_reminder_command(
                 dispatcher, patient, command, tracker.get_latest_input_channel() or "chat"

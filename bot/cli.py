@@ -218,9 +218,14 @@ def cmd_flags_ack(args: argparse.Namespace) -> int:
 def cmd_patient_export(args: argparse.Namespace) -> int:
     from bot.exports import write_export
 
-    export = _open_store().export_patient(args.patient, actor=_actor(), origin="cli")
+    store = _open_store()
+    export = store.export_patient(args.patient, actor=_actor(), origin="cli")
     json_path, html_path = write_export(export, Path(args.out))
+    # The patient's own request for a copy (made in the chat) is now carried out.
+    done = store.complete_requests(args.patient, "export", actor=_actor(), origin="cli")
     print(f"Wrote {json_path} and {html_path} (owner-only; they contain health information).")
+    if done:
+        print("The patient's request for a copy is marked done; please send them the files securely.")
     return 0
 
 
@@ -229,7 +234,9 @@ def cmd_patient_delete(args: argparse.Namespace) -> int:
         raise UserFacingError(
             f"Deleting is permanent; repeat the patient id to confirm: --confirm {args.patient}"
         )
-    _open_store().delete_patient(args.patient, actor=_actor(), origin="cli")
+    store = _open_store()
+    store.delete_patient(args.patient, actor=_actor(), origin="cli")
+    store.complete_requests(args.patient, "delete", actor=_actor(), origin="cli")
     print(f"Patient {args.patient} deleted: data key destroyed, identities and transcript removed.")
     return 0
 
@@ -552,7 +559,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--therapist", required=True, help="the treating therapist's staff e-mail")
     q.add_argument("--name", required=True, help="the patient's name (stored encrypted)")
     q.add_argument("--timezone", default="UTC", help="IANA time zone, e.g. Europe/London (default UTC)")
-    q.add_argument("--locale", default="en-US", help="picks crisis resources, e.g. en-GB (default en-US)")
+    q.add_argument(
+        "--locale",
+        default=None,
+        help="picks crisis resources, e.g. en-GB (default: from --timezone, else INTERLUDE_CLINIC_COUNTRY)",
+    )
     q.set_defaults(func=cmd_patient_enroll)
     q = ps.add_parser("links", help="issue a new Telegram code and web chat link (the old link stops)")
     q.add_argument("patient", help="the patient id (pt_...)")

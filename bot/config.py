@@ -16,6 +16,10 @@ from pathlib import Path
 
 #: The project root: where domain.yml, config.yml and data/ live.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: Clinic content that is not training data: prompt sets, safety lexicon, resources, examples and
+#: screener, consent, channel wording, schedule. One value, so Rasa's own commands (which read
+#: every YAML under data/) work in the project root; INTERLUDE_CLINIC_DIR moves it.
+CLINIC_DIR = Path(os.environ.get("INTERLUDE_CLINIC_DIR") or PROJECT_ROOT / "clinic")
 
 SEVERITIES = ("none", "low", "moderate", "high", "critical")
 
@@ -41,6 +45,9 @@ class Settings:
     clinic_urgent_line: str
     on_call_cover: bool
     public_url: str = ""
+    #: ISO country of the clinic (INTERLUDE_CLINIC_COUNTRY): crisis numbers for a patient
+    #: enrolled without a locale whose time zone names no country.
+    clinic_country: str = ""
     #: Patients' Telegram bot; empty means Telegram is off.
     telegram_token: str = ""
     telegram_api_url: str = "https://api.telegram.org"
@@ -299,6 +306,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, cwd: Path | None 
         log_level=log_level,
         safety_threshold=threshold,
         default_locale=env.get("INTERLUDE_DEFAULT_LOCALE", "en-US").strip() or "en-US",
+        clinic_country=env.get("INTERLUDE_CLINIC_COUNTRY", "").strip().upper(),
         clinic_urgent_line=env.get("INTERLUDE_CLINIC_URGENT_LINE", "").strip(),
         on_call_cover=_bool(env, "INTERLUDE_ON_CALL_COVER", False),
         public_url=_public_url(env),

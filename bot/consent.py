@@ -1,4 +1,4 @@
-"""The consent text patients accept at first contact (data/consent.yml), and its version."""
+"""The consent text patients accept at first contact (clinic/consent.yml), and its version."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from bot.config import CLINIC_DIR
 from bot.yamlfile import read_yaml
 
-DEFAULT_CONSENT = Path(__file__).resolve().parents[1] / "data" / "consent.yml"
+DEFAULT_CONSENT = CLINIC_DIR / "consent.yml"
 
 
 class ConsentError(Exception):

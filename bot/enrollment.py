@@ -103,7 +103,7 @@ def enroll_patient(
     therapist_email: str,
     name: str,
     timezone: str = "UTC",
-    locale: str = "en-US",
+    locale: str | None = None,
     actor: str,
     origin: str,
 ) -> Links:
@@ -114,6 +114,11 @@ def enroll_patient(
     if len(name) > MAX_NAME_CHARS:
         raise EnrollmentError(f"The patient's name is limited to {MAX_NAME_CHARS} characters.")
     validate_timezone(timezone)
+    if not locale:
+        # No locale given: crisis numbers follow the patient's time zone, else the clinic's country.
+        from bot.safety.resources import locale_for
+
+        locale = locale_for(timezone, settings.clinic_country, settings.default_locale)
     validate_locale(locale)
     therapist = store.staff_by_email(therapist_email)
     if therapist is None:

@@ -1,15 +1,15 @@
-"""What the patient channels say outside the conversation (data/channels.yml), validated at start."""
+"""What the patient channels say outside the conversation (clinic/channels.yml), validated at start."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
 
-from bot.config import PROJECT_ROOT
+from bot.config import CLINIC_DIR
 from bot.safety.resources import resources_for
 from bot.yamlfile import read_yaml
 
-CHANNELS_FILE = PROJECT_ROOT / "data" / "channels.yml"
+CHANNELS_FILE = CLINIC_DIR / "channels.yml"
 
 REQUIRED = {
     "telegram": (

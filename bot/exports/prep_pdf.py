@@ -36,7 +36,7 @@ SEVERITY_RGB = {
     "low": (55, 65, 81),
 }
 INSTRUMENT_NAMES = {"phq9": "PHQ-9 (depression)", "gad7": "GAD-7 (anxiety)"}
-NOTE_SET = "therapist_note"  # "Note to your therapist" (data/prompts/therapist_note.yml)
+NOTE_SET = "therapist_note"  # "Note to your therapist" (clinic/prompts/therapist_note.yml)
 
 
 def _font_dir() -> Path | None:
@@ -129,7 +129,7 @@ def render(
     catalogue: Catalogue | None = None,
 ) -> bytes:
     """The PDF bytes for `prep` (Store.session_prep_for). `question_for(prompt_set, key)`
-    gives the question an entry answered; `catalogue` (default: data/prompts/) the words of
+    gives the question an entry answered; `catalogue` (default: clinic/prompts/) the words of
     questionnaire answers."""
     if catalogue is None:
         from bot.prompts.sets import default_catalogue

@@ -26,10 +26,20 @@ _KEYCAPS = {f"{d}\ufe0f\u20e3": str(d) for d in range(10)} | {"\U0001f51f": "10"
 _NUMERIC = re.compile(r"(?<![\d.\-])(\d{1,3}(?:[.,]\d)?)(?:\s*(?:/|out\s+of)\s*10)?(?![\d])")
 _WORD = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b")
 
+_NOT_A_RATING = re.compile(
+    r"\s*(?::\d|am\b|pm\b|a\.m|p\.m|months?\b|years?\b|weeks?\b|minutes?\b|mins?\b|days?\b|times?\b|%|x\b)"
+)
+_FIRST_WORD_NUMBER = re.compile(r"^(zero|one|two|three|four|five|six|seven|eight|nine|ten)\s*[.,!;:-]")
+_WORD_CUE = re.compile(
+    r"(?:\b(?:a|an|about|around|like|maybe|probably|prob|say|its|it's|i'm|im|feel|feeling|at|solid|"
+    r"rating|rate|give it|call it|is|was|more like|closer to|i guess|honestly|def|definitely)\s+)$"
+)
+_WORD_NOT_RATING = re.compile(r"\s+(?:of|more|another|thing|day|days|time|times|person|more time|bit)\b")
+
 SKIP_WORDS = frozenset({"skip", "pass", "next", "skip it", "skip this", "skip this one", "rather not say"})
 
 
-def parse_scale(text: str, low: int = 0, high: int = 10) -> int | None:
+def parse_scale(text: str, low: int = 0, high: int = 10, *, words_anywhere: bool = False) -> int | None:
     """The single number on a low..high scale in `text`, or None if absent or ambiguous.
 
     "7", "seven", "7/10", "about a 6", "7️⃣" -> that number; "6.5" -> 7 (half rounds up);
@@ -42,11 +52,19 @@ def parse_scale(text: str, low: int = 0, high: int = 10) -> int | None:
         s = s.replace(cap, f" {digit} ")
     values: set[int] = set()
     for m in _NUMERIC.finditer(s):
+        if _NOT_A_RATING.match(s, m.end()):
+            continue  # "3pm", "4 months", "20 minutes": a time or a duration, not the answer
         raw = m.group(1).replace(",", ".")
         value = float(raw)
         values.add(int(value + 0.5))
+    # "zero. nothing going on": a number word first, on its own, is the answer too
+    short = words_anywhere or len(re.findall(r"[a-z']+|\d+", s)) <= 4 or bool(_FIRST_WORD_NUMBER.match(s))
     for m in _WORD.finditer(s):
-        values.add(_NUMBER_WORDS[m.group(1)])
+        # A number word inside a sentence is an answer only where people rate with it ("about a
+        # seven", "feeling like a six"), never in "one of those days" or "no one asked".
+        if short or _WORD_CUE.search(s, 0, m.start()):
+            if not _WORD_NOT_RATING.match(s, m.end()):
+                values.add(_NUMBER_WORDS[m.group(1)])
     if len(values) != 1:
         return None
     (value,) = values
@@ -173,6 +191,34 @@ class Parsed:
         return self.error is None
 
 
+_ORDINALS = {
+    "first": 0,
+    "1st": 0,
+    "second": 1,
+    "2nd": 1,
+    "third": 2,
+    "3rd": 2,
+    "fourth": 3,
+    "4th": 3,
+    "last": -1,
+}
+_ORDINAL = re.compile(
+    r"\b(?:the\s+)?(first|1st|second|2nd|third|3rd|fourth|4th|last)\s+(?:one|option|answer)\b"
+)
+_FREQUENCY_WORDS = {
+    "not at all": re.compile(r"^(never|hardly at all|hardly ever|barely|rarely|not really|none|nope|no)\b"),
+    "several days": re.compile(
+        r"\b(a few days|some days|sometimes|a couple of days|once or twice|now and then|occasionally"
+        r"|a little)\b"
+    ),
+    "more than half the days": re.compile(
+        r"\b(more than half|over half|most days|often|more often than not|a lot of days|half the time"
+        r"|majority)\b"
+    ),
+    "nearly every day": re.compile(
+        r"\b(every day|everyday|all the time|always|daily|constantly|almost every day)\b"
+    ),
+}
 _YES = frozenset({"yes", "y", "yeah", "yep", "yup", "sure", "i did", "i have", "true"})
 _NO = frozenset({"no", "n", "nope", "nah", "not really", "i didn't", "i haven't", "false"})
 _FIRST_NUMBER = re.compile(r"(?<![\d.\-])(\d{1,4}(?:[.,]\d+)?)")
@@ -215,4 +261,150 @@ def parse_answer(prompt: Prompt, text: str, *, max_chars: int) -> Parsed:
     ]
     if len({o.value for o in matches}) == 1:
         return Parsed(value=float(matches[0].value))
+    # "the second one", and the everyday words for the four frequency answers of PHQ-9/GAD-7
+    m = _ORDINAL.search(s)
+    if m and not matches:
+        index = _ORDINALS[m.group(1)]
+        options = list(prompt.options)
+        if -len(options) <= index < len(options):
+            return Parsed(value=float(options[index].value))
+    labels = {o.label.lower(): o.value for o in prompt.options}
+    for label, words in _FREQUENCY_WORDS.items():
+        if label in labels and words.search(s) and not matches:
+            return Parsed(value=float(labels[label]))
     return Parsed(error="unparseable")
+
+
+_CORRECTION_CUES = re.compile(
+    r"\b(i meant|meant to (say|put|press|tap)|make (that|it)"
+    r"|change (that|it|my (last )?answer|the (last|previous) (one|answer))( to| into)?"
+    r"|should (be|have been|say)|supposed to (be|say)|actually|wait|sorry|oops|previous one"
+    r"|last one|fat fingers?|typo|it'?s|it was|that was)\b"
+)
+
+
+def parse_correction(prompt: Prompt, text: str) -> float | None:
+    """The value a correction names for `prompt` (the question being corrected), or None.
+
+    "I meant 6 not 4", "make that a 6", "should be seven, not five", "from 4 to 6",
+    "'several days' not 'nearly every day'": the number that is not negated is the new answer.
+    """
+    s = (text or "").lower().replace("\u2019", "'")
+    candidates: list[str] = []
+    m = re.search(r"\bfrom\b(.+?)\bto\b(.+)", s)
+    if m:
+        candidates.append(m.group(2))
+    m = re.search(r"(.+?)\binstead of\b", s)
+    if m:
+        candidates.append(m.group(1))
+    m = re.search(r"(.*?)\bnot\b", s)
+    if m and m.group(1).strip():
+        candidates.append(m.group(1))
+    m = re.search(r"\bnot\b(.+?)\b(but|it'?s|it was|should be)\b(.+)", s)
+    if m:
+        candidates.append(m.group(3))
+    candidates.append(s)
+    for raw in candidates:
+        cleaned = _CORRECTION_CUES.sub(" ", raw)
+        if prompt.type == "scale":
+            value = parse_scale(cleaned, prompt.min, prompt.max, words_anywhere=True)
+            if value is not None:
+                return float(value)
+        elif prompt.type in ("number", "choice", "yes_no"):
+            parsed = parse_answer(prompt, cleaned.strip(" ,.'\""), max_chars=1000)
+            if parsed.ok and parsed.value is not None:
+                return parsed.value
+    return None
+
+
+#: What the classifier's intent means mid check-in, when the words are not an answer.
+INTENT_BEHAVIOURS = {
+    "stop_checkin": "stop_today",
+    "not_now": "pause",
+    "review_entries": "review",
+    "free_journal": "journal",
+    "message_therapist": "note_therapist",
+    "start_questionnaire": "questionnaire",
+    "ask_bot": "bot_question",
+    "ask_privacy": "privacy",
+    "request_data_delete": "data_delete",
+    "request_data_export": "data_export",
+    "talk_to_human": "human",
+    "ask_medical_advice": "medical_question",
+    "help": "help",
+    "greet": "greet",
+    "goodbye": "bye",
+    "thank": "thanks",
+    "resume_checkin": "resume",
+    "emoji_only": "emoji_only",
+}
+_STRONG_CORRECTION = re.compile(
+    r"\b(undo|go back|i meant|meant to (say|put)|change what i (wrote|said|put))\b"
+    r"|\d+ not \d+|\bnot \d+ but\b"
+)
+#: Questions about the service are recognised even in a free-text answer, when asked as questions.
+_ASKED = {
+    "bot_question",
+    "privacy",
+    "data_delete",
+    "data_export",
+    "human",
+    "medical_question",
+    "help",
+    "review",
+}
+_BYE = re.compile(
+    r"\b(bye|goodbye|good night|goodnight|gn|nite|night|ttyl|see you|see ya|cya|talk later|take care)\b"
+)
+
+
+def behaviour_in_prompt(prompt: Prompt, text: str, intent: str = "", confidence: float = 0.0) -> str:
+    """What a message sent while `prompt` is open asks for: "answer", or a command such as
+    "pause", "stop_today", "skip", "correct", "review", "privacy" (see actions/checkin.py).
+
+    Literal commands win over answers; a number word inside a sentence that is not an answer is
+    never the answer; in a free-text prompt only a short command (or a question about the
+    service) is a command, so a journal line that mentions pausing stays an answer.
+    """
+    from bot.understanding import is_emoji_only, literal, normalize, yes_no
+
+    raw = (text or "").strip()
+    if not raw or raw.startswith("/"):
+        return "answer"  # empty (asked again) or a button payload
+    if is_emoji_only(raw):
+        return "emoji_only"
+    if is_skip(raw):
+        return "answer"  # the parser records the skip (or explains why it cannot)
+    if parse_reminder_command(raw) is not None:
+        return "reminder"
+    n = len(normalize(raw).split())
+    found = literal(raw, max_words=16)
+    if prompt.type == "text":
+        if found in ("note_therapist", "start_checkin", "questionnaire") and prompt.key == "entry":
+            return found  # journaling, and they would rather do something else
+        if found == "correct" and _STRONG_CORRECTION.search(raw.lower()):
+            return found
+        if found in (None, "note_therapist", "start_checkin", "resume"):
+            mapped = INTENT_BEHAVIOURS.get(intent)
+            if raw.rstrip().endswith("?") and n <= 14 and mapped in _ASKED and confidence >= 0.8:
+                return mapped
+            return "answer"
+        if n > 8 and found not in _ASKED:
+            return "answer"
+    elif found in (None, "greet", "thanks_bye") and parse_answer(prompt, raw, max_chars=100_000).ok:
+        return "answer"  # "hi, 7" or "7 thanks": the number is the answer
+    elif found is None:
+        if parse_answer(prompt, raw, max_chars=100_000).ok:
+            return "answer"
+        mapped = INTENT_BEHAVIOURS.get(intent)
+        if mapped and confidence >= 0.7:
+            found = mapped
+        elif prompt.type != "yes_no" and yes_no(raw) == "no":
+            return "no"
+        else:
+            return "answer"  # the parser gives the hint
+    if found == "thanks_bye":
+        return "bye" if _BYE.search(normalize(raw)) else "thanks"
+    if found == "yes" and prompt.type == "yes_no":
+        return "answer"
+    return found or "answer"

@@ -1,6 +1,6 @@
 """Stored answers as a clinician reads them: the question's words, the answer's words, the score.
 
-Pure functions over the prompt catalogue (data/prompts/), so the portal, its tests and the
+Pure functions over the prompt catalogue (clinic/prompts/), so the portal, its tests and the
 session-prep PDF say the same thing. Nothing here touches the database.
 """
 

@@ -1,4 +1,4 @@
-"""Prompt sets as data: clinic-editable YAML files in data/prompts/, validated at start.
+"""Prompt sets as data: clinic-editable YAML files in clinic/prompts/, validated at start.
 
 id: daily                    # unique; matches the file name
 title: Daily check-in
@@ -25,9 +25,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from bot.config import CLINIC_DIR
 from bot.yamlfile import read_yaml
 
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "data" / "prompts"
+DEFAULT_DIR = CLINIC_DIR / "prompts"
 TYPES = ("scale", "text", "choice", "number", "yes_no")
 RISKS = ("phq9_item9",)
 
@@ -205,7 +206,7 @@ def parse_prompt_set(data: Any, source: str) -> PromptSet:
 
 
 def load_catalogue(directory: Path | None = None) -> Catalogue:
-    """Load every set in `directory` (default: INTERLUDE_PROMPTS_DIR, else data/prompts/)."""
+    """Load every set in `directory` (default: INTERLUDE_PROMPTS_DIR, else clinic/prompts/)."""
     directory = directory or Path(os.environ.get("INTERLUDE_PROMPTS_DIR", "") or DEFAULT_DIR)
     sets: dict[str, PromptSet] = {}
     files = sorted(directory.glob("*.yml"))

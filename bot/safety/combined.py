@@ -2,7 +2,7 @@
 
 The final severity is never below what the rules say; the semantic layer can only raise it
 (clinical guide, section 5: recall first). Benign contexts are taught to the semantic layer
-with labelled hard negatives (data/safety/examples/benign.yml), not special-cased here.
+with labelled hard negatives (clinic/safety/examples/benign.yml), not special-cased here.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import spacy_lookups_data
 from spacy.matcher import Matcher
 from spacy.tokens import Doc, Span
 
+from bot.config import CLINIC_DIR
 from bot.safety.assessment import (
     SEVERITIES,
     UNLOWERABLE_KINDS,
@@ -33,7 +34,7 @@ from bot.safety.normalize import normalize
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_LEXICON = Path(__file__).resolve().parents[2] / "data" / "safety" / "lexicon.yml"
+DEFAULT_LEXICON = CLINIC_DIR / "safety" / "lexicon.yml"
 
 #: How far before a match context cues are looked for (tokens, within the sentence).
 CONTEXT_WINDOW = 6

@@ -1,6 +1,6 @@
 """The semantic layer's labelled examples: YAML files clinics can read and extend.
 
-One file per category (data/safety/examples/suicide.yml, ...) plus benign.yml for ordinary
+One file per category (clinic/safety/examples/suicide.yml, ...) plus benign.yml for ordinary
 messages and hard negatives (integration imagery, idioms, dosing and logistics questions):
 
     category: suicide          # the file's category ("none" in benign.yml)
@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.config import CLINIC_DIR
 from bot.safety.assessment import CATEGORIES, SEVERITIES
 from bot.yamlfile import read_yaml
 
-DEFAULT_EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "safety" / "examples"
+DEFAULT_EXAMPLES = CLINIC_DIR / "safety" / "examples"
 
 
 class ExamplesError(Exception):

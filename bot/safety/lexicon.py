@@ -8,7 +8,7 @@ Pattern syntax (one phrase per string, tokens separated by spaces):
   ~  or  ~N     up to 3 (or N) other words in between, never across a sentence or punctuation
   <num>         any number, in digits or words ("20", "twenty")
 Spaces separate tokens, so "no one|nobody" means "no" then "one|nobody": write no_one|nobody.
-See data/safety/README.md for the whole format.
+See clinic/safety/README.md for the whole format.
 """
 
 from __future__ import annotations

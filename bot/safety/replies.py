@@ -1,6 +1,6 @@
 """The crisis reply a patient reads: chosen by category and severity, and honest about alerts.
 
-Wording lives in data/safety/replies.yml (clinic-editable). "Alerted" is said only when an
+Wording lives in clinic/safety/replies.yml (clinic-editable). "Alerted" is said only when an
 alert was queued to a channel configured for the patient's clinic; otherwise the reply says
 the care team will see it in the portal during clinic hours.
 """
@@ -12,11 +12,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from bot.config import CLINIC_DIR
 from bot.safety.assessment import CATEGORIES, SEVERITIES, rank
 from bot.safety.resources import CrisisResources
 from bot.yamlfile import read_yaml
 
-DEFAULT_REPLIES = Path(__file__).resolve().parents[2] / "data" / "safety" / "replies.yml"
+DEFAULT_REPLIES = CLINIC_DIR / "safety" / "replies.yml"
 
 
 class RepliesError(Exception):

@@ -1,4 +1,4 @@
-"""Crisis resources per locale, from data/safety/resources.yml (reviewable by the clinic)."""
+"""Crisis resources per locale, from clinic/safety/resources.yml (reviewable by the clinic)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from bot.config import CLINIC_DIR
 from bot.yamlfile import read_yaml
 
-DEFAULT_RESOURCES = Path(__file__).resolve().parents[2] / "data" / "safety" / "resources.yml"
+DEFAULT_RESOURCES = CLINIC_DIR / "safety" / "resources.yml"
 
 
 class ResourcesError(Exception):
@@ -64,3 +65,56 @@ def resources_for(locale: str, path: Path = DEFAULT_RESOURCES) -> CrisisResource
     """Resources for a locale like en-GB; falls back to the language-less 'other' list."""
     table = _load(path)
     return table.get(locale) or table.get(locale.replace("_", "-")) or table["other"]
+
+
+#: Countries with their own crisis list in resources.yml; elsewhere "en-XX" falls back to "other".
+_ZONE_TAB = Path("/usr/share/zoneinfo/zone.tab")
+_ZONE_FALLBACK = {
+    "Europe/London": "GB",
+    "Europe/Belfast": "GB",
+    "Europe/Dublin": "IE",
+    "America/New_York": "US",
+    "America/Chicago": "US",
+    "America/Denver": "US",
+    "America/Los_Angeles": "US",
+    "America/Phoenix": "US",
+    "America/Anchorage": "US",
+    "Pacific/Honolulu": "US",
+    "America/Toronto": "CA",
+    "America/Vancouver": "CA",
+    "America/Montreal": "CA",
+    "America/Edmonton": "CA",
+    "America/Winnipeg": "CA",
+    "America/Halifax": "CA",
+    "Australia/Sydney": "AU",
+    "Australia/Melbourne": "AU",
+    "Australia/Brisbane": "AU",
+    "Australia/Perth": "AU",
+    "Australia/Adelaide": "AU",
+}
+
+
+@lru_cache(maxsize=1)
+def _zone_countries() -> dict[str, str]:
+    table = dict(_ZONE_FALLBACK)
+    try:
+        for line in _ZONE_TAB.read_text(encoding="utf-8").splitlines():
+            if line and not line.startswith("#"):
+                parts = line.split("\t")
+                if len(parts) >= 3:
+                    table[parts[2]] = parts[0]
+    except OSError:
+        pass
+    return table
+
+
+def country_for_timezone(timezone: str) -> str | None:
+    """The ISO country of an IANA time zone ("Europe/London" -> "GB"), if it names one."""
+    return _zone_countries().get(timezone)
+
+
+def locale_for(timezone: str, clinic_country: str = "", default: str = "en-US") -> str:
+    """The locale (crisis numbers) for a patient enrolled without one: where the patient is, by
+    their time zone; else the clinic's country; else the default."""
+    country = country_for_timezone(timezone) or (clinic_country or "").strip().upper() or None
+    return f"en-{country}" if country and len(country) == 2 else default

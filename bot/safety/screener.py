@@ -1,7 +1,7 @@
 """The C-SSRS screener (screen version) as a chat conversation: order, branching, triage.
 
 Plain Python, no Rasa: the Rasa side (actions/screener.py) keeps the state in a slot and asks
-what `next_question` returns. The wording is clinic-editable in data/safety/screener.yml; the
+what `next_question` returns. The wording is clinic-editable in clinic/safety/screener.yml; the
 order and the triage are here because they are the instrument (Posner et al. 2011, Columbia
 Lighthouse Project), not wording.
 """
@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
+from bot.config import CLINIC_DIR
 from bot.safety.assessment import rank
 from bot.yamlfile import read_yaml
 
-DEFAULT_SCREENER = Path(__file__).resolve().parents[2] / "data" / "safety" / "screener.yml"
+DEFAULT_SCREENER = CLINIC_DIR / "safety" / "screener.yml"
 
 QUESTIONS = ("q1", "q2", "q3", "q4", "q5", "q6", "q6_recent")
 YES, NO, DECLINED = "yes", "no", "declined"

@@ -3,7 +3,7 @@
 Rules catch the phrasings someone thought of; this layer generalises by meaning. Each unit of
 an entry (the whole, each sentence, windows of a long sentence) is embedded with WordLlama
 (256 dimensions, weights shipped inside the `wordllama` wheel and loaded offline), and scored
-by logistic regressions trained on the labelled examples in data/safety/examples/:
+by logistic regressions trained on the labelled examples in clinic/safety/examples/:
 - one per severity step ("at least low", "at least moderate", ...): an ordinal severity;
 - one per category.
 Operating points are chosen recall-first (clinical guide, section 5) on out-of-fold scores, so

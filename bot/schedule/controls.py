@@ -17,18 +17,54 @@ from bot.schedule.plan import PlanError, parse_hhmm
 _NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "a couple of": 2, "couple of": 2}
 _UNIT = {"minute": 1, "min": 1, "hour": 60, "hr": 60}
 _RESUME = re.compile(
-    r"\b(turn|switch|put)\s+(the\s+|my\s+)?reminders?\s+(back\s+)?on\b"
+    r"\b(turn|switch|put)\s+(the\s+|my\s+)?(reminders?|notifications?)\s+(back\s+)?on\b"
+    r"|\b(notifications?|reminders?)\s+(back\s+)?on\s+again\b|\bstart\s+reminding\s+me\s+again\b"
+    r"|\b(reactivate|re-?enable|enable|turn\s+on|switch\s+on)\s+(the\s+|my\s+)?(reminders?|notifications?)\b"
+    r"|\b(resume|restart|start|unpause|unmute)\s+(the\s+|my\s+)?(daily\s+)?(reminders?|notifications?)(\s+again)?\b"
+    r"|\bstart\s+sending\s+(me\s+)?(the\s+)?(reminders?|notifications?|nudges?)\b|\b(miss|want)\b.*\b(reminders?|nudges?|notifications?)\b.*\b(come\s+back|back\s+on)\b"
     r"|\b(resume|restart|start|unpause|unmute)\s+(the\s+|my\s+)?reminders?\b"
     r"|\breminders?\s+(back\s+)?on\b"
 )
 _STOP = re.compile(
     r"\b(stop|pause|turn\s+off|switch\s+off|mute|disable|no\s+more|don'?t\s+send(\s+me)?)\s+"
     r"(sending\s+(me\s+)?)?(the\s+|my\s+|any\s+|all\s+)?(reminders?|notifications?|check[\s-]?in\s+reminders?)\b"
+    r"|\b(don'?t|do\s+not)\s+want\s+(any\s+|the\s+)?(more\s+)?(of\s+)?(these\s+|the\s+)?(daily\s+)?(reminders?|notifications?)\b"
+    r"|\bstop\s+all\s+(the\s+|my\s+)?(reminders?|notifications?)\b"
+    r"|\b(discontinue|cancel|end|stop)\s+(the\s+|my\s+|all\s+)?(daily\s+)?(reminder|check[\s-]?in)\s+(messages|texts|notifications)\b"
+    r"|\bstop\s+(messaging|texting|pinging|reminding|nagging)\s+me\b|\bunsubscribe\b"
 )
-_NOT_TODAY = re.compile(r"^(not\s+today|skip\s+today('?s)?(\s+check[\s-]?in)?|no\s+check[\s-]?ins?\s+today)$")
+_NOT_TODAY = re.compile(
+    r"^(not\s+today|skip\s+today('?s)?(\s+check[\s-]?in)?|no\s+check[\s-]?ins?\s+today)$"
+    r"|\b(no|any)\s+more\s+(check[\s-]?ins?|reminders?|check[\s-]?in\s+messages|messages|questions|notifications)\s+today\b"
+    r"|\bno\s+more\s+(asking|pings?|nudges?)\s+today\b|^no\s+more\s+today\b|^not\s+today\b(?=.{0,30}$)|\bskip\s+today'?s\s+(reminders?|check[\s-]?ins?)\b"
+    r"|\bskip\s+(the\s+)?(reminders?|check[\s-]?ins?)(\s+today|\s+for\s+today)?\b.*\btoday\b|\bim\s+off\s+today\b.*\bskip\b"
+    r"|\b(rest\s+of\s+the\s+)?day\s+off\s+from\s+(this|you|reminders?|check[\s-]?ins?)\b"
+    r"|\bnot\s+today\b.*\b(till|until)\s+tomorrow\b|\bdon'?t\s+(ask|remind|message)\s+me\s+again\s+(till|until)\s+tomorrow\b"
+)
 _LATER = re.compile(
-    r"\b(remind|ask|message|ping)\s+me\s+(again\s+)?(in|after)\s+"
+    r"\b(remind|ask|message|ping|nudge|text|check\s+on)\s+me\s+(again\s+)?(in|after)\s+(like\s+|about\s+|maybe\s+)?"
     r"(?P<n>\d+|an?|one|two|three|four|(a\s+)?couple\s+of|half\s+an)\s+(?P<unit>minute|min|hour|hr)s?\b"
+)
+#: A time with a scheduling cue that needs no mention of check-ins ("every day at 8pm").
+_CUED_TIME = re.compile(
+    r"\b(every\s*day|daily|each\s+day|every\s+(morning|evening|night)|(change|move|set|switch|make)\s+(it|that|them|the\s+time)\s+to)"
+    r"\b.*?\b(at|to|for|around)?\s*(?P<t>\d{1,2}(:\d{2})?\s*(am|pm|a\.m\.|p\.m\.)?)(?![\d:])"
+)
+#: In reminder talk (the bot just spoke about reminder times) a bare time is enough.
+_BARE_TIME = re.compile(
+    r"(?:^|\b(?:at|to|around|about|like|make\s+it)\s+|,\s*)(?P<t>\d{1,2}(:\d{2})?\s*(am|pm|a\.m\.|p\.m\.)?)(?:ish)?(?![\d:])"
+    r"(?!\s*(min|mins|minutes|hours?|hrs?|days?|weeks?))"
+)
+_LATER_TO = re.compile(
+    r"\b(remind|ask|message|ping)\s+me\s+to\s+\w+(\s+\w+){0,3}\s+(in|after)\s+"
+    r"(?P<n>\d+|an?|one|two|three|four|(a\s+)?couple\s+of|half\s+an)\s+(?P<unit>minute|min|hour|hr)s?\b"
+)
+#: In reminder talk, "them" are the reminders: "switch them on again".
+_THEM_ON = re.compile(r"\b(turn|switch|put)\s+(them|those|it)\s+(back\s+)?on\b")
+_EVENING = re.compile(r"\b(at\s+night|in\s+the\s+evening|tonight|in\s+the\s+afternoon)\b")
+_NOON = re.compile(r"\b(noon|midday)\b")
+_BARE_LATER = re.compile(
+    r"^(give\s+me\s+)?(in\s+)?(like\s+|about\s+)?(?P<n>\d+|an?|one|two|three|half\s+an)\s+(?P<unit>minute|min|hour|hr)s?$"
 )
 _TIME = re.compile(
     r"\b(check[\s-]?ins?|reminders?|remind\s+me|message\s+me|ask\s+me)\b.*?\b(at|to|for|around)\s+"
@@ -51,34 +87,46 @@ def _text(text: str) -> str:
     return " ".join(text.strip().lower().replace("\u2019", "'").rstrip(".!?,").split())
 
 
-def parse_reminder_command(text: str) -> ReminderCommand | None:
-    """The reminder command in `text`, or None if it is not one."""
+def parse_reminder_command(text: str, *, in_reminder_talk: bool = False) -> ReminderCommand | None:
+    """The reminder command in `text`, or None if it is not one. `in_reminder_talk`: the bot
+    just spoke about reminders, so a bare "10pm" or "in 30 mins" is an answer about them."""
     s = _text(text)
     if not s or len(s) > 120:  # a long entry is an entry, not a command
         return None
-    if _RESUME.search(s):
+    if _RESUME.search(s) or (in_reminder_talk and _THEM_ON.search(s)):
         return ReminderCommand("resume")
+    if _NOT_TODAY.search(s):
+        return ReminderCommand("skip_today")
     if _STOP.search(s):
         return ReminderCommand("stop")
-    if _NOT_TODAY.match(s):
-        return ReminderCommand("skip_today")
-    m = _TIME.search(s)
+    if _NOON.search(s) and (
+        in_reminder_talk or re.search(r"\b(check[\s-]?ins?|reminders?|remind\s+me|every\s*day|daily)\b", s)
+    ):
+        return ReminderCommand("set_time", at=time(12, 0), daily=True if _DAILY.search(s) else None)
+    m = _TIME.search(s) or _CUED_TIME.search(s) or (_BARE_TIME.search(s) if in_reminder_talk else None)
     if m:
         try:
             at = parse_hhmm(m.group("t").replace(".", ""), "time")
         except PlanError:
             at = None
+        if at is not None and at.hour < 12 and _EVENING.search(s) and not re.search(r"\b(am|a\.m\.)\b", s):
+            at = at.replace(hour=at.hour + 12)  # "9 at night"
         if at is not None:
             return ReminderCommand("set_time", at=at, daily=True if _DAILY.search(s) else None)
-    m = _LATER.search(s)
+    # "in an hour" as the whole message is a postponement anywhere; "remind me to finish it in two hours"
+    m = _LATER.search(s) or _BARE_LATER.match(s.rstrip("?")) or _LATER_TO.search(s)
     if m:
         n_text = m.group("n")
         if n_text == "half an":
             minutes = 30
         else:
-            n = int(n_text) if n_text.isdigit() else _NUMBERS.get(n_text.replace("  ", " "), 1)
+            n = int(n_text) if n_text.isdigit() else _NUMBERS.get(" ".join(n_text.split()), 1)
             minutes = n * _UNIT[m.group("unit")]
         return ReminderCommand("postpone", delay=timedelta(minutes=max(5, min(minutes, 12 * 60))))
-    if s in ("remind me later", "remind me in a bit", "ask me later", "check in with me later"):
+    if s in ("remind me later", "remind me in a bit", "ask me later", "check in with me later") or re.search(
+        r"\b(remind|ask|ping|message)\s+(me|u)\s+(again\s+)?(later|after\s+\w+|tonight|this\s+evening|in\s+a\s+(bit|while))\b"
+        r"|\bremind\s+me\s+to\s+\w+(\s+\w+)?\s+(later|tonight)\b|\b(can|could)\s+(u|you)\s+(ping|remind|ask)\s+me\s+(later|after)\b",
+        s,
+    ):
         return ReminderCommand("postpone", delay=DEFAULT_DELAY)
     return None

@@ -1,4 +1,4 @@
-"""The clinic's check-in plan (data/schedule.yml) and the pure planner that turns a patient's
+"""The clinic's check-in plan (clinic/schedule.yml) and the pure planner that turns a patient's
 dosing sessions into due times: local wall-clock rules, quiet hours, the patient's preferred
 time, daylight-saving changes, all resolved to UTC here. No database, no clock of its own.
 """
@@ -12,10 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.config import PROJECT_ROOT
+from bot.config import CLINIC_DIR
 from bot.yamlfile import read_yaml
 
-PLAN_FILE = PROJECT_ROOT / "data" / "schedule.yml"
+PLAN_FILE = CLINIC_DIR / "schedule.yml"
 _DURATION = re.compile(r"^(\d+)\s*(m|h|d)$")
 
 

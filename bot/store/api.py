@@ -47,6 +47,7 @@ from bot.store.models import (
     utcnow,
 )
 from bot.store.portal import PortalStoreMixin
+from bot.store.requests import PatientRequestStoreMixin
 from bot.store.schedule import ScheduleStoreMixin
 from bot.store.screener import ScreenerStoreMixin
 from bot.store.sessions import SessionStoreMixin
@@ -240,7 +241,14 @@ def new_patient_ref() -> str:
     return "pt_" + secrets.token_hex(5)
 
 
-class Store(ScheduleStoreMixin, PortalStoreMixin, AdminStoreMixin, ScreenerStoreMixin, SessionStoreMixin):
+class Store(
+    ScheduleStoreMixin,
+    PortalStoreMixin,
+    AdminStoreMixin,
+    ScreenerStoreMixin,
+    SessionStoreMixin,
+    PatientRequestStoreMixin,
+):
     """Interlude's clinical store over one database."""
 
     def __init__(

@@ -386,3 +386,18 @@ class PortalSession(Base):
     user_agent = Column(String(200), nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     last_seen_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+
+class PatientRequest(Base):
+    """Something the patient asked their clinic for in the chat: their data deleted or sent to
+    them, or a (non-urgent) word with their therapist. Staff carry it out and mark it done."""
+
+    __tablename__ = "patient_requests"
+    id = Column(Integer, primary_key=True)
+    patient_id = Column(Integer, ForeignKey("patients.id"), nullable=False, index=True)
+    kind = Column(String(16), nullable=False)  # delete | export | contact
+    status = Column(String(16), nullable=False, default="open", index=True)  # open | done
+    channel = Column(String(20), nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    done_at = Column(UTCDateTime, nullable=True)
+    done_by = Column(String(120), nullable=True)

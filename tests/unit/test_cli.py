@@ -147,7 +147,7 @@ def test_broken_prompt_set_stops_start_up(tmp_path):
     from bot.config import PROJECT_ROOT as ROOT
 
     prompts = tmp_path / "prompts"
-    shutil.copytree(ROOT / "data" / "prompts", prompts)
+    shutil.copytree(ROOT / "clinic" / "prompts", prompts)
     (prompts / "daily.yml").write_text(
         "id: daily\ntitle: D\noutro: o\nprompts:\n  - key: a\n    type: scale\n"
     )

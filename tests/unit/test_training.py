@@ -28,8 +28,8 @@ def test_fingerprint_ignores_clinic_content(tmp_path):
     root = _copy_project(tmp_path)
     config = root / "config.yml"
     first = model_fingerprint(config, root)
-    (root / "data" / "safety").mkdir(parents=True)
-    (root / "data" / "safety" / "lexicon.yml").write_text("rules: []\n")
+    (root / "clinic" / "safety").mkdir(parents=True)
+    (root / "clinic" / "safety" / "lexicon.yml").write_text("rules: []\n")
     assert model_fingerprint(config, root) == first
 
 

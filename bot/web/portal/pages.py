@@ -60,7 +60,7 @@ def _instrument_title(instrument: str) -> str:
     return ps.title if ps else instrument.upper()
 
 
-# Prompt sets, questions and answers in the words of data/prompts/, never by id.
+# Prompt sets, questions and answers in the words of clinic/prompts/, never by id.
 TEMPLATES.env.filters["set_title"] = lambda set_id: _catalogue().title(set_id)
 TEMPLATES.env.filters["instrument_title"] = _instrument_title
 TEMPLATES.env.globals["answers_of"] = lambda set_id, answers: answer_views(_catalogue(), set_id, answers)

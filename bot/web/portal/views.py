@@ -147,7 +147,13 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         view = await run_in_threadpool(
             store().today_for, staff_id, datetime.fromisoformat(since) if since else None
         )
-        return page(request, "today.html", {"staff": request.state.staff, "title": "Today", "today": view})
+        # Patients' requests made in the chat (data deleted or sent, a word with the therapist).
+        requests = await run_in_threadpool(store().open_requests_for, staff_id)
+        return page(
+            request,
+            "today.html",
+            {"staff": request.state.staff, "title": "Today", "today": view, "requests": requests},
+        )
 
     @login_required
     async def patients(request: Request, staff_id: int) -> Response:
@@ -158,6 +164,8 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
 
     @login_required
     async def patient(request: Request, staff_id: int) -> Response:
+        from bot.safety.resources import resources_for
+
         staff = request.state.staff
         try:
             view = await run_in_threadpool(store().patient_overview, staff_id, request.path_params["ref"])
@@ -176,6 +184,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
                 "p": view,
                 # A scored check-in shows its total and band under its items.
                 "scores_by_checkin": {r["checkin_id"]: r for r in view["scores"] if r.get("checkin_id")},
+                "crisis": resources_for(view["locale"]),
                 "therapists": therapists,
                 "error": request.query_params.get("error"),
             },
@@ -280,7 +289,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
             "staff": staff,
             "title": "Enroll a patient",
             "therapists": therapists,
-            "form": {"timezone": "UTC", "locale": "en-US"},
+            "form": {"timezone": "UTC", "locale": ""},
         }
         if request.method == "GET":
             return page(request, "enroll.html", context)
@@ -302,7 +311,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
                     therapist_email=therapist_email,
                     name=values["name"],
                     timezone=values["timezone"] or "UTC",
-                    locale=values["locale"] or "en-US",
+                    locale=values["locale"] or None,  # from the time zone, else the clinic's country
                     actor=f"staff:{staff_id}",
                     origin="portal",
                 )

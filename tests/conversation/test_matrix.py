@@ -1,0 +1,91 @@
+"""The behaviour-by-state matrix (README.md) over the real stack: one shared stack, a fresh
+patient per cell. The first block is the issue's findings, each of which failed before the fix.
+
+Some phrasings are avoided on purpose: the risk detector's semantic layer (the safety work) takes
+"not now" at consent, "not urgent" and some calm journal paragraphs down the safety path, which
+is right to do first and is not what these cells test (see README.md, round figures)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+FOUND_IN_ISSUE = [
+    # typed yes/no right after consent, at the check-in offer
+    ("yes", "start_checkin", "checkin_offer"),
+    ("no", "decline_checkin", "checkin_offer"),
+    ("yes I agree", "consent_yes", "consent"),
+    # literal commands with a question mark, politeness, typos
+    ("can we pause?", "pause", "prompt_number"),
+    ("go back?", "correct", "prompt_number"),
+    ("skip?", "skip", "prompt_number"),
+    ("skip this one pls", "skip", "prompt_text"),
+    ("go bakc", "correct", "prompt_text"),
+    # a refusal with a number word is not the answer
+    ("I'd rather not say, it's been one of those days", "skip", "prompt_number"),
+    # write freely is the journal, not the PHQ-9
+    ("can I just write freely without questions", "journal", "idle"),
+    # carry on resumes instead of reading back
+    ("can we carry on with the check-in", "resume", "paused"),
+    # corrections naming both numbers
+    ("sorry I meant 6 not 4", "correct", "prompt_number"),
+    # long free text outside a check-in is kept as an entry
+    (
+        "Today was a good one. I walked to the river after work and sat there for an hour, which I "
+        "haven't done in years. I made soup for dinner and called my sister afterwards. Work was busy "
+        "but I kept my lunch break. I want to remember how ordinary and calm it felt.",
+        "long_entry",
+        "idle",
+    ),
+    # emoji only: a gentle prompt, not a goodbye
+    ("🙂", "emoji_only", "idle"),
+    ("👍", "emoji_only", "prompt_text"),
+    # the missing behaviours
+    ("are you a bot?", "bot_question", "idle"),
+    ("who can read my entries?", "privacy", "checkin_offer"),
+    ("please delete my data", "data_delete", "idle"),
+    ("can you send me a copy of my entries", "data_export", "review"),
+    ("delete all my data", "data_delete", "prompt_number"),
+    ("can I talk to a real person", "human", "idle"),
+]
+
+CELLS = [
+    ("hello", "greet", "paused"),
+    ("hi", "greet", "prompt_number"),
+    ("no thanks", "consent_no", "consent"),
+    ("are you a real person?", "bot_question", "consent"),
+    ("let's do it", "start_checkin", "checkin_offer"),
+    ("about a seven", "answer", "prompt_number"),
+    ("not at all", "answer", "prompt_questionnaire"),
+    ("I noticed I was kinder to myself today", "answer", "prompt_text"),
+    ("skip", "skip", "prompt_questionnaire"),
+    ("pause", "pause", "prompt_questionnaire"),
+    ("let's stop here for today", "stop_today", "prompt_text"),
+    ("stop for today", "stop_today", "paused"),
+    ("show me what I wrote", "review", "prompt_number"),
+    ("I want to journal", "journal", "prompt_number"),
+    ("message for my therapist", "note_therapist", "idle"),
+    ("can I do the PHQ-9", "questionnaire", "idle"),
+    ("check in with me every day at 8pm", "reminder_set_time", "idle"),
+    ("9pm", "reminder_set_time", "reminder_talk"),
+    ("remind me in an hour", "reminder_later", "checkin_offer"),
+    ("not today", "reminder_not_today", "reminder_talk"),
+    ("stop reminders", "reminder_stop", "prompt_text"),
+    ("turn reminders back on", "reminder_resume", "idle"),
+    ("could my therapist phone me sometime?", "human", "prompt_text"),
+    ("is this private?", "privacy", "prompt_number"),
+    ("should I take my medication before the session?", "medical_question", "idle"),
+    ("what can you do", "help", "idle"),
+    ("thanks", "thanks_bye", "idle"),
+    ("bye for now", "thanks_bye", "prompt_number"),
+    ("yes", "consent_yes", "consent"),
+    ("skip", "pause", "handoff"),
+    ("are you a bot?", "bot_question", "handoff"),
+]
+
+
+@pytest.mark.parametrize(("text", "behaviour", "state"), FOUND_IN_ISSUE + CELLS)
+def test_cell(harness, text: str, behaviour: str, state: str) -> None:
+    ok, why, reply = harness.judge(text, behaviour, state)
+    assert ok, f"{behaviour} @ {state}: {why}; the bot said: {reply[:300]!r}"
