@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,14 @@ _STRETCHED = re.compile(r"([a-z])\1{2,}")
 _APOSTROPHES = re.compile("[\u2018\u2019\u02bc`\u00b4]")
 
 
+@lru_cache(maxsize=16)
+def _alternation(keys: tuple[str, ...], whole_words: bool) -> re.Pattern[str]:
+    """The compiled alternation of `keys`, longest first; built once per key set (escaping and
+    compiling a lexicon's words took most of the time of normalising each sentence)."""
+    body = "|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True))
+    return re.compile(r"(?<![\w'])(?:" + body + r")(?![\w'])" if whole_words else body)
+
+
 def normalize(
     text: str,
     *,
@@ -79,7 +88,7 @@ def normalize(
 
     norm = _rewrite(norm, _APOSTROPHES, lambda m: "'")
     if emoji:
-        emoji_re = re.compile("|".join(re.escape(e) for e in sorted(emoji, key=len, reverse=True)))
+        emoji_re = _alternation(tuple(emoji), False)
         norm = _rewrite(norm, emoji_re, lambda m: f" {emoji[m.group(0)]} ")
     # "k i l l", "s.u.i.c.i.d.e" -> "kill", "suicide"
     norm = _rewrite(norm, _SPACED_LETTERS, lambda m: re.sub(r"[ .\-_*]", "", m.group(0)))
@@ -88,10 +97,6 @@ def normalize(
     # "diiiie" -> "diie" (fuzzy matching takes it from there), "killlll" -> "kill"
     norm = _rewrite(norm, _STRETCHED, lambda m: m.group(1) * 2)
     if words:
-        words_re = re.compile(
-            r"(?<![\w'])(?:"
-            + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-            + r")(?![\w'])"
-        )
+        words_re = _alternation(tuple(words), True)
         norm = _rewrite(norm, words_re, lambda m: words[m.group(0)])
     return norm

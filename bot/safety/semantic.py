@@ -36,7 +36,7 @@ from bot.safety.sentences import assessment_units
 logger = logging.getLogger(__name__)
 
 #: Bump when training or features change in a way the file hash would not show.
-MODEL_FORMAT = 3
+MODEL_FORMAT = 4
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models" / "safety"
 LEVELS = SEVERITIES[1:]  # low, moderate, high, critical
 #: Recall each severity step must reach, rules and semantic layer together, on out-of-fold
@@ -47,6 +47,12 @@ TARGET_RECALL = {"low": 0.97, "moderate": 0.92, "high": 0.95, "critical": 0.85}
 EMBED_WEIGHT = 0.5
 CATEGORY_RECALL = 0.90
 NEAREST = 3
+#: The layer on its own says `moderate` only when P(at least moderate) reaches this; a unit that
+#: passes the step's operating point with less is noted as `low` (seen by the therapist, no
+#: alert; flag recall counts `low`). Its `high` needs P(at least high) to reach the model's
+#: `high_confident`, chosen at training (see `train`). On blind round 4 most false alarms were
+#: integration stories and logistics questions scored just past the operating points.
+MODERATE_CONFIDENT = 0.80
 
 _embedder_lock = threading.Lock()
 _embedder = None
@@ -69,13 +75,31 @@ def embed(texts: list[str]) -> np.ndarray:
     """Unit-length embeddings, one row per text."""
     if not texts:
         return np.zeros((0, 256), dtype=np.float32)
-    vecs = np.asarray(embedder().embed(list(texts)), dtype=np.float32)
+    # Embedded shortest first: WordLlama pads each batch to its longest text, and a long entry's
+    # whole text padded every sentence beside it to a thousand tokens. Padding is masked out, so
+    # each row is the same as when embedded alone.
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    vecs = np.empty((len(texts), 256), dtype=np.float32)
+    vecs[order] = np.asarray(embedder().embed([texts[i] for i in order]), dtype=np.float32)
     norms = np.linalg.norm(vecs, axis=1, keepdims=True)
     return vecs / np.maximum(norms, 1e-8)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
+
+
+def unit_ranks(level_p: np.ndarray, level_t: np.ndarray, high_confident: float = 0.0) -> np.ndarray:
+    """Each unit's severity rank: the highest step whose operating point it passes (a unit
+    sure of `high` but unsure of `moderate` is not dropped to `low`, as a strict ordinal chain
+    did on round 4's "my sister ... taken an overdose"), then held below `moderate`/`high`
+    unless confident (`high_confident`, MODERATE_CONFIDENT)."""
+    passed = level_p >= level_t  # (units, 4)
+    steps = np.arange(1, level_p.shape[1] + 1)
+    ranks = np.max(np.where(passed, steps, 0), axis=1) if len(level_p) else np.zeros(0, dtype=int)
+    ranks = np.where((ranks >= 3) & (level_p[:, 2] < high_confident), 2, ranks)
+    ranks = np.where((ranks == 2) & (level_p[:, 1] < MODERATE_CONFIDENT), 1, ranks)
+    return ranks.astype(int)
 
 
 @dataclass
@@ -121,6 +145,7 @@ class SemanticModel:
     ex_vectors: np.ndarray  # (n_examples, dims), for the explanation
     ex_meta: list[tuple[str, str, str, tuple[str, ...]]]  # id, text, severity, categories
     stats: dict = field(default_factory=dict)
+    high_confident: float = 0.0  # P(at least high) the layer needs to say `high` on its own
 
     def features(self, texts: list[str], vectors: np.ndarray):  # type: ignore[no-untyped-def]
         return _features(self.vectorizers, texts, vectors)
@@ -178,17 +203,7 @@ class SemanticModel:
         pieces = [prepare(p) for p in pieces] if prepare else pieces
         vectors = embed(pieces)
         level_p, cat_p = self.fast_scores(pieces, vectors)
-        passed = level_p >= self.level_t  # (units, 4)
-        # Ordinal: a unit's severity is the highest step it passes whose lower steps pass too.
-        unit_rank = np.zeros(len(units), dtype=int)
-        for i in range(len(units)):
-            r = 0
-            for j in range(len(LEVELS)):
-                if passed[i, j]:
-                    r = j + 1
-                else:
-                    break
-            unit_rank[i] = r
+        unit_rank = unit_ranks(level_p, self.level_t, self.high_confident)
         # The deciding unit: highest severity, then highest margin over its threshold.
         margin = np.where(
             unit_rank > 0, level_p[np.arange(len(units)), np.maximum(unit_rank - 1, 0)], level_p[:, 0]
@@ -213,7 +228,9 @@ class SemanticModel:
                 cats = {self.cat_names[int(np.argmax(cat_p[best]))]}
             result.categories = sorted(cats, key=CATEGORIES.index)
         sims = self.ex_vectors @ vectors[best]
-        for k in np.argsort(-sims)[:NEAREST]:
+        # The few nearest without sorting every example.
+        top = np.argpartition(-sims, NEAREST)[:NEAREST] if len(sims) > NEAREST else np.arange(len(sims))
+        for k in top[np.argsort(-sims[top])]:
             ex_id, ex_text, ex_sev, ex_cats = self.ex_meta[int(k)]
             result.close_to.append(
                 {
@@ -297,10 +314,11 @@ def _fit(x, y: np.ndarray, c: float):  # type: ignore[no-untyped-def]
 
 def _oof_all(
     texts: list[str], vectors: np.ndarray, targets: list[np.ndarray], folds: int = 5
-) -> list[np.ndarray]:
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """Out-of-fold probabilities for each target: each example scored by models (and n-gram
     vocabularies) that did not see it, as at run time: the highest score over its units (the
-    whole, each sentence, windows), so operating points account for long entries too."""
+    whole, each sentence, windows), so operating points account for long entries too. Also
+    each unit's probabilities and its example's index, for the figures of the final decision."""
     from sklearn.model_selection import KFold
 
     unit_owner: list[int] = []
@@ -312,19 +330,21 @@ def _oof_all(
     owner = np.array(unit_owner)
     unit_vecs = embed(unit_texts)
     outs = [np.zeros(len(texts)) for _ in targets]
+    unit_p = np.zeros((len(unit_texts), len(targets)))
     for train, test in KFold(folds, shuffle=True, random_state=13).split(vectors):
         vecs = _vectorizers([texts[i] for i in train])
         x_tr = _features(vecs, [texts[i] for i in train], vectors[train])
         in_test = np.isin(owner, test)
         idx = np.flatnonzero(in_test)
         x_te = _features(vecs, [unit_texts[i] for i in idx], unit_vecs[idx])
-        for y, out in zip(targets, outs, strict=True):
+        for k, (y, out) in enumerate(zip(targets, outs, strict=True)):
             clf = _fit(x_tr, y[train], C_VALUE)
             p = clf.predict_proba(x_te)[:, 1] if clf is not None else np.full(len(idx), y[train].mean())
+            unit_p[idx, k] = p
             best = np.zeros(len(texts))
             np.maximum.at(best, owner[idx], p)
             out[test] = best[test]
-    return outs
+    return outs, unit_p, owner
 
 
 C_VALUE = 4.0
@@ -344,7 +364,7 @@ def train(
     cat_names = [c for c in CATEGORIES if any(c in e.categories for e in examples)]
     level_y = [(ranks >= j + 1).astype(int) for j in range(len(LEVELS))]
     cat_y = [np.array([c in e.categories for e in examples]).astype(int) for c in cat_names]
-    oof = _oof_all(texts, vectors, level_y + cat_y)
+    oof, unit_p, owner = _oof_all(texts, vectors, level_y + cat_y)
     vectorizers = _vectorizers(texts)
     x = _features(vectorizers, texts, vectors)
     dims = x.shape[1]
@@ -371,6 +391,40 @@ def train(
             "oof_recall_with_rules": round(float(found[positive].mean()) if positive.sum() else 0.0, 3),
             "oof_benign_rate": round(float(found[benign].mean()) if benign.sum() else 0.0, 3),
         }
+
+    # Out-of-fold figures of the whole decision (operating points, confidence, rules as floor,
+    # the layer's own raise capped at high; the near-identical hold is left out), and the
+    # confidence `high` needs: the highest at which urgent recall (expected >= high, predicted
+    # >= high) stays at least what v4's strict ordinal chain without it reached on the same
+    # folds, so false alarms fall without losing urgent recall.
+    def _rate(mask: np.ndarray, hit: np.ndarray) -> float:
+        return round(float(hit[mask].mean()), 3) if mask.sum() else 0.0
+
+    def _final(unit_rank: np.ndarray) -> np.ndarray:
+        sem = np.zeros(len(examples), dtype=int)
+        np.maximum.at(sem, owner, np.minimum(unit_rank, 3))
+        return np.maximum(sem, rule_ranks)
+
+    def _figures(final: np.ndarray) -> dict:
+        return {
+            "urgent_recall": _rate(ranks >= 3, final >= 3),
+            "flag_recall": _rate(ranks >= 2, final >= 1),
+            "benign_false_alarms": _rate(benign, final >= 2),
+            "benign_at_low_or_above": _rate(benign, final >= 1),
+        }
+
+    level_p = unit_p[:, : len(LEVELS)]
+    final_v4 = _final(np.cumprod(level_p >= level_t, axis=1).sum(axis=1))
+    urgent_v4 = float((final_v4 >= 3)[ranks >= 3].mean()) if (ranks >= 3).any() else 0.0
+    high_confident = 0.0
+    for c in np.arange(0.30, 0.96, 0.01):
+        final = _final(unit_ranks(level_p, level_t, float(c)))
+        if (ranks >= 3).any() and float((final >= 3)[ranks >= 3].mean()) < urgent_v4:
+            break
+        high_confident = round(float(c), 2)
+    stats["high_confident"] = high_confident
+    stats["oof_decision"] = _figures(_final(unit_ranks(level_p, level_t, high_confident)))
+    stats["oof_decision_v4_rule"] = _figures(final_v4)
     cat_w = np.zeros((dims, len(cat_names)))
     cat_b = np.zeros(len(cat_names))
     cat_t = np.ones(len(cat_names))
@@ -397,6 +451,7 @@ def train(
         ex_vectors=vectors.astype(np.float32),
         ex_meta=[(e.id, e.text, e.severity, e.categories) for e in examples],
         stats=stats,
+        high_confident=high_confident,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -13,7 +14,8 @@ from bot.safety.assessment import SEVERITIES, Assessment, RuleHit, rank
 from bot.safety.combined import CombinedDetector, combine
 from bot.safety.detector import DEFAULT_LEXICON
 from bot.safety.examples import DEFAULT_EXAMPLES, ExamplesError, load_examples
-from bot.safety.semantic import ensure_semantic_model, fingerprint
+from bot.safety.normalize import normalize
+from bot.safety.semantic import MODERATE_CONFIDENT, embed, ensure_semantic_model, fingerprint, unit_ranks
 from bot.safety.sentences import assessment_units, split_sentences
 from bot.safety.service import default_detector, rules_detector
 
@@ -173,3 +175,36 @@ def test_a_near_identical_labelled_example_holds_the_layer_at_its_label_never_be
     # Not near-identical, or a sentence of a longer entry: the classifier's view stands.
     assert combine(Assessment(), {**semantic, "close_to": [{**twin, "similarity": 0.8}]}).severity == "high"
     assert combine(Assessment(), {**semantic, "whole": False}).severity == "high"
+
+
+def test_a_unit_takes_the_highest_step_it_passes_and_needs_confidence_to_alert_alone():
+    t = np.array([0.4, 0.5, 0.35, 0.45])
+    # Sure of high and critical, unsure of moderate (round 4's "my sister ... taken an
+    # overdose"): high, not dropped to low as a strict ordinal chain did.
+    sure = [0.5, 0.45, 0.7, 0.7]
+    # Past the moderate operating point but not confident: noted (low), no alert.
+    unsure_moderate = [0.9, MODERATE_CONFIDENT - 0.05, 0.2, 0.1]
+    confident_moderate = [0.9, MODERATE_CONFIDENT + 0.05, 0.2, 0.1]
+    # Past the high operating point, below the confidence `high` needs: moderate if confident.
+    unsure_high = [0.95, 0.9, 0.5, 0.1]
+    nothing = [0.1, 0.1, 0.1, 0.1]
+    p = np.array([sure, unsure_moderate, confident_moderate, unsure_high, nothing])
+    assert unit_ranks(p, t, 0.6).tolist() == [4, 1, 2, 2, 0]
+    assert unit_ranks(p, t, 0.0).tolist() == [4, 1, 2, 3, 0]
+
+
+def test_embedding_a_unit_beside_a_long_entry_gives_the_same_vector_as_alone():
+    long = "I noticed the light on the water and felt calm today. " * 80
+    short = ["nobody would miss me", "ok"]
+    together = embed([long, *short])
+    for i, text in enumerate([long, *short]):
+        assert np.array_equal(together[i], embed([text])[0])
+
+
+def test_normalising_twice_with_the_same_words_gives_the_same_text():
+    words = {"kms": "kill myself", "unalive": "kill"}
+    first = normalize("gonna kms 🔪 tbh", emoji={"🔪": "knife"}, words=words)
+    again = normalize("gonna kms 🔪 tbh", emoji={"🔪": "knife"}, words=dict(words))
+    assert first == again
+    assert first.text == "gonna kill myself  knife  tbh"
+    assert normalize("unalive", emoji={}, words={"unalive": "end"}).text == "end"
