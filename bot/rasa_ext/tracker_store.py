@@ -129,10 +129,9 @@ class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
                 )
             ).one()
             stored: _Stored | None = getattr(tracker, _MARK, None)
-            if stored is None or stored.last_seq != last_seq:
-                # A tracker we did not load (a new one, or one Rasa built itself), or the
-                # conversation moved on elsewhere: count what the current session holds, as
-                # Rasa's own SQL store does.
+            if stored is None:
+                # A tracker we did not load (a new one, or one Rasa built itself): count what
+                # the current session holds, as Rasa's own SQL store does.
                 session_no = session_no or 0
                 count = s.execute(
                     select(func.count(RasaEvent.id)).where(
@@ -140,6 +139,11 @@ class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
                     )
                 ).scalar_one()
                 stored = _Stored(count, -1 if last_seq is None else last_seq, session_no)
+            elif stored.last_seq != last_seq:
+                # Someone else appended since this tracker was loaded (Rasa's lock store should
+                # prevent it): keep both, this tracker's new events after theirs.
+                logger.warning("conversation %s changed while a message was handled", sender_id)
+                stored = _Stored(stored.count, -1 if last_seq is None else last_seq, session_no or 0)
             seq, session = stored.last_seq, stored.session_no
             for event in events[stored.count :]:
                 data = event.as_dict()
