@@ -38,6 +38,9 @@ def rasa_main() -> None:
 
 def actions_main() -> None:
     """`python -m bot.rasa_ext.serve actions`: the Rasa SDK action server on loopback."""
+    from bot.runtime import block_tensorflow
+
+    block_tensorflow()  # before the actions (and spaCy) are imported
     from rasa_sdk import utils
     from rasa_sdk.endpoint import run
 
