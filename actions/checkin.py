@@ -342,7 +342,11 @@ class ActionReviewEntries(Action):
         if patient is None:
             return not_enrolled(dispatcher)
         answers = await call(
-            runtime.store().list_answers, patient.ref, actor=f"patient:{patient.ref}", origin="chat"
+            runtime.store().list_answers,
+            patient.ref,
+            actor=f"patient:{patient.ref}",
+            origin="chat",
+            last_checkins=REVIEW_CHECKINS,  # decrypt only what is shown
         )
         if not answers:
             dispatcher.utter_message(response="utter_no_entries_yet")
