@@ -15,6 +15,9 @@ def rasa_main() -> None:
     """`python -m bot.rasa_ext.serve rasa`: Rasa with the HTTP API enabled and token-protected."""
     from rasa.__main__ import main
 
+    from bot.rasa_ext import speedups
+
+    speedups.apply()
     env = os.environ
     sys.argv = [
         "rasa",
