@@ -23,6 +23,7 @@ lint: install
 
 bench: install
 	@.venv/bin/python -m bot.bench
+	@.venv/bin/python -m bot.bench_compare
 
 clean:
 	rm -rf build models .rasa .pytest_cache .ruff_cache
