@@ -27,7 +27,7 @@ from typing import Any
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SerializedTrackerAsText, TrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import SessionStarted
+from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy import func, select
@@ -110,6 +110,19 @@ class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
         tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
         setattr(tracker, _MARK, _Stored(len(rows), rows[-1][0], rows[-1][1]))
         return tracker
+
+    def recent_messages(self, sender_id: str, limit: int) -> list[Event]:
+        """The last `limit` user and bot events of the conversation, across sessions, oldest
+        first: what the web chat shows on reload, without loading the whole history."""
+        with self.sessionmaker() as s:
+            rows = s.execute(
+                select(RasaEvent.data)
+                .where(RasaEvent.sender_id == sender_id, RasaEvent.type_name.in_(("user", "bot")))
+                .order_by(RasaEvent.seq.desc())
+                .limit(limit)
+            ).scalars()
+            datas = list(rows)
+        return [Event.from_parameters(json.loads(self._open(sender_id, d))) for d in reversed(datas)]
 
     def _open(self, sender_id: str, data: str | None) -> str:
         if not data or not data.startswith(PREFIX):

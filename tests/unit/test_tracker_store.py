@@ -104,6 +104,10 @@ def test_each_event_is_one_encrypted_row_and_only_the_current_session_loads(
         "slept fine, second session",
     ]
 
+    # The web chat's history on reload reaches across sessions, newest messages only.
+    recent = ts.recent_messages(ref, 2)
+    assert [e.text for e in recent] == ["How did you sleep?", "slept fine, second session"]
+
     # The transcript reads every session through the store, not through Rasa.
     with store._factory() as s:
         texts = [event.get("text") for _e, event in store._messages(s, ref)]
