@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +58,8 @@ class _Stored:
 
 
 class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
+    CACHE_SIZE = 256  # conversations whose last saved tracker is kept in memory
+
     def __init__(
         self,
         domain: Domain | None = None,
@@ -73,6 +76,7 @@ class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
         except (ImportError, AttributeError) as exc:
             raise TrackerStoreError(f"Encrypted tracker store could not start: {exc}") from exc
         TrackerStore.__init__(self, domain, event_broker, **kwargs)
+        self._cache: OrderedDict[str, DialogueStateTracker] = OrderedDict()
 
     # ------------------------------------------------------------------ reads
     async def keys(self) -> Iterable[str]:
@@ -85,8 +89,33 @@ class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
             return found.first() is not None
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
-        """The current session only: what Rasa needs to answer the next message."""
-        return self._load(sender_id, all_sessions=False)
+        """The current session only: what Rasa needs to answer the next message.
+
+        The tracker Rasa saved last is kept in memory (a few hundred conversations) and given
+        back while the database shows nobody appended since and the tracker holds exactly what
+        was saved, so a message in a busy conversation decrypts and replays nothing."""
+        cached = self._cache.get(sender_id)
+        if cached is not None:
+            stored: _Stored = getattr(cached, _MARK)
+            if len(cached.events) == stored.count:
+                with self.sessionmaker() as s:
+                    last_seq = s.execute(
+                        select(func.max(RasaEvent.seq)).where(RasaEvent.sender_id == sender_id)
+                    ).scalar_one()
+                if last_seq == stored.last_seq:
+                    self._cache.move_to_end(sender_id)
+                    return cached
+            del self._cache[sender_id]  # changed elsewhere, or a turn failed before saving
+        tracker = self._load(sender_id, all_sessions=False)
+        if tracker is not None:
+            self._remember(sender_id, tracker)
+        return tracker
+
+    def _remember(self, sender_id: str, tracker: DialogueStateTracker) -> None:
+        self._cache[sender_id] = tracker
+        self._cache.move_to_end(sender_id)
+        while len(self._cache) > self.CACHE_SIZE:
+            self._cache.popitem(last=False)
 
     async def retrieve_full_tracker(self, conversation_id: str) -> DialogueStateTracker | None:
         return self._load(conversation_id, all_sessions=True)
@@ -142,6 +171,8 @@ class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
                 )
             ).one()
             stored: _Stored | None = getattr(tracker, _MARK, None)
+            # Worth keeping in memory: the tracker we handed out, or a brand-new conversation.
+            keep = self._cache.get(sender_id) is tracker or (stored is None and last_seq is None)
             if stored is None:
                 # A tracker we did not load (a new one, or one Rasa built itself): count what
                 # the current session holds, as Rasa's own SQL store does.
@@ -156,6 +187,7 @@ class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
                 # Someone else appended since this tracker was loaded (Rasa's lock store should
                 # prevent it): keep both, this tracker's new events after theirs.
                 logger.warning("conversation %s changed while a message was handled", sender_id)
+                keep = False  # this tracker lacks the other writer's events
                 stored = _Stored(stored.count, -1 if last_seq is None else last_seq, session_no or 0)
             seq, session = stored.last_seq, stored.session_no
             for event in events[stored.count :]:
@@ -177,3 +209,9 @@ class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
                 )
             s.commit()
         setattr(tracker, _MARK, _Stored(len(events), seq, session))
+        if session != stored.session_no:
+            keep = False  # a session began in this tracker: the next load reads only that session
+        if keep:
+            self._remember(sender_id, tracker)
+        else:
+            self._cache.pop(sender_id, None)

@@ -127,16 +127,20 @@ def test_each_event_is_one_encrypted_row_and_only_the_current_session_loads(
 
 def test_a_second_writer_cannot_interleave_a_conversation(store, clinic, domain):
     ref = clinic[2]
-    ts = EncryptedSQLTrackerStore(domain, store=store)
+    ts, replica = EncryptedSQLTrackerStore(domain, store=store), EncryptedSQLTrackerStore(domain, store=store)
     a = DialogueStateTracker(ref, domain.slots)
     a.update(ActionExecuted("action_listen"))
     run(ts.save(a))
-    b, c = run(ts.retrieve(ref)), run(ts.retrieve(ref))
+    b, c = run(ts.retrieve(ref)), run(replica.retrieve(ref))
     b.update(UserUttered("from b"))
     run(ts.save(b))
     c.update(UserUttered("from c"))
     run(ts.save(c))  # c's view is stale: its new event is appended after b's, never over it
     full = run(ts.retrieve_full_tracker(ref))
+    assert [e.text for e in run(ts.retrieve(ref)).events if isinstance(e, UserUttered)] == [
+        "from b",
+        "from c",
+    ]
     with store._factory() as s:
         seqs = list(
             s.execute(
@@ -180,3 +184,41 @@ def test_migration_numbers_existing_conversations_without_loss(store, clinic, do
     assert [e.text for e in run(ts.retrieve("not-a-patient")).events if isinstance(e, UserUttered)] == [
         "hello from elsewhere"
     ]
+
+
+def test_the_last_saved_tracker_is_reused_only_while_it_is_what_the_database_holds(store, clinic, domain):
+    ref = clinic[2]
+    ts, replica = EncryptedSQLTrackerStore(domain, store=store), EncryptedSQLTrackerStore(domain, store=store)
+    tracker = DialogueStateTracker(ref, domain.slots)
+    for e in first_session(1000.0):
+        tracker.update(e)
+    run(ts.save(tracker))
+    tracker = run(ts.retrieve(ref))  # as Rasa does for the next message
+    tracker.update(UserUttered("a second message", timestamp=1010.0))
+    run(ts.save(tracker))
+
+    decrypted = []
+    original = store.decrypt_conversation
+
+    def counting(sender_id, token):  # type: ignore[no-untyped-def]
+        decrypted.append(token)
+        return original(sender_id, token)
+
+    store.decrypt_conversation = counting
+    again = run(ts.retrieve(ref))
+    assert again is tracker and decrypted == []  # nothing decrypted, nothing replayed
+
+    # A turn that failed before saving leaves unsaved events: they are not served again.
+    again.update(UserUttered("never saved"))
+    reloaded = run(ts.retrieve(ref))
+    assert reloaded is not again and "never saved" not in [getattr(e, "text", None) for e in reloaded.events]
+    assert (
+        len(decrypted) == 10
+    )  # the session (9 events from session_started on) and the second message
+
+    # Another replica appends: this one reloads and sees it.
+    other = run(replica.retrieve(ref))
+    other.update(UserUttered("from the other replica"))
+    run(replica.save(other))
+    seen = run(ts.retrieve(ref))
+    assert seen is not reloaded and seen.latest_message.text == "from the other replica"
