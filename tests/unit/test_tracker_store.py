@@ -212,9 +212,7 @@ def test_the_last_saved_tracker_is_reused_only_while_it_is_what_the_database_hol
     again.update(UserUttered("never saved"))
     reloaded = run(ts.retrieve(ref))
     assert reloaded is not again and "never saved" not in [getattr(e, "text", None) for e in reloaded.events]
-    assert (
-        len(decrypted) == 10
-    )  # the session (9 events from session_started on) and the second message
+    assert len(decrypted) == 10  # the session (9 events from session_started on) and the second message
 
     # Another replica appends: this one reloads and sees it.
     other = run(replica.retrieve(ref))
