@@ -279,7 +279,10 @@ def long_conversation(
 
 
 def age_session(store, seconds: float) -> Callable[[str], None]:  # type: ignore[no-untyped-def]
-    """Move a conversation's current session back in time, as if the patient went quiet."""
+    """Move a conversation's current session back in time, as if the patient went quiet.
+
+    The rows are also renumbered past their old seq (order kept), so that a Rasa server holding
+    the conversation in memory sees the change, as it would see a new event."""
     from sqlalchemy import func, select
 
     from bot.store.models import RasaEvent
@@ -289,13 +292,22 @@ def age_session(store, seconds: float) -> Callable[[str], None]:  # type: ignore
             current = s.execute(
                 select(func.max(RasaEvent.session_no)).where(RasaEvent.sender_id == ref)
             ).scalar_one()
-            for row in s.execute(
-                select(RasaEvent).where(RasaEvent.sender_id == ref, RasaEvent.session_no == current)
-            ).scalars():
+            rows = (
+                s.execute(
+                    select(RasaEvent)
+                    .where(RasaEvent.sender_id == ref, RasaEvent.session_no == current)
+                    .order_by(RasaEvent.seq.desc())
+                )
+                .scalars()
+                .all()
+            )
+            for row in rows:  # newest first, so that no two rows ever share a seq
                 event = json.loads(store.decrypt_conversation(ref, row.data.removeprefix("enc1:")))
                 event["timestamp"] -= seconds
                 row.timestamp = event["timestamp"]
                 row.data = "enc1:" + store.encrypt_conversation(ref, json.dumps(event))
+                row.seq += len(rows)
+                s.flush()
             s.commit()
 
     return age

@@ -4,11 +4,10 @@ transcript still shows every session."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from bot.bench_compare import age_session
 from bot.demo import DEMO_THERAPIST_EMAIL
 from bot.store.models import RasaEvent
 
@@ -19,18 +18,7 @@ SILENCE = 7 * 3600  # longer than domain.yml's session_expiration_time (6 h)
 
 def _age_current_session(store, ref: str, seconds: float) -> None:
     """Move the current session's events back in time, as if the patient went quiet."""
-    with store._factory() as s:
-        current = s.execute(
-            select(func.max(RasaEvent.session_no)).where(RasaEvent.sender_id == ref)
-        ).scalar_one()
-        for row in s.execute(
-            select(RasaEvent).where(RasaEvent.sender_id == ref, RasaEvent.session_no == current)
-        ).scalars():
-            event = json.loads(store.decrypt_conversation(ref, row.data.removeprefix("enc1:")))
-            event["timestamp"] -= seconds
-            row.timestamp = event["timestamp"]
-            row.data = "enc1:" + store.encrypt_conversation(ref, json.dumps(event))
-        s.commit()
+    age_session(store, seconds)(ref)
 
 
 def _sessions(store, ref: str) -> list[int]:
