@@ -6,12 +6,13 @@ channel, the way `interlude chat` talks to it. Blocks alternate (stock, Interlud
 so that a busy machine weighs on both alike. Everything is on loopback and every loop is
 bounded. Figures are printed against the targets of issue 18, never asserted.
 
-    python -m bot.bench_compare [--rounds N] [--messages N] [--long N]
+    python -m bot.bench_compare [--rounds N] [--messages N] [--long N] [--postgres [ADMIN_URL]]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -23,7 +24,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -36,6 +37,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 # What each bot is sent: a short exchange each understands, repeated.
+DAY = 10  # messages a patient sends per day in the long conversation
 STOCK_SCRIPT = ["hello", "I am sad", "yes", "great", "bye"]
 INTERLUDE_SCRIPT = ["hi", "check in", "6", "3", "7", "a quiet day, some walking"]
 
@@ -231,12 +233,13 @@ def start_stock(folder: Path, console: Path) -> tuple[subprocess.Popen, Target]:
     )
 
 
-def start_interlude(data: Path, console: Path):  # type: ignore[no-untyped-def]
+def start_interlude(data: Path, console: Path, database_url: str | None = None):  # type: ignore[no-untyped-def]
     from bot.demo import DEMO_CLINIC_SLUG, DEMO_THERAPIST_EMAIL
     from bot.store.api import Store
     from tests.integration.stack import start_stack  # dev tooling: reuses the test harness
 
-    stack = start_stack(data, console)
+    extra = {"INTERLUDE_DATABASE_URL": database_url} if database_url else {}
+    stack = start_stack(data, console, **extra)
     store = Store.open(stack.settings.database_url, data, environ={})
     clinic = store.ensure_clinic(DEMO_CLINIC_SLUG, "Demo Clinic (synthetic data)")
     staff = store.staff_id_by_email(DEMO_THERAPIST_EMAIL)
@@ -314,9 +317,9 @@ def age_session(store, seconds: float) -> Callable[[str], None]:  # type: ignore
 
 
 # ---------------------------------------------------------------------------------- the table
-def print_table(stock: Target, ours: Target, long_figures: dict[str, dict[int, float]], mem: dict) -> None:
+def print_table(stock: Target, ours: Target, long_figures: dict[str, tuple], mem: dict) -> None:
     def row(name: str, a: str, b: str, ratio: str = "") -> None:
-        print(f"{name:<34} {a:>22} {b:>22} {ratio:>10}")
+        print(f"{name:<44} {a:>16} {b:>16} {ratio:>14}")
 
     print()
     row("", stock.label, ours.label, "ratio")
@@ -337,15 +340,12 @@ def print_table(stock: Target, ours: Target, long_figures: dict[str, dict[int, f
         a = f"{s_mem[name]:.0f} MB" if name in s_mem else "-"
         b = f"{o_mem[name]:.0f} MB" if name in o_mem else "-"
         row(f"  memory, {name}", a, b)
-    for label, figures in long_figures.items():
-        first, last = sorted(figures)
-        row(f"{label}: message {first}", "", f"{figures[first]:.0f} ms")
-        row(
-            f"{label}: message {last}",
-            "",
-            f"{figures[last]:.0f} ms",
-            f"x{figures[last] / figures[first]:.2f}",
-        )
+    for label, (theirs, mine) in long_figures.items():
+        first, last = sorted(mine)
+        for n in (first, last):
+            a = f"{theirs[n]:.0f} ms" if theirs else "-"
+            ratio = f"x{mine[last] / mine[first]:.2f} of 10th" if n == last else ""
+            row(f"{label}: message {n}", a, f"{mine[n]:.0f} ms", ratio)
     print()
     print(
         "targets (issue 18): p95 at c=1 and c=8 <= x1.5 of stock, throughput >= x0.7; "
@@ -359,7 +359,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
     parser.add_argument("--messages", type=int, default=30, help="messages per user per block")
     parser.add_argument("--long", type=int, default=500, help="length of the long conversation")
+    parser.add_argument(
+        "--postgres",
+        metavar="ADMIN_URL",
+        nargs="?",
+        const="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="run Interlude on a scratch PostgreSQL database made (and dropped) through ADMIN_URL",
+    )
     args = parser.parse_args(argv)
+    if args.postgres:
+        with scratch_postgres(args.postgres) as url:
+            return run(args, url)
+    return run(args, None)
+
+
+@contextlib.contextmanager
+def scratch_postgres(admin_url: str) -> Iterator[str]:
+    import secrets
+
+    import psycopg2
+
+    name = "interlude_bench_" + secrets.token_hex(4)
+    admin = psycopg2.connect(admin_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with admin.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.close()
+
+
+def run(args: argparse.Namespace, database_url: str | None) -> int:
+    print(f"Interlude's database: {'PostgreSQL' if database_url else 'SQLite'}", flush=True)
 
     folder = ensure_stock_bot()
     with tempfile.TemporaryDirectory() as tmp:
@@ -368,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         stock_proc, stock = start_stock(folder, Path(tmp) / "stock.log")
         stack = store = None
         try:
-            stack, store, ours = start_interlude(data, Path(tmp) / "interlude.log")
+            stack, store, ours = start_interlude(data, Path(tmp) / "interlude.log", database_url)
             for t in (stock, ours):  # warm up: first messages load lazily
                 run_block(t, 1, 6)
                 t.latencies.clear(), t.rates.clear(), t.cpu_ms.clear(), t.rasa_cpu_ms.clear()
@@ -380,10 +415,14 @@ def main(argv: list[str] | None = None) -> int:
                         run_block(t, c, args.messages if c == 1 else max(5, args.messages // 3))
                 print(f"round {r + 1}/{args.rounds} done", flush=True)
             long_figures = {
-                f"one patient, a session a day ({10} msgs/day)": long_conversation(
-                    ours, args.long, 10, age_session(store, 7 * 3600)
+                f"a session a day ({DAY} msgs/day)": (
+                    None,
+                    long_conversation(ours, args.long, DAY, age_session(store, 7 * 3600)),
                 ),
-                "one patient, one session": long_conversation(ours, min(args.long, 150), 0, None),
+                "one session": (
+                    long_conversation(stock, min(args.long, 150), 0, None),
+                    long_conversation(ours, min(args.long, 150), 0, None),
+                ),
             }
             print_table(stock, ours, long_figures, mem)
         finally:
