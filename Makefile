@@ -23,6 +23,8 @@ lint: install
 
 bench: install
 	@.venv/bin/python -m bot.bench
+	@.venv/bin/python -m bot.bench_compare
+	@.venv/bin/python -m bot.bench_compare --postgres
 
 clean:
 	rm -rf build models .rasa .pytest_cache .ruff_cache

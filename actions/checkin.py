@@ -466,7 +466,11 @@ async def show_entries(dispatcher: CollectingDispatcher, tracker: Tracker) -> No
         not_enrolled(dispatcher)
         return
     answers = await call(
-        runtime.store().list_answers, patient.ref, actor=f"patient:{patient.ref}", origin="chat"
+        runtime.store().list_answers,
+        patient.ref,
+        actor=f"patient:{patient.ref}",
+        origin="chat",
+        last_checkins=REVIEW_CHECKINS,  # decrypt only what is shown
     )
     if not answers:
         dispatcher.utter_message(response="utter_no_entries_yet")

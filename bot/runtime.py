@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 
 from bot.config import Settings, load_settings
@@ -43,3 +44,10 @@ def alert_source() -> AlertConfigSource:
 def alert_config() -> AlertConfig:
     """The current alerts.yml (read again after the portal's admin page changes it)."""
     return alert_source().current()
+
+
+def block_tensorflow() -> None:
+    """For processes that never train or run DIET/TED (the action server, the web app, the
+    workers): spaCy's thinc imports TensorFlow just to probe for it when it is installed, which
+    costs the action server about 550 MB. With this the probe fails fast, as thinc expects."""
+    sys.modules.setdefault("tensorflow", None)  # type: ignore[arg-type]

@@ -117,6 +117,10 @@ def ensure_model(
         "--augmentation",
         "0",
     ]
+    if force:
+        # Without it Rasa restores every component from its own cache (.rasa/cache) and the
+        # "retrained" model is the old one.
+        cmd.append("--force")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
     log_path = models_dir / f"{name}.train.log"
     with open(log_path, "w", encoding="utf-8") as out:

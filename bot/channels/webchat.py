@@ -233,6 +233,12 @@ class WebChatInput(InputChannel):
         agent = getattr(getattr(self._app, "ctx", None), "agent", None)
         if agent is None or agent.tracker_store is None:
             return []
+        # Across Rasa sessions (a session ends after hours of silence), newest messages only.
+        store = agent.tracker_store
+        while hasattr(store, "_tracker_store"):  # Rasa wraps ours (FailSafe, Awaitable)
+            store = store._tracker_store
+        if hasattr(store, "recent_messages"):
+            return history_items(await asyncio.to_thread(store.recent_messages, ref, 4 * HISTORY_LIMIT))
         tracker = await agent.tracker_store.retrieve(ref)
         return history_items(list(tracker.events)) if tracker is not None else []
 

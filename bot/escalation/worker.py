@@ -157,6 +157,8 @@ class Worker:
 
 def main() -> int:
     from bot import runtime
+
+    runtime.block_tensorflow()
     from bot.escalation.senders import build_senders
     from bot.pending_flags import store_writer
 

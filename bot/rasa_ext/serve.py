@@ -18,6 +18,9 @@ def rasa_main() -> None:
     from bot.rasa_ext import offloop
 
     offloop.install()  # long messages never stall other patients (see the module)
+    from bot.rasa_ext import speedups
+
+    speedups.apply()
     env = os.environ
     sys.argv = [
         "rasa",
@@ -41,6 +44,9 @@ def rasa_main() -> None:
 
 def actions_main() -> None:
     """`python -m bot.rasa_ext.serve actions`: the Rasa SDK action server on loopback."""
+    from bot.runtime import block_tensorflow
+
+    block_tensorflow()  # before the actions (and spaCy) are imported
     from rasa_sdk import utils
     from rasa_sdk.endpoint import run
 

@@ -142,6 +142,8 @@ class Scheduler:
 
 def main() -> int:
     from bot import runtime
+
+    runtime.block_tensorflow()
     from bot.handoff import RasaApi
     from bot.schedule.plan import default_plan
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, or_, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -828,16 +828,41 @@ class Store(
             self._audit(s, actor, "read.instruments", patient_id=p.id, origin=origin)
             return out
 
-    def list_answers(self, ref: str, *, actor: str, origin: str) -> list[AnswerView]:
-        """All of a patient's journal answers, oldest first (audited read)."""
+    def list_answers(
+        self, ref: str, *, actor: str, origin: str, last_checkins: int | None = None
+    ) -> list[AnswerView]:
+        """A patient's journal answers, oldest first (audited read): all of them, or only those
+        of the `last_checkins` most recent check-ins (answers without a check-in count as one),
+        so that showing five check-ins decrypts five check-ins, not the patient's whole history."""
         with transaction(self._factory) as s:
             p = self._patient(s, ref)
-            rows = s.execute(
+            query = (
                 select(JournalAnswer, CheckIn.prompt_set)
                 .outerjoin(CheckIn, CheckIn.id == JournalAnswer.checkin_id)
                 .where(JournalAnswer.patient_id == p.id)
                 .order_by(JournalAnswer.created_at, JournalAnswer.id)
-            ).all()
+            )
+            if last_checkins is not None:
+                groups = (
+                    s.execute(
+                        select(JournalAnswer.checkin_id)
+                        .where(JournalAnswer.patient_id == p.id)
+                        .group_by(JournalAnswer.checkin_id)
+                        .order_by(
+                            func.min(JournalAnswer.created_at).desc(), func.min(JournalAnswer.id).desc()
+                        )
+                        .limit(max(0, last_checkins))
+                    )
+                    .scalars()
+                    .all()
+                )
+                ids = [g for g in groups if g is not None]
+                query = query.where(
+                    or_(JournalAnswer.checkin_id.in_(ids), JournalAnswer.checkin_id.is_(None))
+                    if None in groups
+                    else JournalAnswer.checkin_id.in_(ids)
+                )
+            rows = s.execute(query).all()
             self._audit(s, actor, "read.journal", patient_id=p.id, origin=origin, detail={"count": len(rows)})
             return [
                 AnswerView(

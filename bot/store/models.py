@@ -15,6 +15,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -357,13 +358,20 @@ class ScheduledCheckin(Base):
 
 
 class RasaEvent(Base):
-    """Rasa's tracker-store table, mirrored here so that Alembic owns every table.
+    """Rasa's conversation events, one encrypted row each (bot.rasa_ext.tracker_store).
 
-    Columns match rasa.core.tracker_store.SQLTrackerStore.SQLEvent (a test checks this);
-    `data` holds ciphertext written by bot.rasa_ext.tracker_store.EncryptedSQLTrackerStore.
+    Rasa's SQLTrackerStore columns (a test checks they are all here) plus two of ours:
+    `seq`, the event's position in the whole conversation (unique per sender, so two writers
+    can never interleave one conversation), and `session_no`, the Rasa session it belongs to
+    (each `session_started` event opens the next), so that a message loads only its session.
+    `data` holds ciphertext under the patient's data key.
     """
 
     __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("sender_id", "seq", name="uq_events_sender_seq"),
+        Index("ix_events_sender_session", "sender_id", "session_no"),
+    )
     id = Column(Integer, primary_key=True)
     sender_id = Column(String(255), nullable=False, index=True)
     type_name = Column(String(255), nullable=False)
@@ -371,6 +379,8 @@ class RasaEvent(Base):
     intent_name = Column(String(255))
     action_name = Column(String(255))
     data = Column(Text)
+    seq = Column(Integer, nullable=False)
+    session_no = Column(Integer, nullable=False)
 
 
 class PortalSession(Base):

@@ -169,7 +169,10 @@ def test_events_table_mirrors_rasas_tracker_store():
     def shape(table):
         return {c.name: (type(c.type).__name__, c.nullable, c.primary_key) for c in table.columns}
 
-    assert shape(RasaEvent.__table__) == shape(SQLTrackerStore.SQLEvent.__table__)
+    # Rasa's columns, unchanged, plus our conversation order and session number.
+    ours, rasas = shape(RasaEvent.__table__), shape(SQLTrackerStore.SQLEvent.__table__)
+    assert {k: v for k, v in ours.items() if k in rasas} == rasas
+    assert set(ours) - set(rasas) == {"seq", "session_no"}
 
 
 def test_conversation_encryption_uses_the_patients_key(store, clinic):
