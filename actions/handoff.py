@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.screener import stop_for_handoff
@@ -35,8 +35,12 @@ class ActionHandoffStarted(Action):
         dispatcher.utter_message(
             response="utter_handoff_started", clinician=clinician, metadata={"handoff": "started"}
         )
-        # The clinician leads: a screener in progress stops here.
-        return [SlotSet("handoff_active", True), *await stop_for_handoff(tracker)]
+        # The clinician leads: a screener in progress stops here, and a check-in in progress
+        # waits with its answers kept (as after "not now"; "check in" resumes it later).
+        paused = []
+        if (tracker.active_loop or {}).get("name"):
+            paused = [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet("loop_exit", None)]
+        return [SlotSet("handoff_active", True), *paused, *await stop_for_handoff(tracker)]
 
 
 class ActionRelayClinicianMessage(Action):

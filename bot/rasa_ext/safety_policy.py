@@ -52,6 +52,16 @@ def is_external(message: UserUttered) -> bool:
     return bool((message.metadata or {}).get(IS_EXTERNAL)) and intent.startswith("EXTERNAL_")
 
 
+#: Sent by Interlude itself during a clinician handoff (bot/handoff.py). They go to their
+#: actions whatever else is going on: an active check-in form would otherwise read them as the
+#: patient's answer and the clinician's words would never be delivered.
+HANDOFF_ACTIONS = {
+    "EXTERNAL_handoff_started": "action_handoff_started",
+    "EXTERNAL_clinician_message": "action_relay_clinician_message",
+    "EXTERNAL_handoff_ended": "action_handoff_ended",
+}
+
+
 def bot_spoke_since_user(tracker: DialogueStateTracker) -> bool:
     """Whether any bot message followed the latest user message."""
     for event in reversed(tracker.events):
@@ -147,7 +157,14 @@ class SafetyPolicy(Policy):
         if tracker.latest_action_name == unavailable:
             return self._predict(ACTION_LISTEN_NAME, domain)
 
+        if tracker.latest_action_name in HANDOFF_ACTIONS.values():
+            return self._predict(ACTION_LISTEN_NAME, domain)
+
         message = pending_user_message(tracker)
+        if message is not None and is_external(message):
+            handoff = HANDOFF_ACTIONS.get((message.intent or {}).get("name") or "")
+            if handoff is not None:
+                return self._predict(handoff, domain)
         if message is None or message.text is None or is_external(message):
             return self._prediction(self._default_predictions(domain))
 

@@ -57,3 +57,38 @@ def test_handoff_relays_the_clinician_and_silences_the_bot(stack, stack_store, n
     assert ["handoff.start", "handoff.message", "handoff.end"] == [
         a for a in actions if a.startswith("handoff.")
     ]
+
+
+def test_a_handoff_mid_check_in_reaches_the_patient_and_keeps_the_check_in(stack, stack_store, new_patient):
+    """Found by a fresh-eyes trial: taking over while a check-in was open lost the clinician's
+    message (the form read it as the patient's answer) and stored 'EXTERNAL: ...' as answers."""
+    ref = new_patient()
+    staff = stack_store.staff_id_by_email(DEMO_THERAPIST_EMAIL)
+    service = HandoffService(stack_store, RasaApi(stack.settings.rasa_url, stack.settings.api_token))
+    client = stack.client(ref)
+    client.send("hi")
+    reply = texts(client.send("honestly everyone would be better off without me"))  # opens a flag
+    if "Are you safe right now?" in reply:
+        reply = texts(client.send("yes, I'm safe"))
+    client.send("I'd rather not say")  # declines the screener that follows
+    assert "How is your mood today" in texts(client.send("check in"))
+    assert "how anxious" in texts(client.send("7"))
+
+    service.start(ref, staff, origin="portal")
+    assert "Dr. Demo Therapist from your care team has joined" in texts(client.fetch_outbox())
+    service.say(ref, staff, "Hi, it's Dr. Demo. How are you right now?", origin="portal")
+    assert texts(client.fetch_outbox()) == "Dr. Demo Therapist: Hi, it's Dr. Demo. How are you right now?"
+    assert client.send("thanks, a rough night but ok") == []  # the bot is silent: no hint, no answer
+    service.end(ref, staff, origin="portal")
+    assert "handed the conversation back" in texts(client.fetch_outbox())
+
+    # The check-in waited with its answer kept, and resumes at the question it was on.
+    assert "how anxious" in texts(client.send("check in"))
+    client.send("3")
+    client.send("7")
+    client.send("a quiet day")
+    answers = {a.prompt_key: a for a in stack_store.list_answers(ref, actor="test", origin="test")}
+    assert answers["mood"].value == 7 and answers["anxiety"].value == 3
+    assert answers["note"].text == "a quiet day"
+    stored = " ".join(a.text or "" for a in answers.values())
+    assert "EXTERNAL" not in stored and "rough night" not in stored
