@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.chat import ChatError
+
 pytestmark = pytest.mark.integration
 
 ENTRY = "The ocean image from the session keeps coming back; it feels like permission to rest."
@@ -122,7 +124,10 @@ def test_a_follow_up_only_when_the_answer_calls_for_it(stack, stack_store, new_p
 def test_empty_emoji_and_very_long_answers(stack, stack_store, new_patient):
     ref = new_patient()
     stack.say(ref, "hi", "check in")
-    assert "How is your mood" in stack.say(ref, "")  # empty: asked again
+    # Empty text is refused by the channel with a clear error (bot/channels/textcheck.py), and
+    # the check-in stays where it was.
+    with pytest.raises(ChatError, match="must contain some text"):
+        stack.say(ref, "")
     assert "didn't catch a number" in stack.say(ref, "🙂")  # emoji only: the hint
     stack.say(ref, "6", "3", "7")
     long_note = "I kept writing. " * 320  # about 5,000 characters

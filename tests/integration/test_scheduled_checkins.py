@@ -8,6 +8,7 @@ quiet hours never get in the way."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,21 +18,25 @@ from tests.integration.test_webchat import ARTIFACTS, send, wait_log
 pytestmark = pytest.mark.integration
 
 
-def midday_zone() -> tuple[str, str]:
-    """An Etc/GMT zone where it is about 12:00 now, and a local time a minute or so ahead."""
-    now = datetime.now(UTC)
-    offset = 12 - now.hour  # hours to add to UTC
-    zone = f"Etc/GMT{-offset:+d}" if offset else "Etc/GMT"  # Etc names invert the sign
-    soon = (now + timedelta(hours=offset, minutes=1)).strftime("%H:%M")
-    return zone, soon
+def midday_zone() -> str:
+    """An Etc/GMT zone where it is about 12:00 now."""
+    offset = 12 - datetime.now(UTC).hour  # hours to add to UTC
+    return f"Etc/GMT{-offset:+d}" if offset else "Etc/GMT"  # Etc names invert the sign
+
+
+def soon_in(zone: str) -> str:
+    """A local time a minute or so ahead in `zone`, taken just before the patient says it (taken
+    earlier, a slow enrollment on a busy machine could put it in the past: tomorrow's check-in)."""
+    return (datetime.now(ZoneInfo(zone)) + timedelta(minutes=1)).strftime("%H:%M")
 
 
 def test_a_daily_checkin_set_in_conversation_arrives_on_telegram(
     stack, stack_store, patient_telegram, enroll
 ):
     tg = patient_telegram
-    zone, soon = midday_zone()
+    zone = midday_zone()
     chat, ref = joined(tg, stack_store, enroll, timezone=zone)
+    soon = soon_in(zone)
     reply = say(tg, chat, f"check in with me every day at {soon}", "I'll check in around")
     assert f"around {soon} your time from now on, every day" in reply
     assert stack_store.checkin_preferences(ref) == (soon, True)
@@ -54,12 +59,13 @@ def test_a_daily_checkin_set_in_conversation_arrives_on_telegram(
 
 
 def test_a_daily_checkin_arrives_in_the_open_widget(stack, stack_store, browser, enroll):
-    zone, soon = midday_zone()
+    zone = midday_zone()
     links = enroll(timezone=zone)
     stack_store.record_consent(links["patient_id"], "test")
     page = browser.new_page()
     page.goto(links["web_chat_url"])
     wait_log(page, "Would you like to do a short check-in")
+    soon = soon_in(zone)
     send(page, f"remind me every day at {soon}")
     wait_log(page, "I'll check in around")
     wait_log(page, "How is your mood today", timeout=150_000)
