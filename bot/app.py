@@ -150,7 +150,10 @@ def alerts_line(settings: Settings) -> str:
     routes = [f"{slug}: {', '.join(c.channels())}" for slug, c in config.clinics.items() if c.channels()]
     if routes:
         return "; ".join(routes)
-    return f"NOT CONFIGURED: flags are only seen via `interlude flags list` (see {config.source})"
+    return (
+        "NOT CONFIGURED: nobody is alerted; flags show on the portal's Today page and in "
+        f"`interlude flags list`. To send alerts, write {config.source} (README: Alerts)"
+    )
 
 
 def telegram_line(settings: Settings, demo: DemoInfo) -> str:

@@ -6,11 +6,13 @@ the web app write to the same file from different processes; PostgreSQL needs no
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -25,9 +27,22 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+def _owner_only_sqlite_file(url: str) -> None:
+    """Create the SQLite file readable by its owner only (0600) before SQLite does (it would use
+    the umask, often world-readable). Its -wal and -shm files take the same mode from it."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.parent.is_dir():
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+        os.chmod(path, 0o600)
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine for `url` with Interlude's connection settings."""
     if url.startswith("sqlite"):
+        _owner_only_sqlite_file(url)
         engine = create_engine(
             url,
             future=True,
