@@ -7,10 +7,11 @@ Found by profiling the Rasa server per message (py-spy, see README "Performance"
 - Every action server reply is validated with `jsonschema.validate`, which first re-checks the
   schema itself (about 11%). The validator is built once; replies are still validated.
 - Every action call serialises the whole session's events for the action server, which reads
-  only the current turn (latest message, slots, active loop, and the events since the last
-  `action_listen`, which rasa_sdk's form validation looks at). Only those events are sent,
-  and the domain only to the action that reads it (endpoints.yml `enable_selective_domain`,
-  domain.yml `send_domain`), serialised once.
+  only the last few turns (latest message, slots, active loop, the events since the last
+  `action_listen` that rasa_sdk's form validation looks at, and the patient's recent messages
+  that risk across turns reads, bot/safety/context.py). Only the last RECENT_TURNS turns are
+  sent, and the domain only to the action that reads it (endpoints.yml
+  `enable_selective_domain`, domain.yml `send_domain`), serialised once.
 
 `apply()` is called by bot/rasa_ext/serve.py before Rasa starts; each patch keeps Rasa's
 behaviour and signature.
@@ -19,6 +20,8 @@ behaviour and signature.
 from __future__ import annotations
 
 from typing import Any
+
+from bot.safety.context import MAX_TURNS
 
 _applied = False
 
@@ -30,7 +33,7 @@ def apply() -> None:
     _applied = True
     _cache_event_types()
     _validate_with_one_validator()
-    _send_the_current_turn_only()
+    _send_recent_turns_only()
 
 
 def _cache_event_types() -> None:
@@ -76,19 +79,27 @@ def _validate_with_one_validator() -> None:
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
 
 
-def current_turn(events: list[Any]) -> list[Any]:
-    """The events from the last `action_listen` on (all of them if there is none)."""
+#: Turns sent to the action server: the current one plus the earlier ones that risk across
+#: turns reads (bot.safety.context.MAX_TURNS), so the cost stays bounded by a constant.
+RECENT_TURNS = MAX_TURNS + 1
+
+
+def recent_turns(events: list[Any], turns: int = RECENT_TURNS) -> list[Any]:
+    """The events from the `turns`-th last `action_listen` on (all of them if there are fewer)."""
     from rasa.shared.core.constants import ACTION_LISTEN_NAME
     from rasa.shared.core.events import ActionExecuted
 
+    seen = 0
     for i in range(len(events) - 1, -1, -1):
         event = events[i]
         if isinstance(event, ActionExecuted) and event.action_name == ACTION_LISTEN_NAME:
-            return events[i:]
+            seen += 1
+            if seen == turns:
+                return events[i:]
     return events
 
 
-def _send_the_current_turn_only() -> None:
+def _send_recent_turns_only() -> None:
     import rasa
     from rasa.core.actions.action import RemoteAction
     from rasa.shared.core.trackers import EventVerbosity
@@ -104,9 +115,9 @@ def _send_the_current_turn_only() -> None:
         return hit[1]
 
     def _action_call_format(self: RemoteAction, tracker: Any, domain: Any) -> dict[str, Any]:
-        # Rasa's payload (rasa/core/actions/action.py), with the current turn's events only.
+        # Rasa's payload (rasa/core/actions/action.py), with the last few turns' events only.
         state = tracker.current_state(EventVerbosity.NONE)
-        state["events"] = [e.as_dict() for e in current_turn(list(tracker.events))]
+        state["events"] = [e.as_dict() for e in recent_turns(list(tracker.events))]
         result = {
             "next_action": self._name,
             "sender_id": tracker.sender_id,

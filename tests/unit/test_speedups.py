@@ -14,6 +14,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.rasa_ext import speedups
+from bot.rasa_ext.speedups import RECENT_TURNS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,7 +41,7 @@ def test_action_replies_are_still_validated():
         action._validate_action_result({"events": "not a list"})
 
 
-def test_the_action_server_gets_the_current_turn_and_the_domain_only_when_asked():
+def test_the_action_server_gets_the_recent_turns_and_the_domain_only_when_asked():
     domain = Domain.load(str(ROOT / "domain.yml"))
     tracker = DialogueStateTracker("p1", domain.slots)
     for i in range(50):
@@ -50,7 +51,10 @@ def test_the_action_server_gets_the_current_turn_and_the_domain_only_when_asked(
     endpoint = EndpointConfig("http://127.0.0.1:1/webhook", enable_selective_domain=True)
     payload = RemoteAction("action_start_checkin", endpoint)._action_call_format(tracker, domain)
     state = payload["tracker"]
-    assert [e["event"] for e in state["events"]] == ["action", "user", "slot"]
+    # The last RECENT_TURNS turns (risk across turns reads the patient's recent messages),
+    # however long the session.
+    assert [e["event"] for e in state["events"]] == ["action", "user", "slot"] * RECENT_TURNS
+    assert next(e["text"] for e in state["events"] if e["event"] == "user") == f"message {50 - RECENT_TURNS}"
     assert state["latest_message"]["text"] == "message 49" and state["slots"]["prompt_index"] == 49.0
     assert "domain" not in payload
     form = RemoteAction("validate_prompt_set_form", endpoint)._action_call_format(tracker, domain)
