@@ -173,9 +173,16 @@ def in_context(
 
 
 def takes_safety_path(risk: Mapping[str, Any], threshold: str) -> bool:
-    """At or above the clinic's threshold; and suicide from low up, which the screener asks
-    about even below the threshold (the detector is unsure there)."""
+    """At or above the clinic's threshold; and suicide from low up when a rule says so (a
+    lexicon rule or risk across turns), which the screener asks about even below the threshold.
+    A `low` from the semantic layer alone is noted for the therapist but does not start the
+    safety path: it marks where the layer is unsure, which on blind rounds included a fifth to a
+    third of ordinary messages (tests/safety/README.md)."""
     severity = str(risk.get("severity") or "none")
     if at_least(severity, threshold):
         return True
-    return at_least(severity, "low") and "suicide" in (risk.get("categories") or [])
+    if not at_least(severity, "low"):
+        return False
+    return any(
+        r.get("category") == "suicide" and r.get("kind") != "semantic" for r in risk.get("rules") or []
+    )

@@ -225,3 +225,20 @@ def test_an_unrecorded_flag_claims_nobody_will_see_it():
     reply = crisis_reply(_risk("suicide", "high"), US, alerted=False, on_call=False, recorded=False)
     assert "portal" not in reply and "alerted" not in reply and "988" in reply
     assert "  " not in reply and "\n\n" not in reply
+
+
+def test_below_the_threshold_only_a_rule_on_suicide_starts_the_safety_path():
+    """The screener is asked for suicide from low up when a rule says so; a semantic-only low
+    (the layer unsure, common on ordinary messages) is noted, not answered with crisis words."""
+    from bot.safety.context import takes_safety_path
+
+    rule = {"rule": "suicide.hopeless", "category": "suicide", "kind": "hopelessness", "severity": "low"}
+    semantic = {"rule": "semantic", "category": "suicide", "kind": "semantic", "severity": "low"}
+    assert takes_safety_path({"severity": "low", "categories": ["suicide"], "rules": [rule]}, "moderate")
+    assert not takes_safety_path({"severity": "low", "categories": ["suicide"], "rules": []}, "moderate")
+    assert not takes_safety_path(
+        {"severity": "low", "categories": ["suicide"], "rules": [semantic]}, "moderate"
+    )
+    assert not takes_safety_path({"severity": "low", "categories": ["medical"], "rules": []}, "moderate")
+    assert takes_safety_path({"severity": "moderate", "categories": ["medical"], "rules": []}, "moderate")
+    assert takes_safety_path({"severity": "low", "categories": [], "rules": []}, "low")
