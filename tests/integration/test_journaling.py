@@ -128,7 +128,7 @@ def test_empty_emoji_and_very_long_answers(stack, stack_store, new_patient):
     # the check-in stays where it was.
     with pytest.raises(ChatError, match="must contain some text"):
         stack.say(ref, "")
-    assert "didn't catch a number" in stack.say(ref, "🙂")  # emoji only: the hint
+    assert "put it in words or a number" in stack.say(ref, "🙂")  # emoji only: a gentle prompt
     stack.say(ref, "6", "3", "7")
     long_note = "I kept writing. " * 320  # about 5,000 characters
     assert "mood 6/10" in stack.say(ref, long_note)
