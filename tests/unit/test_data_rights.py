@@ -27,7 +27,10 @@ def _seed(store, ref):
     engine = store.engine
     with engine.begin() as conn:
         conn.execute(
-            text("INSERT INTO events (sender_id, type_name, timestamp, data) VALUES (:s, 'user', 1.0, :d)"),
+            text(
+                "INSERT INTO events (sender_id, type_name, timestamp, data, seq, session_no)"
+                " VALUES (:s, 'user', 1.0, :d, 1, 0)"
+            ),
             {"s": ref, "d": token},
         )
 
