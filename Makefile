@@ -19,6 +19,7 @@ test:
 
 lint: install
 	@.venv/bin/ruff check bot actions tests && .venv/bin/ruff format --check bot actions tests
+	@.venv/bin/lint-imports --no-cache
 	@.venv/bin/interlude validate
 
 bench: install

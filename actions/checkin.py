@@ -23,12 +23,12 @@ from actions.onboarding import ask_consent
 from actions.reminders import apply_reminder_command
 from actions.safety import safety_path
 from bot import runtime
-from bot.checkins import save_checkin
+from bot.checkins.saving import save_checkin
 from bot.prompts.answers import behaviour_in_prompt, parse_answer, parse_correction
 from bot.prompts.instruments import phq9_item9_severity, score
 from bot.prompts.sets import Prompt, PromptSet, default_catalogue
 from bot.schedule.controls import parse_reminder_command
-from bot.store.api import MAX_TEXT_CHARS
+from bot.store.errors import MAX_TEXT_CHARS
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class ActionStartCheckin(Action):
         if patient is None:
             not_enrolled(dispatcher)
             return [SlotSet("checkin_allowed", False)]
-        if not await call(runtime.store().has_consented, patient.ref):
+        if not await call(runtime.store().patients.has_consented, patient.ref):
             # Nothing is stored before consent: ask for it again instead.
             dispatcher.utter_message(response="utter_consent_needed")
             return [SlotSet("checkin_allowed", False), *ask_consent(dispatcher)]
@@ -142,7 +142,7 @@ class ActionStartCheckin(Action):
             if wanted not in default_catalogue().sets:
                 logger.error("a due check-in named an unknown prompt set %r", wanted)
                 return [SlotSet("checkin_allowed", False)]
-        open_severity = await call(runtime.store().open_flag_severity, patient.ref)
+        open_severity = await call(runtime.store().flags.open_flag_severity, patient.ref)
         if open_severity in ("high", "critical") and wanted not in NEVER_HELD:
             dispatcher.utter_message(response="utter_checkin_held")
             return [SlotSet("checkin_allowed", False)]
@@ -374,7 +374,7 @@ class ActionSubmitPromptSet(Action):
         try:
             result = await call(
                 save_checkin,
-                runtime.store(),
+                runtime.store().checkins,
                 runtime.spool(),
                 patient.ref,
                 prompt_set.id,
@@ -423,7 +423,14 @@ async def _save_partial(tracker: Tracker) -> None:
         return
     rows = [(a["key"], a.get("text"), a.get("value")) for a in answers]
     await call(
-        save_checkin, runtime.store(), runtime.spool(), patient.ref, prompt_set.id, rows, None, "stopped"
+        save_checkin,
+        runtime.store().checkins,
+        runtime.spool(),
+        patient.ref,
+        prompt_set.id,
+        rows,
+        None,
+        "stopped",
     )
 
 
@@ -466,7 +473,7 @@ async def show_entries(dispatcher: CollectingDispatcher, tracker: Tracker) -> No
         not_enrolled(dispatcher)
         return
     answers = await call(
-        runtime.store().list_answers,
+        runtime.store().checkins.list_answers,
         patient.ref,
         actor=f"patient:{patient.ref}",
         origin="chat",

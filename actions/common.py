@@ -10,9 +10,9 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import runtime
+from bot.patients.store import PatientRef
 from bot.safety.replies import crisis_reply, screener_raised_reply
 from bot.safety.resources import coverage_text, resources_for
-from bot.store.api import PatientRef
 
 T = TypeVar("T")
 
@@ -24,7 +24,7 @@ async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 async def current_patient(tracker: Tracker) -> PatientRef | None:
     """The enrolled patient this conversation belongs to (Rasa's sender id is the patient ref)."""
-    return await call(runtime.store().find_patient, tracker.sender_id)
+    return await call(runtime.store().patients.find_patient, tracker.sender_id)
 
 
 def safety_vars(patient: PatientRef | None) -> dict[str, str]:

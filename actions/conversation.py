@@ -14,9 +14,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import call, current_patient, not_enrolled, safety_vars
 from bot import runtime
-from bot.checkins import save_checkin
-from bot.store.api import MAX_TEXT_CHARS, PatientRef
-from bot.store.requests import DAYS_TO_ACT
+from bot.checkins.saving import save_checkin
+from bot.patients.requests import DAYS_TO_ACT
+from bot.patients.store import PatientRef
+from bot.store.errors import MAX_TEXT_CHARS
 from bot.understanding import is_long_entry
 
 logger = logging.getLogger(__name__)
@@ -36,12 +37,12 @@ async def record_data_request(
     dispatcher: CollectingDispatcher, patient: PatientRef, question: str, origin: str
 ) -> None:
     kind = "delete" if question == "data_delete" else "export"
-    await call(runtime.store().record_patient_request, patient.ref, kind, origin=origin)
+    await call(runtime.store().requests.record_patient_request, patient.ref, kind, origin=origin)
     dispatcher.utter_message(response=REQUESTED[kind], days=str(DAYS_TO_ACT[kind]))
 
 
 async def record_contact_request(dispatcher: CollectingDispatcher, patient: PatientRef, origin: str) -> None:
-    await call(runtime.store().record_patient_request, patient.ref, "contact", origin=origin)
+    await call(runtime.store().requests.record_patient_request, patient.ref, "contact", origin=origin)
     dispatcher.utter_message(response="utter_contact_requested", days=str(DAYS_TO_ACT["contact"]))
 
 
@@ -101,14 +102,19 @@ class ActionOutsideText(Action):
         patient = await current_patient(tracker)
         if patient is None:
             return not_enrolled(dispatcher)
-        if not await call(runtime.store().has_consented, patient.ref):
+        if not await call(runtime.store().patients.has_consented, patient.ref):
             dispatcher.utter_message(response="utter_consent_needed")
             return []
         if len(text) > MAX_TEXT_CHARS:
             dispatcher.utter_message(response="utter_text_too_long", limit=f"{MAX_TEXT_CHARS:,}")
             return []
         result = await call(
-            save_checkin, runtime.store(), runtime.spool(), patient.ref, "journal", [("entry", text, None)]
+            save_checkin,
+            runtime.store().checkins,
+            runtime.spool(),
+            patient.ref,
+            "journal",
+            [("entry", text, None)],
         )
         dispatcher.utter_message(response="utter_kept_as_journal" if result.saved else "utter_checkin_queued")
         return []
@@ -134,7 +140,14 @@ class ActionStopOutside(Action):
             return not_enrolled(dispatcher)
         rows = [(a["key"], a.get("text"), a.get("value")) for a in answers]
         await call(
-            save_checkin, runtime.store(), runtime.spool(), patient.ref, prompt_set.id, rows, None, "stopped"
+            save_checkin,
+            runtime.store().checkins,
+            runtime.spool(),
+            patient.ref,
+            prompt_set.id,
+            rows,
+            None,
+            "stopped",
         )
         dispatcher.utter_message(response="utter_checkin_stopped_saved")
         return [SlotSet(slot, None) for slot in LOOP_SLOTS]

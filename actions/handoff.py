@@ -1,6 +1,6 @@
 """Clinician handoff: announce it, relay the clinician's words, announce the hand-back.
 
-The messages arrive as external intents sent by bot/handoff.py through Rasa's API; the
+The messages arrive as external intents sent by bot/flags/handoff.py through Rasa's API; the
 relayed text is a bot message marked as the clinician's, so it is part of the (encrypted)
 transcript like everything else.
 """

@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import call, current_patient, not_enrolled, safety_vars
 from actions.conversation import ask_data_confirmation, record_data_request
 from bot import runtime
-from bot.consent import consent_text
+from bot.patients.consent import consent_text
 from bot.understanding import literal, yes_no
 
 CONSENT_BUTTONS = [
@@ -49,8 +49,8 @@ class ActionOnboarding(Action):
             dispatcher.utter_message(response="utter_onboarding_welcome")
             dispatcher.utter_message(response="utter_onboarding_privacy", **variables)
             dispatcher.utter_message(response="utter_onboarding_not_emergency", **variables)
-            await call(runtime.store().mark_onboarded, patient.ref)
-        if not await call(runtime.store().has_consented, patient.ref):
+            await call(runtime.store().patients.mark_onboarded, patient.ref)
+        if not await call(runtime.store().patients.has_consented, patient.ref):
             return ask_consent(dispatcher)
         dispatcher.utter_message(response="utter_offer_checkin")
         return []
@@ -89,7 +89,7 @@ class ActionAnswerPending(Action):
                 return ask_data_confirmation(dispatcher, question)
             return [SlotSet("pending_question", None)]
         if answer == "yes":
-            await call(runtime.store().record_consent, patient.ref, consent_text().version)
+            await call(runtime.store().patients.record_consent, patient.ref, consent_text().version)
             dispatcher.utter_message(response="utter_consent_thanks")
             dispatcher.utter_message(response="utter_offer_checkin")
         elif answer == "no":

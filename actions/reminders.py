@@ -17,10 +17,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import call, current_patient, not_enrolled
 from bot import runtime
+from bot.patients.store import PatientRef
 from bot.schedule.controls import ReminderCommand, parse_reminder_command
 from bot.schedule.plan import default_plan, local_due
 from bot.schedule.worker import after_quiet_hours
-from bot.store.api import PatientRef
 
 NUDGE_BUTTONS = [
     {"title": "Check in now", "payload": "/start_checkin"},
@@ -40,18 +40,18 @@ async def apply_reminder_command(
     """Change the schedule as the patient asked, and say what changed."""
     store, plan = runtime.store(), default_plan()
     tz = ZoneInfo(patient.timezone)
-    now = store.now()
+    now = store.core.now()
     if command.kind == "stop":
-        await call(store.set_reminders_paused, patient.ref, True, origin=origin)
+        await call(store.patients.set_reminders_paused, patient.ref, True, origin=origin)
         dispatcher.utter_message(response="utter_reminders_paused")
     elif command.kind == "resume":
-        await call(store.set_reminders_paused, patient.ref, False, origin=origin)
+        await call(store.patients.set_reminders_paused, patient.ref, False, origin=origin)
         dispatcher.utter_message(response="utter_reminders_resumed")
     elif command.kind == "skip_today":
-        await call(store.skip_today, patient.ref, origin=origin)
+        await call(store.schedule.skip_today, patient.ref, origin=origin)
         dispatcher.utter_message(response="utter_reminders_skip_today")
     elif command.kind == "postpone" and command.delay is not None:
-        moved = await call(store.postpone_outstanding, patient.ref, command.delay, origin=origin)
+        moved = await call(store.schedule.postpone_outstanding, patient.ref, command.delay, origin=origin)
         if not moved:
             dispatcher.utter_message(response="utter_reminders_nothing_waiting")
             return
@@ -60,14 +60,14 @@ async def apply_reminder_command(
         dispatcher.utter_message(response="utter_reminders_postponed", when=_local(when, tz, now))
     elif command.kind == "set_time" and command.at is not None:
         await call(
-            store.set_checkin_preferences,
+            store.schedule.set_checkin_preferences,
             patient.ref,
             at=command.at,
             daily=command.daily,
             plan=plan,
             origin=origin,
         )
-        _time, daily = await call(store.checkin_preferences, patient.ref)
+        _time, daily = await call(store.schedule.checkin_preferences, patient.ref)
         asked = command.at.strftime("%H:%M")
         # Quiet hours move a check-in asked for inside them: say the time it will really come.
         real = local_due(now.astimezone(tz).date(), command.at, tz, plan).astimezone(tz).strftime("%H:%M")

@@ -18,10 +18,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import screener
 from actions.common import call, crisis_text, current_patient, safety_vars
 from bot import runtime
+from bot.flags.store import FlagResult, SignalInput
+from bot.patients.store import PatientRef
 from bot.safety.assessment import at_least
 from bot.safety.context import in_context
 from bot.safety.service import default_detector
-from bot.store.api import FlagResult, PatientRef, SignalInput
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +36,9 @@ def record_risk(
     Returns the flag and whether the flag's alerts go to a configured channel (so the patient
     may be told "alerted"); a low flag is only noted for the portal."""
     store = runtime.store()
-    clinic = runtime.alert_config().for_clinic(store.clinic_slug(patient.clinic_id))
+    clinic = runtime.alert_config().for_clinic(store.staff.clinic_slug(patient.clinic_id))
     channels = clinic.channels() if at_least(signal.severity, "moderate") else []
-    result = store.record_risk(
+    result = store.flags.record_risk(
         patient.ref,
         message_id=message_id,
         text=text,

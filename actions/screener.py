@@ -20,9 +20,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import call, current_patient, raised_text, safety_vars
 from bot import runtime
+from bot.flags.store import SignalInput
+from bot.patients.store import PatientRef
 from bot.safety import screener as cssrs
 from bot.safety.assessment import rank
-from bot.store.api import PatientRef, SignalInput
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,9 @@ async def after_risk(
         return []
     try:
         recent = await call(
-            runtime.store().recent_screener_level, patient.ref, cssrs.window_start(runtime.store().now())
+            runtime.store().screeners.recent_screener_level,
+            patient.ref,
+            cssrs.window_start(runtime.store().core.now()),
         )
         offer = cssrs.should_offer(
             severity=risk["severity"],
@@ -90,7 +93,7 @@ async def after_risk(
         if not offer:
             return []
         run = await call(
-            runtime.store().start_screener, patient.ref, flag_id=flag_id, trigger=risk["severity"]
+            runtime.store().screeners.start_screener, patient.ref, flag_id=flag_id, trigger=risk["severity"]
         )
     except Exception as exc:
         logger.error("could not start the screener for %s (%s)", tracker.sender_id, type(exc).__name__)
@@ -127,7 +130,7 @@ async def stop_for_handoff(tracker: Tracker) -> list[dict[str, Any]]:
         try:
             answers = state["answers"]
             await call(
-                runtime.store().save_screener,
+                runtime.store().screeners.save_screener,
                 patient.ref,
                 state["run"],
                 answers,
@@ -160,10 +163,12 @@ async def _take_answer(
     store = runtime.store()
     events: list[dict[str, Any]] = []
     try:
-        await call(store.save_screener, patient.ref, state["run"], answers, status=status, result=result)
+        await call(
+            store.screeners.save_screener, patient.ref, state["run"], answers, status=status, result=result
+        )
     except Exception as exc:
         logger.error("could not save a screener answer for %s (%s)", tracker.sender_id, type(exc).__name__)
-    current = await call(store.open_flag_severity, patient.ref) or "none"
+    current = await call(store.flags.open_flag_severity, patient.ref) or "none"
     if rank(result) > rank(current):
         from actions.safety import record_risk
 

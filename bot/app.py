@@ -13,10 +13,10 @@ from pathlib import Path
 
 from bot.config import PROJECT_ROOT, ConfigError, Settings
 from bot.demo import DemoInfo, seed_demo
+from bot.runtime import Store
 from bot.safety.lexicon import LexiconError
 from bot.safety.resources import ResourcesError, coverage_text, resources_for
 from bot.store import migrate
-from bot.store.api import Store
 from bot.supervisor import Service
 from bot.training import ensure_model
 from bot.yamlfile import read_yaml
@@ -33,7 +33,7 @@ def check_safety_config() -> None:
     with one clear sentence."""
     from bot.channels.wording import WordingError
     from bot.channels.wording import check as check_channel_wording
-    from bot.consent import ConsentError, consent_text
+    from bot.patients.consent import ConsentError, consent_text
     from bot.prompts.sets import PromptSetError, load_catalogue
     from bot.safety.lexicon import load_lexicon
     from bot.safety.service import lexicon_paths

@@ -99,7 +99,7 @@ def bench_message_to_alert(n: int = 40) -> None:
     import yaml
 
     from bot.demo import DEMO_CLINIC_SLUG, DEMO_THERAPIST_EMAIL
-    from bot.store.api import Store
+    from bot.runtime import Store
     from tests.integration.stack import start_stack  # dev tooling: reuses the test harness
     from tests.peers.webhook import WebhookReceiver
 
@@ -121,10 +121,10 @@ def bench_message_to_alert(n: int = 40) -> None:
         stack = start_stack(data, Path(tmp) / "console.log", **secret)
         try:
             store = Store.open(stack.settings.database_url, data, environ={})
-            clinic = store.ensure_clinic(DEMO_CLINIC_SLUG, "Demo Clinic (synthetic data)")
-            staff = store.staff_id_by_email(DEMO_THERAPIST_EMAIL)
+            clinic = store.staff.ensure_clinic(DEMO_CLINIC_SLUG, "Demo Clinic (synthetic data)")
+            staff = store.staff.staff_id_by_email(DEMO_THERAPIST_EMAIL)
             refs = [
-                store.create_patient(clinic_id=clinic, therapist_id=staff, display_name="B").ref
+                store.patients.create_patient(clinic_id=clinic, therapist_id=staff, display_name="B").ref
                 for _ in range(n)
             ]
             latencies = []
@@ -137,7 +137,7 @@ def bench_message_to_alert(n: int = 40) -> None:
                         raise RuntimeError(f"no alert for {ref} within 30 s")
                     time.sleep(0.005)
                 latencies.append((time.perf_counter() - t0) * 1000)
-            store.close()
+            store.core.close()
         finally:
             stack.stop()
     print(

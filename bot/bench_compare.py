@@ -235,18 +235,18 @@ def start_stock(folder: Path, console: Path) -> tuple[subprocess.Popen, Target]:
 
 def start_interlude(data: Path, console: Path, database_url: str | None = None):  # type: ignore[no-untyped-def]
     from bot.demo import DEMO_CLINIC_SLUG, DEMO_THERAPIST_EMAIL
-    from bot.store.api import Store
+    from bot.runtime import Store
     from tests.integration.stack import start_stack  # dev tooling: reuses the test harness
 
     extra = {"INTERLUDE_DATABASE_URL": database_url} if database_url else {}
     stack = start_stack(data, console, **extra)
     store = Store.open(stack.settings.database_url, data, environ={})
-    clinic = store.ensure_clinic(DEMO_CLINIC_SLUG, "Demo Clinic (synthetic data)")
-    staff = store.staff_id_by_email(DEMO_THERAPIST_EMAIL)
+    clinic = store.staff.ensure_clinic(DEMO_CLINIC_SLUG, "Demo Clinic (synthetic data)")
+    staff = store.staff.staff_id_by_email(DEMO_THERAPIST_EMAIL)
 
     def new_sender() -> str:
-        ref = store.create_patient(clinic_id=clinic, therapist_id=staff, display_name="Bench").ref
-        store.record_consent(ref, "bench")
+        ref = store.patients.create_patient(clinic_id=clinic, therapist_id=staff, display_name="Bench").ref
+        store.patients.record_consent(ref, "bench")
         return ref
 
     headers = {"Authorization": f"Bearer {stack.settings.api_token}"}
@@ -291,7 +291,7 @@ def age_session(store, seconds: float) -> Callable[[str], None]:  # type: ignore
     from bot.store.models import RasaEvent
 
     def age(ref: str) -> None:
-        with store._factory() as s:
+        with store.core.factory() as s:
             current = s.execute(
                 select(func.max(RasaEvent.session_no)).where(RasaEvent.sender_id == ref)
             ).scalar_one()
@@ -305,10 +305,10 @@ def age_session(store, seconds: float) -> Callable[[str], None]:  # type: ignore
                 .all()
             )
             for row in rows:  # newest first, so that no two rows ever share a seq
-                event = json.loads(store.decrypt_conversation(ref, row.data.removeprefix("enc1:")))
+                event = json.loads(store.vault.decrypt_conversation(ref, row.data.removeprefix("enc1:")))
                 event["timestamp"] -= seconds
                 row.timestamp = event["timestamp"]
-                row.data = "enc1:" + store.encrypt_conversation(ref, json.dumps(event))
+                row.data = "enc1:" + store.vault.encrypt_conversation(ref, json.dumps(event))
                 row.seq += len(rows)
                 s.flush()
             s.commit()
@@ -431,7 +431,7 @@ def run(args: argparse.Namespace, database_url: str | None) -> int:
             print_table(stock, ours, long_figures, mem)
         finally:
             if store is not None:
-                store.close()
+                store.core.close()
             if stack is not None:
                 stack.stop()
             if stock_proc.poll() is None:

@@ -178,14 +178,14 @@ def cmd_safety_eval(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- flags
 def _open_store():  # type: ignore[no-untyped-def]
-    from bot.store.api import Store
+    from bot.runtime import Store
 
     settings = load_settings()
     return Store.open(settings.database_url, settings.data_dir)
 
 
 def cmd_flags_list(args: argparse.Namespace) -> int:
-    flags = _open_store().list_flags(actor=_actor(), origin="cli")
+    flags = _open_store().flags.list_flags(actor=_actor(), origin="cli")
     if args.json:
         print(json.dumps([f.__dict__ for f in flags], default=str, indent=2))
         return 0
@@ -206,10 +206,10 @@ def cmd_flags_list(args: argparse.Namespace) -> int:
 
 def cmd_flags_ack(args: argparse.Namespace) -> int:
     store = _open_store()
-    staff_id = store.staff_id_by_email(args.staff)
+    staff_id = store.staff.staff_id_by_email(args.staff)
     if staff_id is None:
         raise UserFacingError(f"No staff account with e-mail {args.staff}.")
-    store.acknowledge_flag(args.flag_id, staff_id, origin="cli")
+    store.flags.acknowledge_flag(args.flag_id, staff_id, origin="cli")
     print(f"Risk flag #{args.flag_id} acknowledged by {args.staff}.")
     return 0
 
@@ -219,10 +219,10 @@ def cmd_patient_export(args: argparse.Namespace) -> int:
     from bot.exports import write_export
 
     store = _open_store()
-    export = store.export_patient(args.patient, actor=_actor(), origin="cli")
+    export = store.rights.export_patient(args.patient, actor=_actor(), origin="cli")
     json_path, html_path = write_export(export, Path(args.out))
     # The patient's own request for a copy (made in the chat) is now carried out.
-    done = store.complete_requests(args.patient, "export", actor=_actor(), origin="cli")
+    done = store.requests.complete_requests(args.patient, "export", actor=_actor(), origin="cli")
     print(f"Wrote {json_path} and {html_path} (owner-only; they contain health information).")
     if done:
         print("The patient's request for a copy is marked done; please send them the files securely.")
@@ -235,17 +235,19 @@ def cmd_patient_delete(args: argparse.Namespace) -> int:
             f"Deleting is permanent; repeat the patient id to confirm: --confirm {args.patient}"
         )
     store = _open_store()
-    store.delete_patient(args.patient, actor=_actor(), origin="cli")
-    store.complete_requests(args.patient, "delete", actor=_actor(), origin="cli")
+    store.rights.delete_patient(args.patient, actor=_actor(), origin="cli")
+    store.requests.complete_requests(args.patient, "delete", actor=_actor(), origin="cli")
     print(f"Patient {args.patient} deleted: data key destroyed, identities and transcript removed.")
     return 0
 
 
 def cmd_patient_enroll(args: argparse.Namespace) -> int:
-    from bot.enrollment import enroll_patient
+    from bot.patients.enrollment import enroll_patient
 
+    store = _open_store()
     links = enroll_patient(
-        _open_store(),
+        store.patients,
+        store.staff,
         load_settings(),
         therapist_email=args.therapist,
         name=args.name,
@@ -259,15 +261,15 @@ def cmd_patient_enroll(args: argparse.Namespace) -> int:
 
 
 def cmd_patient_links(args: argparse.Namespace) -> int:
-    from bot.enrollment import issue_links
+    from bot.patients.enrollment import issue_links
 
-    links = issue_links(_open_store(), load_settings(), args.patient, actor=_actor(), origin="cli")
+    links = issue_links(_open_store().patients, load_settings(), args.patient, actor=_actor(), origin="cli")
     print(json.dumps(links.as_dict(), indent=2))
     return 0
 
 
 def cmd_patient_revoke_web(args: argparse.Namespace) -> int:
-    n = _open_store().revoke_web_tokens(args.patient, actor=_actor(), origin="cli")
+    n = _open_store().patients.revoke_web_tokens(args.patient, actor=_actor(), origin="cli")
     print(f"Withdrew {n} web chat link(s) of {args.patient}; open chats are refused from now on.")
     return 0
 
@@ -287,8 +289,8 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
     if "@" not in args.email or len(args.email) > 254:
         raise UserFacingError(f"{args.email!r} is not an e-mail address.")
     store = _open_store()
-    clinic_id = store.ensure_clinic(args.clinic, args.clinic_name or args.clinic)
-    staff_id, created = store.ensure_staff(
+    clinic_id = store.staff.ensure_clinic(args.clinic, args.clinic_name or args.clinic)
+    staff_id, created = store.staff.ensure_staff(
         clinic_id, args.email, args.name, args.role, hash_password(password)
     )
     if not created:
@@ -321,38 +323,40 @@ def _local_time(text: str, tz_name: str) -> datetime_type:
 
 
 def cmd_session(args: argparse.Namespace) -> int:
-    from bot.enrollment import validate_timezone
+    from bot.patients.enrollment import validate_timezone
     from bot.schedule.plan import default_plan
 
     store = _open_store()
     plan = default_plan()
     if args.session_command in ("add", "list"):
-        patient = store.find_patient(args.patient)
+        patient = store.patients.find_patient(args.patient)
         if patient is None:
             raise UserFacingError(f"No patient {args.patient!r}.")
     if args.session_command == "add":
         tz = validate_timezone(args.timezone or patient.timezone)
         at = _local_time(args.at, tz)
-        sid = store.add_dosing_session(args.patient, at, args.route, plan=plan, actor=_actor(), origin="cli")
+        sid = store.schedule.add_dosing_session(
+            args.patient, at, args.route, plan=plan, actor=_actor(), origin="cli"
+        )
         print(f"Dosing session #{sid} recorded for {at:%Y-%m-%d %H:%M %Z}; check-ins planned around it.")
     elif args.session_command == "move":
-        owner = store.patient_of_session(args.session_id)
+        owner = store.schedule.patient_of_session(args.session_id)
         if owner is None:
             raise UserFacingError(f"No dosing session {args.session_id}.")
         at = _local_time(args.at, validate_timezone(args.timezone or owner.timezone))
-        store.move_dosing_session(args.session_id, at, plan=plan, actor=_actor(), origin="cli")
+        store.schedule.move_dosing_session(args.session_id, at, plan=plan, actor=_actor(), origin="cli")
         print(f"Dosing session #{args.session_id} moved to {at:%Y-%m-%d %H:%M %Z}; its check-ins moved too.")
     elif args.session_command == "cancel":
-        store.cancel_dosing_session(args.session_id, plan=plan, actor=_actor(), origin="cli")
+        store.schedule.cancel_dosing_session(args.session_id, plan=plan, actor=_actor(), origin="cli")
         print(f"Dosing session #{args.session_id} cancelled; its planned check-ins are removed.")
     else:
         from zoneinfo import ZoneInfo
 
         tz = ZoneInfo(patient.timezone)
-        for sess in store.dosing_sessions(args.patient):
+        for sess in store.schedule.dosing_sessions(args.patient):
             when = sess.planned_at.astimezone(tz)
             print(f"session #{sess.id}  {when:%a %Y-%m-%d %H:%M %Z}  {sess.route}  {sess.status}")
-        for c in store.scheduled_checkins(args.patient):
+        for c in store.schedule.scheduled_checkins(args.patient):
             why = f" ({c.reason})" if c.reason else ""
             when = c.due_at.astimezone(tz)
             print(f"  {when:%a %Y-%m-%d %H:%M %Z}  {c.prompt_set:<12} {c.kind:<8} {c.status}{why}")
@@ -367,7 +371,9 @@ def cmd_checkin_time(args: argparse.Namespace) -> int:
     except PlanError as exc:
         raise UserFacingError(str(exc)) from None
     daily = {"on": True, "off": False}.get(args.daily) if args.daily else None
-    _open_store().set_checkin_preferences(args.patient, at=at, daily=daily, plan=default_plan(), origin="cli")
+    _open_store().schedule.set_checkin_preferences(
+        args.patient, at=at, daily=daily, plan=default_plan(), origin="cli"
+    )
     print(
         f"{args.patient}: check-ins around {at:%H:%M} local time"
         + ("" if daily is None else f", daily {args.daily}")
@@ -378,14 +384,14 @@ def cmd_checkin_time(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- handoff
 def cmd_handoff(args: argparse.Namespace) -> int:
-    from bot.handoff import HandoffService, RasaApi
+    from bot.flags.handoff import HandoffService, RasaApi
 
     settings = load_settings()
     store = _open_store()
-    staff_id = store.staff_id_by_email(args.staff)
+    staff_id = store.staff.staff_id_by_email(args.staff)
     if staff_id is None:
         raise UserFacingError(f"No staff account with e-mail {args.staff}.")
-    service = HandoffService(store, RasaApi(settings.rasa_url, settings.api_token))
+    service = HandoffService(store.handoffs, store.staff, RasaApi(settings.rasa_url, settings.api_token))
     if args.handoff_command == "start":
         service.start(args.patient, staff_id, origin="cli")
         print(f"You have taken over {args.patient}'s conversation; the bot is silent except for safety.")
@@ -412,7 +418,7 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     old = crypto.load_master_keys(settings.data_dir, create=False)
     if args.retire_old:
         newest = crypto.Keyring(old[:1])
-        if not store.all_wraps_open_with(newest):
+        if not store.vault.all_wraps_open_with(newest):
             raise UserFacingError(
                 "Some data keys still need an older key; run `interlude keys rotate` first."
             )
@@ -427,7 +433,7 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     new = crypto.Fernet.generate_key()
     # Key file first: if re-wrapping fails half-way, every wrap still opens with some key in it.
     crypto.write_key_file(settings.data_dir, [new, *old])
-    n = store.rewrap_all(crypto.Keyring([new, *old]), actor=_actor())
+    n = store.vault.rewrap_all(crypto.Keyring([new, *old]), actor=_actor())
     print(
         f"Re-wrapped {n} patient key(s) under a new master key. Older keys stay in "
         f"{crypto.master_key_path(settings.data_dir)} until `interlude keys rotate --retire-old`."
@@ -658,14 +664,14 @@ def main(argv: list[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     from sqlalchemy.exc import OperationalError
 
-    from bot.enrollment import EnrollmentError
     from bot.escalation.config import AlertConfigError
+    from bot.patients.enrollment import EnrollmentError
     from bot.safety.examples import ExamplesError
     from bot.safety.lexicon import LexiconError
     from bot.safety.resources import ResourcesError
     from bot.schedule.plan import PlanError
-    from bot.store.api import StoreError
     from bot.store.crypto import KeyError_
+    from bot.store.errors import StoreError
     from bot.supervisor import SupervisorError
     from bot.training import TrainingError
 
@@ -688,7 +694,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"interlude: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OperationalError as exc:
-        from bot.store.api import redact_url
+        from bot.store.core import redact_url
 
         url = os.environ.get("INTERLUDE_DATABASE_URL", "the default SQLite file")
         print(

@@ -13,7 +13,8 @@ from datetime import timedelta
 
 from bot.accounts import hash_password
 from bot.config import Settings, _secret_file
-from bot.store.api import CredentialRefused, Store
+from bot.runtime import Store
+from bot.store.errors import CredentialRefused
 
 DEMO_CLINIC_SLUG = "demo"
 DEMO_THERAPIST_EMAIL = "therapist@demo.interlude.invalid"
@@ -37,11 +38,11 @@ def _demo_web_token(store: Store, settings: Settings) -> str:
     path = settings.secrets_dir / "demo-web-token"
     token = _secret_file(path)
     try:
-        store.patient_for_web_token(token)
+        store.patients.patient_for_web_token(token)
         return token
     except CredentialRefused:
         pass
-    token = store.issue_web_token(
+    token = store.patients.issue_web_token(
         DEMO_PATIENT_REF, ttl=timedelta(days=settings.web_token_days), actor="system:demo-seed", origin="demo"
     )
     tmp = path.with_suffix(".tmp")
@@ -56,16 +57,16 @@ def seed_demo(store: Store, settings: Settings) -> DemoInfo:
     """Create the demo clinic if missing (idempotent); passwords live in the secrets folder."""
     password = _secret_file(settings.secrets_dir / "demo-therapist-password", nbytes=12)
     admin_password = _secret_file(settings.secrets_dir / "demo-admin-password", nbytes=12)
-    clinic_id = store.ensure_clinic(DEMO_CLINIC_SLUG, "Demo Clinic (synthetic data)")
-    staff_id, _ = store.ensure_staff(
+    clinic_id = store.staff.ensure_clinic(DEMO_CLINIC_SLUG, "Demo Clinic (synthetic data)")
+    staff_id, _ = store.staff.ensure_staff(
         clinic_id, DEMO_THERAPIST_EMAIL, "Dr. Demo Therapist", "therapist", hash_password(password)
     )
     # A clinic admin too, so the demo shows the admin pages (staff, alerts, audit log).
-    store.ensure_staff(
+    store.staff.ensure_staff(
         clinic_id, DEMO_ADMIN_EMAIL, "Demo Clinic Admin", "admin", hash_password(admin_password)
     )
-    if store.find_patient(DEMO_PATIENT_REF) is None:
-        store.create_patient(
+    if store.patients.find_patient(DEMO_PATIENT_REF) is None:
+        store.patients.create_patient(
             clinic_id=clinic_id,
             therapist_id=staff_id,
             display_name="Alex Example (synthetic)",
@@ -77,11 +78,11 @@ def seed_demo(store: Store, settings: Settings) -> DemoInfo:
     web_url = settings.web_chat_url(_demo_web_token(store, settings))
     telegram = None
     if settings.telegram_token and not any(
-        ch == "telegram" for ch, _ in store.channel_identities(DEMO_PATIENT_REF)
+        ch == "telegram" for ch, _ in store.patients.channel_identities(DEMO_PATIENT_REF)
     ):
-        from bot.enrollment import telegram_bot_username, telegram_link
+        from bot.patients.enrollment import telegram_bot_username, telegram_link
 
-        code = store.issue_enrollment_code(
+        code = store.patients.issue_enrollment_code(
             DEMO_PATIENT_REF,
             ttl=timedelta(days=settings.enrollment_code_days),
             actor="system:demo-seed",

@@ -9,6 +9,9 @@ echo "[test] ruff"
 "$BIN/ruff" check bot actions tests
 "$BIN/ruff" format --check -q bot actions tests
 
+echo "[test] import layering (lint-imports, contracts in pyproject.toml)"
+"$BIN/lint-imports" --no-cache
+
 echo "[test] rasa data validate (strict)"
 "$BIN/interlude" validate --config tests/config.test.yml
 

@@ -61,19 +61,21 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def store(database_url: str, data_dir: Path):  # type: ignore[no-untyped-def]
+    from bot.runtime import Store
     from bot.store import migrate
-    from bot.store.api import Store
 
     migrate.upgrade(database_url)
     s = Store.open(database_url, data_dir, environ={})
     yield s
-    s.close()
+    s.core.close()
 
 
 @pytest.fixture
 def clinic(store):  # type: ignore[no-untyped-def]
     """A clinic with one therapist and one patient; returns (clinic_id, staff_id, patient ref)."""
-    clinic_id = store.ensure_clinic("test", "Test Clinic")
-    staff_id, _ = store.ensure_staff(clinic_id, "t@example.invalid", "Dr T", "therapist", None)
-    patient = store.create_patient(clinic_id=clinic_id, therapist_id=staff_id, display_name="Sam Synthetic")
+    clinic_id = store.staff.ensure_clinic("test", "Test Clinic")
+    staff_id, _ = store.staff.ensure_staff(clinic_id, "t@example.invalid", "Dr T", "therapist", None)
+    patient = store.patients.create_patient(
+        clinic_id=clinic_id, therapist_id=staff_id, display_name="Sam Synthetic"
+    )
     return clinic_id, staff_id, patient.ref

@@ -3,7 +3,7 @@
 Rasa needs its database (the conversation history lives there) and its model; if handling a
 message fails (database unreachable, Rasa erroring), a risky message must still get crisis
 resources at once, and the decision to flag it must still be kept. The channel then:
-- records a pending flag (bot/pending_flags.py) keyed by the same message id Rasa would use, so
+- records a pending flag (bot/flags/pending.py) keyed by the same message id Rasa would use, so
   the escalation worker writes it exactly once when the database is back;
 - sends the same static crisis text Rasa sends when the safety action cannot run
   (`utter_safety_unavailable` in domain.yml), which says honestly that the care team may not

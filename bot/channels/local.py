@@ -22,8 +22,8 @@ from sanic.response import HTTPResponse
 from bot import runtime
 from bot.channels import fallback
 from bot.channels.textcheck import check, normalise
-from bot.checkins import UNAVAILABLE
-from bot.store.api import MAX_TEXT_CHARS
+from bot.checkins.saving import UNAVAILABLE
+from bot.store.errors import MAX_TEXT_CHARS
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class LocalChatInput(InputChannel):
                 return response.json([{"recipient_id": sender, "text": fallback.unavailable_crisis_text()}])
 
             try:
-                patient = await asyncio.to_thread(runtime.store().find_patient, sender)
+                patient = await asyncio.to_thread(runtime.store().patients.find_patient, sender)
             except UNAVAILABLE as exc:
                 logger.error("local channel: database unavailable (%s)", type(exc).__name__)
                 if inbound.risky:

@@ -39,7 +39,8 @@ from bot.channels import fallback, wording
 from bot.channels.inbound import SeenIds, SenderQueue, sanitize
 from bot.channels.textcheck import Inbound, check
 from bot.config import Settings
-from bot.store.api import MAX_TEXT_CHARS, CredentialRefused, PatientRef
+from bot.patients.store import PatientRef
+from bot.store.errors import MAX_TEXT_CHARS, CredentialRefused
 
 logger = logging.getLogger(__name__)
 
@@ -198,7 +199,7 @@ class TelegramInput(InputChannel):
     async def _chat_for(self, ref: str) -> int | None:
         if ref in self._chats:
             return self._chats[ref]
-        pairs = await asyncio.to_thread(runtime.store().channel_identities, ref)
+        pairs = await asyncio.to_thread(runtime.store().patients.channel_identities, ref)
         chats = [int(ext) for ch, ext in pairs if ch == CHANNEL]
         if chats:
             self._chats[ref] = chats[-1]
@@ -336,7 +337,9 @@ class TelegramInput(InputChannel):
         )
 
     async def _patient(self, chat_id: int) -> PatientRef | None:
-        patient = await asyncio.to_thread(runtime.store().patient_for_identity, CHANNEL, str(chat_id))
+        patient = await asyncio.to_thread(
+            runtime.store().patients.patient_for_identity, CHANNEL, str(chat_id)
+        )
         if patient is not None:
             self._chats[patient.ref] = chat_id
         return patient
@@ -411,7 +414,9 @@ class TelegramInput(InputChannel):
         store = runtime.store()
         if command == "/start" and arg:
             try:
-                patient = await asyncio.to_thread(store.redeem_enrollment_code, arg, CHANNEL, str(chat_id))
+                patient = await asyncio.to_thread(
+                    store.patients.redeem_enrollment_code, arg, CHANNEL, str(chat_id)
+                )
             except CredentialRefused as exc:
                 await self._say(chat_id, wording.text(CHANNEL, f"code_{exc.reason}"))
                 return True
@@ -427,11 +432,13 @@ class TelegramInput(InputChannel):
         elif command == "/help":
             await self._say(chat_id, self._resources_text("help"))
         elif command == "/stop":
-            await asyncio.to_thread(store.set_reminders_paused, patient.ref, True, origin=CHANNEL)
+            await asyncio.to_thread(store.patients.set_reminders_paused, patient.ref, True, origin=CHANNEL)
             await self._say(chat_id, wording.text(CHANNEL, "reminders_paused"))
         else:  # /start without a code, from a known chat: reminders back on, then hello
-            if await asyncio.to_thread(store.reminders_paused, patient.ref):
-                await asyncio.to_thread(store.set_reminders_paused, patient.ref, False, origin=CHANNEL)
+            if await asyncio.to_thread(store.patients.reminders_paused, patient.ref):
+                await asyncio.to_thread(
+                    store.patients.set_reminders_paused, patient.ref, False, origin=CHANNEL
+                )
                 await self._say(chat_id, wording.text(CHANNEL, "reminders_resumed"))
             await self._to_rasa(patient, chat_id, "/greet")
         return True

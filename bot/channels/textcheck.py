@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 from bot.safety.assessment import Assessment, at_least, rank
 from bot.safety.service import default_detector
-from bot.store.api import MAX_TEXT_CHARS
+from bot.store.errors import MAX_TEXT_CHARS
 
 #: Nothing beyond this many characters is ever read (the rest is dropped before any work).
 HARD_CAP = 100_000

@@ -44,9 +44,10 @@ from bot.channels import fallback, wording
 from bot.channels.inbound import SenderQueue, sanitize
 from bot.channels.sio_guard import GuardedAsyncServer
 from bot.channels.textcheck import check
-from bot.checkins import UNAVAILABLE
+from bot.checkins.saving import UNAVAILABLE
 from bot.config import Settings
-from bot.store.api import MAX_TEXT_CHARS, CredentialRefused, PatientRef
+from bot.patients.store import PatientRef
+from bot.store.errors import MAX_TEXT_CHARS, CredentialRefused
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +183,7 @@ class WebChatInput(InputChannel):
         tokens = await self._tokens(sids)
         if not tokens:
             return []
-        refusals = await asyncio.to_thread(runtime.store().web_token_refusals, list(tokens.values()))
+        refusals = await asyncio.to_thread(runtime.store().patients.web_token_refusals, list(tokens.values()))
         live = []
         for sid, token in tokens.items():
             if token in refusals:
@@ -227,7 +228,7 @@ class WebChatInput(InputChannel):
     async def _verify(self, token: object) -> PatientRef:
         if not isinstance(token, str) or not token:
             raise CredentialRefused("missing", "No chat token was given.")
-        return await asyncio.to_thread(runtime.store().patient_for_web_token, token)
+        return await asyncio.to_thread(runtime.store().patients.patient_for_web_token, token)
 
     async def _history(self, ref: str) -> list[dict[str, Any]]:
         agent = getattr(getattr(self._app, "ctx", None), "agent", None)
@@ -271,7 +272,7 @@ class WebChatInput(InputChannel):
                 raise refusal(exc.reason) from None
             clinic = auth.get("clinic")
             if clinic:
-                slug = await asyncio.to_thread(runtime.store().clinic_slug, patient.clinic_id)
+                slug = await asyncio.to_thread(runtime.store().staff.clinic_slug, patient.clinic_id)
                 if clinic != slug:
                     raise refusal("wrong_clinic")
             await sio.save_session(sid, {"ref": patient.ref, "token": auth["token"]})

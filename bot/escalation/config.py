@@ -29,7 +29,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.store.api import DEFAULT_ACK_DEADLINES
+from bot.flags.store import DEFAULT_ACK_DEADLINES
 from bot.yamlfile import read_yaml
 
 CHANNELS = ("telegram", "email", "webhook")

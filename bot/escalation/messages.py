@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.store.api import DeliveryJob
+from bot.escalation.deliveries import DeliveryJob
 
 
 def _t(when: datetime) -> str:

@@ -21,7 +21,7 @@ from telegram.error import RetryAfter, TelegramError
 
 from bot.escalation import messages
 from bot.escalation.config import AlertConfig, ClinicAlerts
-from bot.store.api import DeliveryJob
+from bot.escalation.deliveries import DeliveryJob
 
 
 class SendError(Exception):

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.escalation.config import AlertConfig
+from bot.escalation.deliveries import DeliveryRepo
 from bot.escalation.senders import SendError, TelegramSender
 from bot.service import run_every, serve
-from bot.store.api import Store
 from bot.store.models import utcnow
 
 logger = logging.getLogger("interlude.worker")
@@ -37,7 +37,7 @@ class TickResult:
 class Worker:
     def __init__(
         self,
-        store: Store,
+        deliveries: DeliveryRepo,
         config: AlertConfig,
         senders: dict[str, object],
         *,
@@ -47,7 +47,7 @@ class Worker:
         backoff_max: float = 600.0,
         reload: Callable[[], AlertConfig] | None = None,
     ) -> None:
-        self.store = store
+        self.deliveries = deliveries
         self.config = config
         #: Re-reads alerts.yml when it changed (contacts and deadlines edited in the portal).
         self.reload = reload
@@ -66,13 +66,13 @@ class Worker:
             self.config = self.reload()
         now = self.clock()
         result.escalated = len(
-            self.store.escalate_overdue(
+            self.deliveries.escalate_overdue(
                 now=now,
                 channels_for=lambda slug: self.config.for_clinic(slug).channels(),
                 deadlines_for=lambda slug: self.config.for_clinic(slug).deadlines,
             )
         )
-        for job in self.store.claim_deliveries(now=now, lease=self.lease):
+        for job in self.deliveries.claim_deliveries(now=now, lease=self.lease):
             sender = self.senders.get(job.channel)
             try:
                 if sender is None:
@@ -80,7 +80,7 @@ class Worker:
                 await sender.send(job, self.config.for_clinic(job.clinic_slug))  # type: ignore[attr-defined]
             except SendError as exc:
                 wait = timedelta(seconds=exc.retry_after) if exc.retry_after else self.backoff(job.attempts)
-                self.store.fail_delivery(job, error=str(exc), retry_at=self.clock() + wait)
+                self.deliveries.fail_delivery(job, error=str(exc), retry_at=self.clock() + wait)
                 logger.warning(
                     "alert delivery %s via %s failed (%s); retrying in %ds",
                     job.id,
@@ -90,7 +90,7 @@ class Worker:
                 )
                 result.failed += 1
                 continue
-            self.store.complete_delivery(job, now=self.clock())
+            self.deliveries.complete_delivery(job, now=self.clock())
             logger.info(
                 "alert delivery %s (flag %s, %s, level %s) sent via %s",
                 job.id,
@@ -107,7 +107,7 @@ class Worker:
 
     async def poll_telegram_acks(self, telegram: TelegramSender) -> int:
         """Handle Acknowledge button presses (callback queries) on the staff alert bot."""
-        raw = self.store.get_meta(TELEGRAM_OFFSET_KEY)
+        raw = self.deliveries.core.get_meta(TELEGRAM_OFFSET_KEY)
         offset = int(raw.decode()) if raw else None
         try:
             updates = await telegram.bot.get_updates(
@@ -124,7 +124,7 @@ class Worker:
                     delivery_id = int(query.data.split(":", 1)[1])
                 except ValueError:
                     delivery_id = -1
-                name = self.store.acknowledge_via_delivery(
+                name = self.deliveries.acknowledge_via_delivery(
                     delivery_id, str(query.from_user.id), origin="telegram"
                 )
                 try:
@@ -148,7 +148,7 @@ class Worker:
                 except Exception as exc:
                     logger.warning("could not answer a Telegram callback (%s)", type(exc).__name__)
             # Persist progress per update, so a restart never handles one twice.
-            self.store.set_meta(TELEGRAM_OFFSET_KEY, str(update.update_id + 1).encode())
+            self.deliveries.core.set_meta(TELEGRAM_OFFSET_KEY, str(update.update_id + 1).encode())
         return acknowledged
 
     async def run(self, stop: asyncio.Event, interval: float = 0.25) -> None:
@@ -160,7 +160,7 @@ def main() -> int:
 
     runtime.block_tensorflow()
     from bot.escalation.senders import build_senders
-    from bot.pending_flags import store_writer
+    from bot.flags.pending import store_writer
 
     logging.basicConfig(
         level=runtime.settings().log_level, format="%(asctime)s %(levelname)-8s %(name)s - %(message)s"
@@ -168,14 +168,18 @@ def main() -> int:
     config = runtime.alert_config()
     # How long a claim protects a delivery being sent; after a crash, another worker retries then.
     lease = timedelta(seconds=float(os.environ.get("INTERLUDE_ALERT_LEASE_SECONDS", "60")))
-    worker = Worker(runtime.store(), config, build_senders(config), lease=lease, reload=runtime.alert_config)
+    worker = Worker(
+        runtime.store().deliveries, config, build_senders(config), lease=lease, reload=runtime.alert_config
+    )
     channels = sorted({c for clinic in config.clinics.values() for c in clinic.channels()})
     logger.info("escalation worker started; alert channels: %s", ", ".join(channels) or "none configured")
 
     # Risk decisions the Rasa server made durable but no safety action turned into a flag
     # (action server or database down): written here, exactly once, then alerted as usual.
     pending = runtime.pending_flags()
-    write = store_writer(runtime.store(), runtime.alert_config)
+    write = store_writer(
+        runtime.store().patients, runtime.store().flags, runtime.store().staff, runtime.alert_config
+    )
 
     async def reconcile() -> None:
         if pending.pending():

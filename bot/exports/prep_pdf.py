@@ -128,7 +128,7 @@ def render(
     clinic: str = "",
     catalogue: Catalogue | None = None,
 ) -> bytes:
-    """The PDF bytes for `prep` (Store.session_prep_for). `question_for(prompt_set, key)`
+    """The PDF bytes for `prep` (PatientViews.session_prep_for). `question_for(prompt_set, key)`
     gives the question an entry answered; `catalogue` (default: clinic/prompts/) the words of
     questionnaire answers."""
     if catalogue is None:

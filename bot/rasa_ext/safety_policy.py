@@ -52,7 +52,7 @@ def is_external(message: UserUttered) -> bool:
     return bool((message.metadata or {}).get(IS_EXTERNAL)) and intent.startswith("EXTERNAL_")
 
 
-#: Sent by Interlude itself during a clinician handoff (bot/handoff.py). They go to their
+#: Sent by Interlude itself during a clinician handoff (bot/flags/handoff.py). They go to their
 #: actions whatever else is going on: an active check-in form would otherwise read them as the
 #: patient's answer and the clinician's words would never be delivered.
 HANDOFF_ACTIONS = {
@@ -73,7 +73,7 @@ def bot_spoke_since_user(tracker: DialogueStateTracker) -> bool:
 
 
 def remember_pending_flag(sender_id: str, message: UserUttered, risk: dict[str, Any] | None = None) -> None:
-    """Write the pending-flag record (bot/pending_flags.py) for a message taking the safety
+    """Write the pending-flag record (bot/flags/pending.py) for a message taking the safety
     path, with the assessment that sent it there (read across turns where given). Never raises:
     the crisis reply must not depend on it."""
     if not message.message_id:

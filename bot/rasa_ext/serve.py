@@ -51,10 +51,10 @@ def actions_main() -> None:
     from rasa_sdk.endpoint import run
 
     from bot import runtime
-    from bot.checkins import start_drainer
+    from bot.checkins.saving import start_drainer
 
     # Open the store (and its keys) now: the spool needs them even if the database goes away.
-    start_drainer(runtime.store(), runtime.spool())
+    start_drainer(runtime.store().checkins, runtime.spool())
     os.environ["SANIC_HOST"] = "127.0.0.1"  # rasa_sdk reads its bind address from here
     utils.configure_colored_logging(os.environ.get("LOG_LEVEL", "INFO"))
     utils.update_sanic_log_level()

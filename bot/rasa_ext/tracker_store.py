@@ -70,7 +70,7 @@ class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
         store = kwargs.pop("store", None)  # tests pass a Store; Rasa never does
         try:
             store = store or runtime.store()
-            self.engine = store.engine
+            self.engine = store.core.engine
             self.sessionmaker = sessionmaker(bind=self.engine, future=True)
             self._store = store
         except (ImportError, AttributeError) as exc:
@@ -156,7 +156,7 @@ class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
     def _open(self, sender_id: str, data: str | None) -> str:
         if not data or not data.startswith(PREFIX):
             raise TrackerStoreError(f"An unencrypted event was found for {sender_id}; refusing to load it.")
-        return self._store.decrypt_conversation(sender_id, data[len(PREFIX) :])
+        return self._store.vault.decrypt_conversation(sender_id, data[len(PREFIX) :])
 
     # ------------------------------------------------------------------ writes
     async def save(self, tracker: DialogueStateTracker) -> None:
@@ -202,7 +202,7 @@ class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
                         timestamp=data.get("timestamp"),
                         intent_name=(data.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY),
                         action_name=data.get("name"),
-                        data=PREFIX + self._store.encrypt_conversation(sender_id, json.dumps(data)),
+                        data=PREFIX + self._store.vault.encrypt_conversation(sender_id, json.dumps(data)),
                         seq=seq,
                         session_no=session,
                     )

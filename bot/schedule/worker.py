@@ -26,9 +26,9 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot.schedule.plan import Plan, in_quiet_hours, local_due
+from bot.schedule.store import ScheduleRepo
+from bot.schedule.views import DueJob
 from bot.service import run_every, serve
-from bot.store.api import Store
-from bot.store.schedule import DueJob
 
 logger = logging.getLogger("interlude.scheduler")
 
@@ -64,50 +64,50 @@ def after_quiet_hours(now: datetime, tz: ZoneInfo, plan: Plan) -> datetime | Non
 
 class Scheduler:
     def __init__(
-        self, store: Store, plan: Plan, rasa: Rasa, *, lease: timedelta = timedelta(minutes=2)
+        self, schedule: ScheduleRepo, plan: Plan, rasa: Rasa, *, lease: timedelta = timedelta(minutes=2)
     ) -> None:
-        self.store = store
+        self.schedule = schedule
         self.plan = plan
         self.rasa = rasa
         self.lease = lease
 
     def now(self) -> datetime:
-        return self.store.now()
+        return self.schedule.now()
 
     async def tick(self) -> TickResult:
         result = TickResult()
-        self.store.ensure_next_daily(self.plan)
-        result.completed, result.expired = self.store.close_answered_and_expired(self.plan)
-        for job in self.store.claim_due_checkins(lease=self.lease):
+        self.schedule.ensure_next_daily(self.plan)
+        result.completed, result.expired = self.schedule.close_answered_and_expired(self.plan)
+        for job in self.schedule.claim_due_checkins(lease=self.lease):
             await self._deliver(job, result)
-        for job in self.store.claim_nudges(self.plan, lease=self.lease):
+        for job in self.schedule.claim_nudges(self.plan, lease=self.lease):
             await self._nudge(job, result)
         return result
 
     async def _deliver(self, job: DueJob, result: TickResult) -> None:
-        channel, why_not = self.store.checkin_route(job.patient_ref)
+        channel, why_not = self.schedule.checkin_route(job.patient_ref)
         if channel is None:
-            self.store.skip_checkin(job, why_not or "no_channel")
+            self.schedule.skip_checkin(job, why_not or "no_channel")
             logger.info("check-in %s for %s skipped (%s)", job.id, job.patient_ref, why_not)
             result.skipped += 1
             return
-        hold = self.store.checkin_hold(job.patient_ref)
+        hold = self.schedule.checkin_hold(job.patient_ref)
         quiet_end = after_quiet_hours(self.now(), ZoneInfo(job.timezone), self.plan)
         if hold or quiet_end:
             until = quiet_end or self.now() + HOLD_FOR
             if hold and (q := after_quiet_hours(until, ZoneInfo(job.timezone), self.plan)):
                 until = q
-            self.store.postpone_checkin(job, until, hold or "quiet_hours")
+            self.schedule.postpone_checkin(job, until, hold or "quiet_hours")
             result.held += 1
             return
         try:
             await self._trigger(job, "EXTERNAL_checkin_due", channel)
         except Exception as exc:  # Rasa away: the check-in stays pending and is tried again
-            self.store.retry_checkin(job, self.now() + RETRY_AFTER, f"rasa:{type(exc).__name__}")
+            self.schedule.retry_checkin(job, self.now() + RETRY_AFTER, f"rasa:{type(exc).__name__}")
             logger.warning("check-in %s could not be sent (%s); retrying", job.id, type(exc).__name__)
             result.failed += 1
             return
-        self.store.mark_checkin_sent(job, channel)
+        self.schedule.mark_checkin_sent(job, channel)
         logger.info("check-in %s (%s) sent to %s via %s", job.id, job.prompt_set, job.patient_ref, channel)
         result.sent += 1
 
@@ -118,22 +118,22 @@ class Scheduler:
         )
 
     async def _nudge(self, job: DueJob, result: TickResult) -> None:
-        channel, _ = self.store.checkin_route(job.patient_ref)
-        hold = self.store.checkin_hold(job.patient_ref)
+        channel, _ = self.schedule.checkin_route(job.patient_ref)
+        hold = self.schedule.checkin_hold(job.patient_ref)
         if (
             channel is None
             or hold == "risk_flag_open"
             or after_quiet_hours(self.now(), ZoneInfo(job.timezone), self.plan)
         ):
-            self.store.release_nudge(job)  # later, or never: it expires on time regardless
+            self.schedule.release_nudge(job)  # later, or never: it expires on time regardless
             return
         try:
             await self._trigger(job, "EXTERNAL_checkin_nudge", channel)
         except Exception as exc:
-            self.store.release_nudge(job)
+            self.schedule.release_nudge(job)
             logger.warning("nudge for check-in %s failed (%s)", job.id, type(exc).__name__)
             return
-        self.store.mark_nudged(job)
+        self.schedule.mark_nudged(job)
         result.nudged += 1
 
     async def run(self, stop: asyncio.Event, interval: float = 5.0) -> None:
@@ -144,13 +144,15 @@ def main() -> int:
     from bot import runtime
 
     runtime.block_tensorflow()
-    from bot.handoff import RasaApi
+    from bot.flags.handoff import RasaApi
     from bot.schedule.plan import default_plan
 
     settings = runtime.settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)-8s %(name)s - %(message)s")
     interval = float(os.environ.get("INTERLUDE_SCHEDULER_INTERVAL", "5"))
-    scheduler = Scheduler(runtime.store(), default_plan(), RasaApi(settings.rasa_url, settings.api_token))
+    scheduler = Scheduler(
+        runtime.store().schedule, default_plan(), RasaApi(settings.rasa_url, settings.api_token)
+    )
     logger.info("check-in scheduler started (every %.0fs)", interval)
 
     serve(lambda stop: scheduler.run(stop, interval))

@@ -28,7 +28,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from bot.config import PROJECT_ROOT, Settings, load_settings
-from bot.store.api import Store
+from bot.runtime import Store
 from bot.web.portal.sessions import ServerSessionMiddleware
 from bot.web.portal.views import portal_routes
 
@@ -185,7 +185,7 @@ def create_app(settings: Settings | None = None, store_: Store | None = None) ->
         await proxy.close()
         if store_ is None:  # an injected store belongs to its owner
             for s in opened:
-                s.close()
+                s.core.close()
 
     return Starlette(
         routes=[

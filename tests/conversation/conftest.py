@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.store.api import Store
+from bot.runtime import Store
 from tests.conversation.harness import Harness
 from tests.integration.stack import Stack, start_stack
 
@@ -22,7 +22,7 @@ def conv_stack(tmp_path_factory) -> Stack:
 def conv_store(conv_stack: Stack) -> Store:
     store = Store.open(conv_stack.settings.database_url, conv_stack.settings.data_dir, environ={})
     yield store
-    store.close()
+    store.core.close()
 
 
 @pytest.fixture(scope="package")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.demo import DEMO_CLINIC_SLUG, DEMO_THERAPIST_EMAIL
-from bot.store.api import Store
+from bot.runtime import Store
 
 RISK_MODERATE = "honestly everyone would be better off without me"
 
@@ -282,8 +282,8 @@ class Harness:
     def __init__(self, stack, store: Store) -> None:  # type: ignore[no-untyped-def]
         self.stack = stack
         self.store = store
-        self.clinic_id = store.ensure_clinic(DEMO_CLINIC_SLUG, "Demo Clinic (synthetic data)")
-        self.staff_id = store.staff_id_by_email(DEMO_THERAPIST_EMAIL)
+        self.clinic_id = store.staff.ensure_clinic(DEMO_CLINIC_SLUG, "Demo Clinic (synthetic data)")
+        self.staff_id = store.staff.staff_id_by_email(DEMO_THERAPIST_EMAIL)
 
     def tracker(self, ref: str) -> dict:
         s = self.stack.settings
@@ -293,7 +293,7 @@ class Harness:
             return _slots(json.loads(resp.read().decode()))
 
     def _saved(self, ref: str) -> list:
-        rows = self.store.list_answers(ref, actor="test:conversation", origin="test")
+        rows = self.store.checkins.list_answers(ref, actor="test:conversation", origin="test")
         return [
             {"prompt_set": a.prompt_set, "key": a.prompt_key, "text": a.text, "value": a.value} for a in rows
         ]
@@ -305,33 +305,35 @@ class Harness:
         return [{"kind": r.kind} for r in lister(ref, actor="test:conversation", origin="test")]
 
     def prepare(self, state: str, behaviour: str) -> str:
-        ref = self.store.create_patient(
+        ref = self.store.patients.create_patient(
             clinic_id=self.clinic_id,
             therapist_id=self.staff_id,
             display_name="Blind Patient",
             locale="en-US",
         ).ref
         if state != "consent":
-            self.store.record_consent(ref, "test")
+            self.store.patients.record_consent(ref, "test")
         client = self.stack.client(ref)
         for text in PREFIXES[state]:
             client.send(text)
         if state == "handoff":
-            from bot.handoff import HandoffService, RasaApi
+            from bot.flags.handoff import HandoffService, RasaApi
 
             HandoffService(
-                self.store, RasaApi(self.stack.settings.rasa_url, self.stack.settings.api_token)
+                self.store.handoffs,
+                self.store.staff,
+                RasaApi(self.stack.settings.rasa_url, self.stack.settings.api_token),
             ).start(ref, self.staff_id, origin="test")
             client.fetch_outbox()
         if behaviour == "reminder_resume":
-            self.store.set_reminders_paused(ref, True, origin="test")
+            self.store.patients.set_reminders_paused(ref, True, origin="test")
         return ref
 
     def judge(self, text: str, behaviour: str, state: str) -> tuple[bool, str, str]:
         ref = self.prepare(state, behaviour)
         before = self.tracker(ref)
         saved_before = self._saved(ref)
-        prefs_before = self.store.checkin_preferences(ref)
+        prefs_before = self.store.schedule.checkin_preferences(ref)
         client = self.stack.client(ref)
         replies = client.send(text)
         reply_text = "\n".join(r.get("text") or "" for r in replies)
@@ -344,10 +346,10 @@ class Harness:
             saved_before=len(saved_before),
             saved_after=len(saved_after),
             last_saved=saved_after[len(saved_before) :],
-            consented=self.store.has_consented(ref),
-            reminders_paused=self.store.reminders_paused(ref),
+            consented=self.store.patients.has_consented(ref),
+            reminders_paused=self.store.patients.reminders_paused(ref),
             preferences_before=prefs_before,
-            preferences_after=self.store.checkin_preferences(ref),
+            preferences_after=self.store.schedule.checkin_preferences(ref),
             requests=self._requests(ref),
         )
         ok, why = expected(behaviour, obs)

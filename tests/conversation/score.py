@@ -11,7 +11,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from bot.store.api import Store
+from bot.runtime import Store
 from tests.conversation.harness import Harness, load_rows, score_rows
 from tests.integration import stack as stack_module
 
@@ -39,7 +39,7 @@ def main() -> int:
             if args.out:
                 args.out.write_text("".join(json.dumps(f) + "\n" for f in failures), encoding="utf-8")
         finally:
-            store.close()
+            store.core.close()
             stack.stop()
     return 0
 

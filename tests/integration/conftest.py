@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from bot.demo import DEMO_CLINIC_SLUG, DEMO_THERAPIST_EMAIL
-from bot.store.api import Store
+from bot.runtime import Store
 from tests.integration.stack import Stack, start_stack
 from tests.peers.smtp import SmtpServer
 from tests.peers.telegram_api import FakeTelegram
@@ -71,7 +71,7 @@ def stack_store(stack: Stack) -> Store:
     """The running stack's database, opened from the test process as another client would."""
     store = Store.open(stack.settings.database_url, stack.settings.data_dir, environ={})
     yield store
-    store.close()
+    store.core.close()
 
 
 @pytest.fixture
@@ -79,13 +79,13 @@ def new_patient(stack_store: Store):
     """Enrol a fresh patient in the demo clinic; returns the patient ref."""
 
     def make(locale: str = "en-US", consented: bool = True) -> str:
-        clinic_id = stack_store.ensure_clinic(DEMO_CLINIC_SLUG, "Demo Clinic (synthetic data)")
-        staff_id = stack_store.staff_id_by_email(DEMO_THERAPIST_EMAIL)
-        ref = stack_store.create_patient(
+        clinic_id = stack_store.staff.ensure_clinic(DEMO_CLINIC_SLUG, "Demo Clinic (synthetic data)")
+        staff_id = stack_store.staff.staff_id_by_email(DEMO_THERAPIST_EMAIL)
+        ref = stack_store.patients.create_patient(
             clinic_id=clinic_id, therapist_id=staff_id, display_name="Test Patient", locale=locale
         ).ref
         if consented:  # most tests are about what follows consent; test_consent.py covers it
-            stack_store.record_consent(ref, "test")
+            stack_store.patients.record_consent(ref, "test")
         return ref
 
     return make

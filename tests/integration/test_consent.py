@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.consent import consent_text
+from bot.patients.consent import consent_text
 
 pytestmark = pytest.mark.integration
 
@@ -16,10 +16,10 @@ def test_consent_is_asked_and_its_version_stored(stack, stack_store, new_patient
     # While the question is open, anything but yes or no gets the question again.
     again = stack.say(ref, "check in")
     assert "yes or a no" in again and "Do you agree to use Interlude" in again
-    assert stack_store.list_answers(ref, actor="t", origin="t") == []
+    assert stack_store.checkins.list_answers(ref, actor="t", origin="t") == []
     reply = stack.say(ref, "yes")
     assert "Your answer is recorded" in reply and "short check-in" in reply
-    events = [e for e in stack_store.audit_events(patient_ref=ref) if e["action"] == "consent.accept"]
+    events = [e for e in stack_store.core.audit_events(patient_ref=ref) if e["action"] == "consent.accept"]
     assert events[0]["detail"] == {"text_version": consent_text().version}
     assert "How is your mood" in stack.say(ref, "check in")
 
@@ -28,7 +28,7 @@ def test_declining_keeps_nothing_but_risk_is_still_handled(stack, stack_store, n
     ref = new_patient(consented=False)
     stack.say(ref, "hi")
     assert "won't record check-ins or journal entries" in stack.say(ref, "no")
-    assert not stack_store.has_consented(ref)
+    assert not stack_store.patients.has_consented(ref)
     assert "need your OK" in stack.say(ref, "I just want to write something")
     reply = stack.say(ref, "I want to kill myself")  # safety never waits for consent
-    assert "988" in reply and stack_store.open_flag_severity(ref) == "high"
+    assert "988" in reply and stack_store.flags.open_flag_severity(ref) == "high"

@@ -41,7 +41,7 @@ def test_onboarding_then_a_checkin_is_stored_encrypted(stack, stack_store, new_p
     assert "Anything you'd like to note" in stack.say(ref, "about 7.5")
     assert "(mood 7/10, anxiety 3/10)" in stack.say(ref, CANARY)
 
-    answers = stack_store.list_answers(ref, actor="test", origin="integration")
+    answers = stack_store.checkins.list_answers(ref, actor="test", origin="integration")
     assert [(a.prompt_key, a.text, a.value) for a in answers] == [
         ("mood", None, 7.0),
         ("anxiety", None, 3.0),
@@ -49,7 +49,7 @@ def test_onboarding_then_a_checkin_is_stored_encrypted(stack, stack_store, new_p
         ("note", CANARY, None),
     ]
     assert CANARY.encode() not in _db_bytes(stack)
-    assert stack_store.find_patient(ref).onboarded
+    assert stack_store.patients.find_patient(ref).onboarded
     # Rasa's own events went to our encrypted tracker store (not a silent in-memory fallback).
     rows = _events(stack, ref)
     assert len(rows) > 10 and all(data.startswith("enc1:") for data in rows)
@@ -83,7 +83,7 @@ def test_unparseable_mood_is_asked_again_with_a_hint(stack, stack_store, new_pat
     assert "kept what you wrote" in reply and "hours did you sleep" in reply
     stack.say(ref, "skip")
     assert "mood 5/10" in stack.say(ref, "skip")
-    answers = stack_store.list_answers(ref, actor="test", origin="integration")
+    answers = stack_store.checkins.list_answers(ref, actor="test", origin="integration")
     assert [(a.prompt_key, a.text, a.value) for a in answers] == [
         ("mood", None, 5.0),
         ("anxiety", "the morning was rough but the afternoon was better", None),
@@ -96,7 +96,7 @@ def test_pause_then_resume_where_we_left_off(stack, stack_store, new_patient):
     ref = new_patient()
     stack.say(ref, "hi", "check in", "6")
     assert "let's pause here" in stack.say(ref, "not now")
-    assert stack_store.list_answers(ref, actor="test", origin="integration") == []
+    assert stack_store.checkins.list_answers(ref, actor="test", origin="integration") == []
     resumed = stack.say(ref, "check in")
     assert "pick up where we left off" in resumed and "how anxious" in resumed
     assert "mood 6/10" in stack.say(ref, "2", "8", "a quiet day")
@@ -106,7 +106,7 @@ def test_stop_for_today_saves_what_was_answered(stack, stack_store, new_patient)
     ref = new_patient()
     stack.say(ref, "hi", "check in", "6", "3")
     assert "saved what you answered" in stack.say(ref, "stop for today")
-    answers = stack_store.list_answers(ref, actor="test", origin="integration")
+    answers = stack_store.checkins.list_answers(ref, actor="test", origin="integration")
     assert [(a.prompt_key, a.value) for a in answers] == [("mood", 6.0), ("anxiety", 3.0)]
     assert "How is your mood" in stack.say(ref, "check in")  # a fresh check-in, not a resume
 
@@ -117,14 +117,18 @@ def test_going_back_corrects_the_last_answer(stack, stack_store, new_patient):
     reply = stack.say(ref, "oops")
     assert "go back one question" in reply and "How is your mood" in reply
     assert "mood 5/10" in stack.say(ref, "5", "2", "8", "better now")
-    assert [a.value for a in stack_store.list_answers(ref, actor="t", origin="t")][:2] == [5.0, 2.0]
+    assert [a.value for a in stack_store.checkins.list_answers(ref, actor="t", origin="t")][:2] == [5.0, 2.0]
 
 
 def test_a_note_that_mentions_stopping_is_an_answer(stack, stack_store, new_patient):
     ref = new_patient()
     stack.say(ref, "hi", "check in", "4", "4", "6")
     assert "mood 4/10" in stack.say(ref, "I want to stop feeling like this")
-    notes = [a.text for a in stack_store.list_answers(ref, actor="t", origin="t") if a.prompt_key == "note"]
+    notes = [
+        a.text
+        for a in stack_store.checkins.list_answers(ref, actor="t", origin="t")
+        if a.prompt_key == "note"
+    ]
     assert notes == ["I want to stop feeling like this"]
 
 
@@ -136,12 +140,14 @@ def test_risk_mid_form_gets_the_safety_path_first(stack, stack_store, new_patien
     # Crisis resources and the safety question, and no ordinary check-in reply.
     assert "988" in reply and "Are you safe right now?" in reply
     assert "saved today's check-in" not in reply
-    assert stack_store.open_flag_severity(ref) == "high"
-    flags = [f for f in stack_store.list_flags(actor="test", origin="integration") if f.patient_ref == ref]
+    assert stack_store.flags.open_flag_severity(ref) == "high"
+    flags = [
+        f for f in stack_store.flags.list_flags(actor="test", origin="integration") if f.patient_ref == ref
+    ]
     assert flags[0].signals[0]["text"] == RISK_TEXT
     assert flags[0].signals[0]["rules"][0]["rule"] == "suicide.active"
     # The risk text was not stored as a journal answer.
-    assert stack_store.list_answers(ref, actor="test", origin="integration") == []
+    assert stack_store.checkins.list_answers(ref, actor="test", origin="integration") == []
 
     assert "Thank you for letting me know" in stack.say(ref, "yes I'm safe")
     stack.say(ref, "I'd rather not say")  # the screener that follows (test_screener.py)
@@ -154,7 +160,7 @@ def test_risk_during_a_paused_checkin_gets_the_safety_path(stack, stack_store, n
     assert "let's pause here" in stack.say(ref, "not now")  # paused, the mood answer kept
     reply = stack.say(ref, "i have the pills lined up, tonight is the night")
     assert "Please call 911 now" in reply and "Are you safe right now?" in reply
-    assert stack_store.open_flag_severity(ref) == "critical"
+    assert stack_store.flags.open_flag_severity(ref) == "critical"
     assert "hold off on check-in questions" in stack.say(ref, "yes", "skip", "check in")
 
 
@@ -182,7 +188,7 @@ def test_not_confirming_safety_escalates_to_critical(stack, stack_store, new_pat
     assert "116 123" in reply and "999" in reply  # the patient's own locale
     assert "Are you safe right now?" in reply
     assert "Please call 999 now" in stack.say(ref, "I don't know")
-    assert stack_store.open_flag_severity(ref) == "critical"
+    assert stack_store.flags.open_flag_severity(ref) == "critical"
 
 
 def test_moderate_risk_outside_a_form(stack, stack_store, new_patient):
@@ -190,7 +196,7 @@ def test_moderate_risk_outside_a_form(stack, stack_store, new_patient):
     stack.say(ref, "hi")
     reply = stack.say(ref, "honestly everyone would be better off without me")
     assert "I've alerted your care team" in reply and "Are you safe" not in reply
-    assert stack_store.open_flag_severity(ref) == "moderate"
+    assert stack_store.flags.open_flag_severity(ref) == "moderate"
 
 
 def _post(stack, body: object, token: str | None) -> int:

@@ -22,8 +22,9 @@ from bot.config import PROJECT_ROOT
 from bot.escalation.config import parse_alert_config
 from bot.escalation.senders import build_senders, sign
 from bot.escalation.worker import Worker
+from bot.flags.store import SignalInput
+from bot.runtime import Store
 from bot.store import migrate
-from bot.store.api import SignalInput, Store
 from tests.peers.smtp import Inbox, SmtpServer
 from tests.peers.telegram_api import FakeTelegram
 from tests.peers.webhook import WebhookReceiver
@@ -79,14 +80,14 @@ def world(tmp_path, database_url):
     migrate.upgrade(database_url)
     clock = Clock(T0)
     store = Store.open(database_url, tmp_path, environ={}, clock=clock)
-    clinic = store.ensure_clinic("c", "Test Clinic")
-    store.ensure_staff(clinic, "t@example.invalid", "Dr Tee", "therapist", None)
-    store.set_staff_telegram("t@example.invalid", "777")
-    ref = store.create_patient(
-        clinic_id=clinic, therapist_id=store.staff_id_by_email("t@example.invalid"), display_name="P"
+    clinic = store.staff.ensure_clinic("c", "Test Clinic")
+    store.staff.ensure_staff(clinic, "t@example.invalid", "Dr Tee", "therapist", None)
+    store.staff.set_staff_telegram("t@example.invalid", "777")
+    ref = store.patients.create_patient(
+        clinic_id=clinic, therapist_id=store.staff.staff_id_by_email("t@example.invalid"), display_name="P"
     ).ref
     yield store, clock, ref, database_url
-    store.close()
+    store.core.close()
 
 
 def make_worker(store, clock, tg=None, smtp=None, hook=None, **kw) -> tuple[Worker, object]:
@@ -96,12 +97,12 @@ def make_worker(store, clock, tg=None, smtp=None, hook=None, **kw) -> tuple[Work
         {**ENV, **({"INTERLUDE_TELEGRAM_API_URL": tg.api_url} if tg else {})},
         public_url="https://portal.example.invalid",
     )
-    return Worker(store, config, build_senders(config), clock=clock, **kw), config
+    return Worker(store.deliveries, config, build_senders(config), clock=clock, **kw), config
 
 
 def flag(store, ref, config, severity="high"):
     clinic = config.for_clinic("c")
-    return store.record_risk(
+    return store.flags.record_risk(
         ref,
         message_id="m1",
         text=RISK_TEXT,
@@ -194,12 +195,14 @@ def test_missed_deadline_re_escalates_to_the_backup(world):
         assert str(backup_tg["chat_id"]) == "-200" and backup_tg["text"].startswith("OVERDUE")
         assert smtp.inbox.messages[-1]["To"] == "lead@example.invalid"
         assert "OVERDUE" in smtp.inbox.messages[-1]["Subject"]
-        events = [e["action"] for e in store.audit_events(patient_ref=ref)]
+        events = [e["action"] for e in store.core.audit_events(patient_ref=ref)]
         assert "risk_flag.escalate" in events
 
         # Acknowledged now: no further escalation when the backup's deadline passes too.
-        flag_id = store.list_flags(actor="t", origin="t")[0].id
-        store.acknowledge_flag(flag_id, store.staff_id_by_email("t@example.invalid"), origin="portal")
+        flag_id = store.flags.list_flags(actor="t", origin="t")[0].id
+        store.flags.acknowledge_flag(
+            flag_id, store.staff.staff_id_by_email("t@example.invalid"), origin="portal"
+        )
         clock.advance(minutes=31)
         assert tick(worker).escalated == 0
 
@@ -222,15 +225,15 @@ def test_acknowledge_button_from_staff_is_recorded_and_audited(world):
         tg.queue_callback(from_id=777, data=callback, message=message)  # Dr Tee
         result = tick(worker)
         assert result.acknowledged == 1
-        assert store.flag_status(res.flag_id) == "acknowledged"
+        assert store.flags.flag_status(res.flag_id) == "acknowledged"
         answers = [p for m, p in tg.calls if m == "answerCallbackQuery"]
         assert "not registered" in answers[0]["text"] and answers[1]["text"].startswith("Acknowledged")
         assert "Your Telegram user id is 999" in answers[0]["text"]  # what an admin binds in the portal
         edits = [p for m, p in tg.calls if m == "editMessageText"]
         assert "Acknowledged by Dr Tee" in edits[0]["text"]
-        acks = [e for e in store.audit_events(patient_ref=ref) if e["action"] == "risk_flag.acknowledge"]
+        acks = [e for e in store.core.audit_events(patient_ref=ref) if e["action"] == "risk_flag.acknowledge"]
         assert [(e["actor"], e["origin"]) for e in acks] == [
-            (f"staff:{store.staff_id_by_email('t@example.invalid')}", "telegram")
+            (f"staff:{store.staff.staff_id_by_email('t@example.invalid')}", "telegram")
         ]
         # Updates are consumed once, across restarts (offset kept in the database).
         assert tick(worker).acknowledged == 0
@@ -238,13 +241,13 @@ def test_acknowledge_button_from_staff_is_recorded_and_audited(world):
 
 def test_a_disabled_staff_members_button_press_acknowledges_nothing(world):
     store, clock, ref, _ = world
-    admin, _ = store.ensure_staff(1, "admin@example.invalid", "Ada", "admin", None)
-    store.update_staff(admin, store.staff_id_by_email("t@example.invalid"), disabled=True)
+    admin, _ = store.staff.ensure_staff(1, "admin@example.invalid", "Ada", "admin", None)
+    store.staff_admin.update_staff(admin, store.staff.staff_id_by_email("t@example.invalid"), disabled=True)
     with FakeTelegram() as tg:
         worker, res, message, callback = alert_with_button(store, clock, ref, tg)
         tg.queue_callback(from_id=777, data=callback, message=message)  # Dr Tee, who has left
         assert tick(worker).acknowledged == 0
-        assert store.flag_status(res.flag_id) == "open"
+        assert store.flags.flag_status(res.flag_id) == "open"
 
 
 def test_a_flood_of_risk_messages_is_one_alert_per_channel(world):
@@ -261,13 +264,13 @@ def test_a_flood_of_risk_messages_is_one_alert_per_channel(world):
 def test_two_workers_never_send_the_same_alert(tmp_path, postgres_url):
     migrate.upgrade(postgres_url)
     store = Store.open(postgres_url, tmp_path, environ={})
-    clinic = store.ensure_clinic("c", "C")
-    staff, _ = store.ensure_staff(clinic, "s@example.invalid", "S", "therapist", None)
+    clinic = store.staff.ensure_clinic("c", "C")
+    staff, _ = store.staff.ensure_staff(clinic, "s@example.invalid", "S", "therapist", None)
     with WebhookReceiver() as hook:
         config = parse_alert_config(alerts_yaml(None, None, hook), "alerts.yml", ENV, public_url="https://x")
         for _ in range(20):
-            ref = store.create_patient(clinic_id=clinic, therapist_id=staff, display_name="P").ref
-            store.record_risk(
+            ref = store.patients.create_patient(clinic_id=clinic, therapist_id=staff, display_name="P").ref
+            store.flags.record_risk(
                 ref,
                 message_id=None,
                 text="t",
@@ -275,7 +278,7 @@ def test_two_workers_never_send_the_same_alert(tmp_path, postgres_url):
                 alert_channels=["webhook"],
             )
         stores = [Store.open(postgres_url, tmp_path, environ={}) for _ in range(2)]
-        workers = [Worker(s, config, build_senders(config)) for s in stores]
+        workers = [Worker(s.deliveries, config, build_senders(config)) for s in stores]
 
         async def race():
             return await asyncio.gather(*(w.tick() for w in workers for _ in range(3)))
@@ -285,7 +288,7 @@ def test_two_workers_never_send_the_same_alert(tmp_path, postgres_url):
         ids = [h["x-interlude-delivery"] for h, _ in hook.requests]
         assert len(ids) == 20 and len(set(ids)) == 20
         for s in [*stores, store]:
-            s.close()
+            s.core.close()
 
 
 def test_worker_killed_mid_delivery_delivers_exactly_once_after_restart(tmp_path):
@@ -296,15 +299,15 @@ def test_worker_killed_mid_delivery_delivers_exactly_once_after_restart(tmp_path
     url = f"sqlite:///{data / 'interlude.db'}"
     migrate.upgrade(url)
     store = Store.open(url, data, environ={})
-    clinic = store.ensure_clinic("c", "C")
-    staff, _ = store.ensure_staff(clinic, "s@example.invalid", "S", "therapist", None)
-    ref = store.create_patient(clinic_id=clinic, therapist_id=staff, display_name="P").ref
+    clinic = store.staff.ensure_clinic("c", "C")
+    staff, _ = store.staff.ensure_staff(clinic, "s@example.invalid", "S", "therapist", None)
+    ref = store.patients.create_patient(clinic_id=clinic, therapist_id=staff, display_name="P").ref
     stall = threading.Event()
     stall.set()
     inbox = Inbox(stall=stall)
     with SmtpServer(inbox) as smtp:
         (data / "alerts.yml").write_text(yaml.safe_dump(alerts_yaml(None, smtp, None)))
-        store.record_risk(
+        store.flags.record_risk(
             ref,
             message_id=None,
             text="t",
@@ -339,4 +342,4 @@ def test_worker_killed_mid_delivery_delivers_exactly_once_after_restart(tmp_path
             second.send_signal(signal.SIGTERM)
             second.wait(10)
         assert len(inbox.messages) == 1, (tmp_path / "w2.log").read_text()
-    store.close()
+    store.core.close()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.demo import DEMO_THERAPIST_EMAIL
-from bot.handoff import HandoffError, HandoffService, RasaApi
-from bot.store.api import StoreError
+from bot.flags.handoff import HandoffError, HandoffService, RasaApi
+from bot.store.errors import StoreError
 
 pytestmark = pytest.mark.integration
 
@@ -17,8 +17,10 @@ def texts(messages: list[dict]) -> str:
 
 def test_handoff_relays_the_clinician_and_silences_the_bot(stack, stack_store, new_patient):
     ref = new_patient()
-    staff = stack_store.staff_id_by_email(DEMO_THERAPIST_EMAIL)
-    service = HandoffService(stack_store, RasaApi(stack.settings.rasa_url, stack.settings.api_token))
+    staff = stack_store.staff.staff_id_by_email(DEMO_THERAPIST_EMAIL)
+    service = HandoffService(
+        stack_store.handoffs, stack_store.staff, RasaApi(stack.settings.rasa_url, stack.settings.api_token)
+    )
     client = stack.client(ref)
     client.send("hi")
 
@@ -49,11 +51,11 @@ def test_handoff_relays_the_clinician_and_silences_the_bot(stack, stack_store, n
         service.say(ref, staff, "too late", origin="portal")
     assert "Welcome back" in texts(client.send("hello"))
 
-    transcript = stack_store.export_patient(ref, actor="test", origin="test")["transcript"]
+    transcript = stack_store.rights.export_patient(ref, actor="test", origin="test")["transcript"]
     said = [m["text"] for m in transcript]
     assert "are you there?" in said
     assert any("How are you feeling right now?" in (t or "") for t in said)
-    actions = [e["action"] for e in stack_store.audit_events(patient_ref=ref)]
+    actions = [e["action"] for e in stack_store.core.audit_events(patient_ref=ref)]
     assert ["handoff.start", "handoff.message", "handoff.end"] == [
         a for a in actions if a.startswith("handoff.")
     ]
@@ -63,8 +65,10 @@ def test_a_handoff_mid_check_in_reaches_the_patient_and_keeps_the_check_in(stack
     """Found by a fresh-eyes trial: taking over while a check-in was open lost the clinician's
     message (the form read it as the patient's answer) and stored 'EXTERNAL: ...' as answers."""
     ref = new_patient()
-    staff = stack_store.staff_id_by_email(DEMO_THERAPIST_EMAIL)
-    service = HandoffService(stack_store, RasaApi(stack.settings.rasa_url, stack.settings.api_token))
+    staff = stack_store.staff.staff_id_by_email(DEMO_THERAPIST_EMAIL)
+    service = HandoffService(
+        stack_store.handoffs, stack_store.staff, RasaApi(stack.settings.rasa_url, stack.settings.api_token)
+    )
     client = stack.client(ref)
     client.send("hi")
     reply = texts(client.send("honestly everyone would be better off without me"))  # opens a flag
@@ -87,7 +91,7 @@ def test_a_handoff_mid_check_in_reaches_the_patient_and_keeps_the_check_in(stack
     client.send("3")
     client.send("7")
     client.send("a quiet day")
-    answers = {a.prompt_key: a for a in stack_store.list_answers(ref, actor="test", origin="test")}
+    answers = {a.prompt_key: a for a in stack_store.checkins.list_answers(ref, actor="test", origin="test")}
     assert answers["mood"].value == 7 and answers["anxiety"].value == 3
     assert answers["note"].text == "a quiet day"
     stored = " ".join(a.text or "" for a in answers.values())

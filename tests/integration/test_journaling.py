@@ -21,14 +21,14 @@ def test_journal_note_and_review(stack, stack_store, new_patient):
     )
     assert "isn't sent as an urgent message" in stack.say(ref, "I'd like to talk about my sister next time")
 
-    answers = stack_store.list_answers(ref, actor="test", origin="test")
+    answers = stack_store.checkins.list_answers(ref, actor="test", origin="test")
     assert [(a.prompt_set, a.prompt_key, a.text) for a in answers] == [
         ("journal", "entry", ENTRY),
         ("therapist_note", "note", "I'd like to talk about my sister next time"),
     ]
     review = stack.say(ref, "what did I write after my last session?")
     assert "Journal entry" in review and ENTRY in review and "Note to your therapist" in review
-    reads = [e for e in stack_store.audit_events(patient_ref=ref) if e["action"] == "read.journal"]
+    reads = [e for e in stack_store.core.audit_events(patient_ref=ref) if e["action"] == "read.journal"]
     assert any(e["actor"] == f"patient:{ref}" and e["origin"] == "chat" for e in reads)
 
 
@@ -53,7 +53,7 @@ def test_writing_stays_open_while_checkins_are_held(stack, stack_store, new_pati
 
 
 def _due(stack, ref: str, prompt_set: str) -> None:
-    from bot.handoff import RasaApi
+    from bot.flags.handoff import RasaApi
 
     RasaApi(stack.settings.rasa_url, stack.settings.api_token).trigger_intent(
         ref, "EXTERNAL_checkin_due", {"prompt_set": prompt_set}
@@ -104,7 +104,9 @@ def test_every_session_set_completes_when_due(
     for answer in answers:
         replies = client.send(answer)
     assert "saved" in replies[-1]["text"]
-    saved = [a for a in stack_store.list_answers(ref, actor="t", origin="t") if a.prompt_set == prompt_set]
+    saved = [
+        a for a in stack_store.checkins.list_answers(ref, actor="t", origin="t") if a.prompt_set == prompt_set
+    ]
     assert len(saved) == len(answers)
 
 
@@ -114,7 +116,7 @@ def test_a_follow_up_only_when_the_answer_calls_for_it(stack, stack_store, new_p
     assert "what's behind it" in stack.say(ref, "8")  # anxiety 8: the follow-up
     assert "hours did you sleep" in stack.say(ref, "a deadline at work")
     stack.say(ref, "7", "ok")
-    keys = [a.prompt_key for a in stack_store.list_answers(ref, actor="t", origin="t")]
+    keys = [a.prompt_key for a in stack_store.checkins.list_answers(ref, actor="t", origin="t")]
     assert keys == ["mood", "anxiety", "anxiety_about", "sleep_hours", "note"]
     other = new_patient()
     stack.say(other, "hi", "check in", "5")
@@ -132,5 +134,9 @@ def test_empty_emoji_and_very_long_answers(stack, stack_store, new_patient):
     stack.say(ref, "6", "3", "7")
     long_note = "I kept writing. " * 320  # about 5,000 characters
     assert "mood 6/10" in stack.say(ref, long_note)
-    note = [a.text for a in stack_store.list_answers(ref, actor="t", origin="t") if a.prompt_key == "note"]
+    note = [
+        a.text
+        for a in stack_store.checkins.list_answers(ref, actor="t", origin="t")
+        if a.prompt_key == "note"
+    ]
     assert note == [long_note.strip()]

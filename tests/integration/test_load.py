@@ -39,7 +39,7 @@ def test_200_concurrent_messages_on_sqlite(stack, stack_store, new_patient):
     assert sum(len(r) for r in results) == sent == 200
     for ref, texts in zip(refs, results, strict=True):
         assert sum("mood 6/10" in t for t in texts) == rounds, texts
-        answers = stack_store.list_answers(ref, actor="test", origin="load")
+        answers = stack_store.checkins.list_answers(ref, actor="test", origin="load")
         assert [a.value for a in answers if a.prompt_key == "mood"] == [6.0] * rounds
     log = (stack.settings.data_dir / "logs" / "interlude.log").read_text(encoding="utf-8")
     assert "database is locked" not in log

@@ -18,8 +18,8 @@ from bot import totp
 from bot.accounts import hash_password
 from bot.config import PROJECT_ROOT
 from bot.demo import DEMO_THERAPIST_EMAIL
+from bot.flags.store import SignalInput
 from bot.schedule.plan import default_plan
-from bot.store.api import SignalInput
 
 pytestmark = pytest.mark.integration
 
@@ -62,20 +62,20 @@ def screenshot_and_axe(page, name: str) -> list[dict]:
 @pytest.fixture(scope="module")
 def two_therapists(stack, stack_store):
     """The demo therapist and a colleague in the same clinic, each with a flagged patient."""
-    clinic = stack_store.ensure_clinic("demo", "Demo Clinic (synthetic data)")
-    other_id, _ = stack_store.ensure_staff(
+    clinic = stack_store.staff.ensure_clinic("demo", "Demo Clinic (synthetic data)")
+    other_id, _ = stack_store.staff.ensure_staff(
         clinic, OTHER_EMAIL, "Dr. Other", "therapist", hash_password(OTHER_PASSWORD)
     )
-    demo_id = stack_store.staff_id_by_email(DEMO_THERAPIST_EMAIL)
-    mine = stack_store.create_patient(
+    demo_id = stack_store.staff.staff_id_by_email(DEMO_THERAPIST_EMAIL)
+    mine = stack_store.patients.create_patient(
         clinic_id=clinic, therapist_id=demo_id, display_name="Mine Synthetic"
     ).ref
-    theirs = stack_store.create_patient(
+    theirs = stack_store.patients.create_patient(
         clinic_id=clinic, therapist_id=other_id, display_name="Theirs Synthetic"
     ).ref
     flags = {}
     for ref in (mine, theirs):
-        flags[ref] = stack_store.record_risk(
+        flags[ref] = stack_store.flags.record_risk(
             ref,
             message_id=None,
             text=f"risk words of {ref}",
@@ -111,14 +111,14 @@ def test_sign_in_refusals_and_throttling(stack, stack_store):
     )
     # Five failures for one e-mail, then sign-in for it is refused for a while, even with the right password.
     victim = "victim@demo.interlude.invalid"
-    stack_store.ensure_staff(1, victim, "Victim", "therapist", hash_password("victims-password-123"))
+    stack_store.staff.ensure_staff(1, victim, "Victim", "therapist", hash_password("victims-password-123"))
     for _ in range(5):
         assert c.post("/portal/login", data={**wrong, "email": victim}).status_code == 401
     r = c.post("/portal/login", data={**wrong, "email": victim, "password": "victims-password-123"})
     assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
     # Other accounts from the same address are not locked out.
     sign_in(stack, DEMO_THERAPIST_EMAIL, demo_password(stack))
-    actions = [e["action"] for e in stack_store.audit_events()]
+    actions = [e["action"] for e in stack_store.core.audit_events()]
     assert "login.failed" in actions and "login" in actions
     # The session cookie is HttpOnly and SameSite (and Secure once served over https).
     fresh = client(stack)
@@ -163,7 +163,7 @@ def test_another_therapists_patient_is_a_404_everywhere(stack, stack_store, two_
     ):
         r = c.get(path)
         assert r.status_code == 404 and "Theirs Synthetic" not in r.text, path
-    their_session = stack_store.add_dosing_session(
+    their_session = stack_store.schedule.add_dosing_session(
         theirs,
         datetime.now(UTC) + timedelta(days=30),
         "sublingual",
@@ -183,7 +183,7 @@ def test_another_therapists_patient_is_a_404_everywhere(stack, stack_store, two_
             data={"csrf": token, "action": action, "at": "2031-02-01T10:00"},
         )
         assert r.status_code == 404
-    assert [x.status for x in stack_store.dosing_sessions(theirs)] == ["planned"]
+    assert [x.status for x in stack_store.schedule.dosing_sessions(theirs)] == ["planned"]
     for action in ("ack", "resolve", "note", "takeover"):
         assert (
             c.post(f"/portal/flags/{their_flag}/{action}", data={"csrf": token, "text": "x"}).status_code
@@ -195,27 +195,29 @@ def test_another_therapists_patient_is_a_404_everywhere(stack, stack_store, two_
         ).status_code
         == 404
     )
-    assert stack_store.flag_status(their_flag) == "open"  # nothing happened to it
+    assert stack_store.flags.flag_status(their_flag) == "open"  # nothing happened to it
     # Forged CSRF on my own flag: refused, not acknowledged.
     assert c.post(f"/portal/flags/{my_flag}/ack", data={"csrf": "forged"}).status_code == 403
-    assert stack_store.flag_status(my_flag) == "open"
+    assert stack_store.flags.flag_status(my_flag) == "open"
     # Every view of patient data was audited under my name, none of theirs.
-    demo_id = stack_store.staff_id_by_email(DEMO_THERAPIST_EMAIL)
-    mine_actions = {(e["actor"], e["action"]) for e in stack_store.audit_events(patient_ref=mine)}
+    demo_id = stack_store.staff.staff_id_by_email(DEMO_THERAPIST_EMAIL)
+    mine_actions = {(e["actor"], e["action"]) for e in stack_store.core.audit_events(patient_ref=mine)}
     assert (f"staff:{demo_id}", "read.timeline") in mine_actions
-    assert not any(e["actor"] == f"staff:{demo_id}" for e in stack_store.audit_events(patient_ref=theirs))
+    assert not any(
+        e["actor"] == f"staff:{demo_id}" for e in stack_store.core.audit_events(patient_ref=theirs)
+    )
 
 
 def test_clinic_admins_see_their_clinic_only(stack, stack_store, two_therapists):
     admin_pw = "clinic-admin-password-1"
-    stack_store.ensure_staff(
+    stack_store.staff.ensure_staff(
         1, "admin@demo.interlude.invalid", "Demo Admin", "admin", hash_password(admin_pw)
     )
     c = sign_in(stack, "admin@demo.interlude.invalid", admin_pw)
     text = c.get("/portal/patients").text
     assert "Mine Synthetic" in text and "Theirs Synthetic" in text
-    elsewhere = stack_store.ensure_clinic("elsewhere", "Elsewhere Clinic")
-    stack_store.ensure_staff(
+    elsewhere = stack_store.staff.ensure_clinic("elsewhere", "Elsewhere Clinic")
+    stack_store.staff.ensure_staff(
         elsewhere, "admin@elsewhere.invalid", "Far Admin", "admin", hash_password(admin_pw)
     )
     far = sign_in(stack, "admin@elsewhere.invalid", admin_pw)
@@ -240,18 +242,18 @@ def test_bad_form_input_is_refused_and_nothing_is_lost(stack, stack_store, two_t
         "/portal/enroll", data={"csrf": token, "name": "Zed", "timezone": "Mars/Olympus", "locale": "en-US"}
     )
     assert r.status_code == 400 and "Unknown time zone" in r.text and 'value="Zed"' in r.text  # input kept
-    assert stack_store.dosing_sessions(mine) == []
+    assert stack_store.schedule.dosing_sessions(mine) == []
 
 
 def test_a_clinicians_journey_in_chromium(stack, stack_store, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     # A name of its own: other tests leave flagged "Test Patient"s on the same stack.
-    clinic = stack_store.ensure_clinic("demo", "Demo Clinic (synthetic data)")
-    therapist = stack_store.staff_id_by_email(DEMO_THERAPIST_EMAIL)
-    ref = stack_store.create_patient(
+    clinic = stack_store.staff.ensure_clinic("demo", "Demo Clinic (synthetic data)")
+    therapist = stack_store.staff.staff_id_by_email(DEMO_THERAPIST_EMAIL)
+    ref = stack_store.patients.create_patient(
         clinic_id=clinic, therapist_id=therapist, display_name="Jordan Journey"
     ).ref
-    stack_store.record_consent(ref, "test")
+    stack_store.patients.record_consent(ref, "test")
     client_ = stack.client(ref)
     for text in ("check in", "6", "3", "7", "a calm evening", "i want to kill myself"):
         client_.send(text)
@@ -298,7 +300,7 @@ def test_a_clinicians_journey_in_chromium(stack, stack_store, browser):
     assert "safe, plan agreed" in page.content()
     with page.expect_navigation():
         page.get_by_role("button", name="Resolve").click()
-    assert stack_store.open_flag_severity(ref) is None
+    assert stack_store.flags.open_flag_severity(ref) is None
     page.goto(f"{stack.settings.web_url}/portal/patients/{ref}")
     assert "a calm evening" in page.content()
     assert "Called the patient; safe, plan agreed." in page.content()  # the flag's note, on the timeline
@@ -331,8 +333,10 @@ def test_a_clinicians_journey_in_chromium(stack, stack_store, browser):
 
 def test_trends_and_csv_are_scoped_and_audited(stack, stack_store, two_therapists):
     mine, theirs = two_therapists["mine"], two_therapists["theirs"]
-    stack_store.record_checkin(mine, "daily", [("mood", None, 4.0), ("note", '=HYPERLINK("http://x")', None)])
-    stack_store.record_checkin(
+    stack_store.checkins.record_checkin(
+        mine, "daily", [("mood", None, 4.0), ("note", '=HYPERLINK("http://x")', None)]
+    )
+    stack_store.checkins.record_checkin(
         mine, "phq9", [(f"item{i}", None, 1.0) for i in range(1, 10)], instrument=("phq9", [1] * 9, 9, "mild")
     )
     c = sign_in(stack, DEMO_THERAPIST_EMAIL, demo_password(stack))
@@ -348,15 +352,15 @@ def test_trends_and_csv_are_scoped_and_audited(stack, stack_store, two_therapist
     assert any(",score,phq9,total,9,,mild" in line for line in lines)
     for path in (f"/portal/patients/{theirs}/trends", f"/portal/patients/{theirs}/entries.csv"):
         assert c.get(path).status_code == 404
-    actions = [e["action"] for e in stack_store.audit_events(patient_ref=mine)]
+    actions = [e["action"] for e in stack_store.core.audit_events(patient_ref=mine)]
     assert "read.trends" in actions and "export.csv" in actions
 
 
 @pytest.fixture(scope="module")
 def demo_admin(stack_store):
     password = "clinic-admin-password-1"
-    clinic = stack_store.ensure_clinic("demo", "Demo Clinic (synthetic data)")
-    stack_store.ensure_staff(
+    clinic = stack_store.staff.ensure_clinic("demo", "Demo Clinic (synthetic data)")
+    stack_store.staff.ensure_staff(
         clinic, "admin@demo.interlude.invalid", "Demo Admin", "admin", hash_password(password)
     )
     return "admin@demo.interlude.invalid", password
@@ -366,8 +370,10 @@ def test_exports_download_scoped_and_audited(stack, stack_store, two_therapists)
     from fhir.resources.bundle import Bundle
 
     mine = two_therapists["mine"]
-    stack_store.record_checkin(mine, "daily", [("mood", None, 6.0), ("note", "walked by the river", None)])
-    stack_store.record_checkin(
+    stack_store.checkins.record_checkin(
+        mine, "daily", [("mood", None, 6.0), ("note", "walked by the river", None)]
+    )
+    stack_store.checkins.record_checkin(
         mine,
         "gad7",
         [(f"item{i}", None, 2.0) for i in range(1, 8)],
@@ -387,7 +393,7 @@ def test_exports_download_scoped_and_audited(stack, stack_store, two_therapists)
     bundle = Bundle.parse_obj(json.loads(fhir.text))
     gad = [e.resource for e in bundle.entry if e.resource.questionnaire.endswith("69737-5")]
     assert gad and gad[-1].item[-1].answer[0].valueInteger == 14
-    actions = [e["action"] for e in stack_store.audit_events(patient_ref=mine)]
+    actions = [e["action"] for e in stack_store.core.audit_events(patient_ref=mine)]
     assert "export.session_prep_pdf" in actions and "export.fhir" in actions
 
 
@@ -401,7 +407,7 @@ def test_sessions_are_moved_and_cancelled_from_the_portal(stack, stack_store, tw
         ).status_code
         == 303
     )
-    session = stack_store.dosing_sessions(mine)[-1]
+    session = stack_store.schedule.dosing_sessions(mine)[-1]
     page = c.get(f"/portal/patients/{mine}").text
     assert "Planned dosing sessions" in page and f"/sessions/{session.id}" in page
     r = c.post(
@@ -414,19 +420,24 @@ def test_sessions_are_moved_and_cancelled_from_the_portal(stack, stack_store, tw
         data={"csrf": token, "action": "move", "at": "2031-03-05T14:30"},
     )
     assert r.status_code == 303 and "error" not in r.headers["location"]
-    moved = next(x for x in stack_store.dosing_sessions(mine) if x.id == session.id)
+    moved = next(x for x in stack_store.schedule.dosing_sessions(mine) if x.id == session.id)
     assert moved.planned_at.astimezone(UTC) == datetime(2031, 3, 5, 14, 30, tzinfo=UTC)  # patient in UTC
     c.post(f"/portal/patients/{mine}/sessions/{session.id}", data={"csrf": token, "action": "cancel"})
-    assert next(x for x in stack_store.dosing_sessions(mine) if x.id == session.id).status == "cancelled"
+    assert (
+        next(x for x in stack_store.schedule.dosing_sessions(mine) if x.id == session.id).status
+        == "cancelled"
+    )
     r = c.post(f"/portal/patients/{mine}/sessions/{session.id}", data={"csrf": token, "action": "cancel"})
     assert "error=" in r.headers["location"]  # already cancelled: said, not silently ignored
-    actions = [e["action"] for e in stack_store.audit_events(patient_ref=mine)]
+    actions = [e["action"] for e in stack_store.core.audit_events(patient_ref=mine)]
     assert "dosing_session.move" in actions and "dosing_session.cancel" in actions
 
 
 def test_two_step_sign_in(stack, stack_store):
     email, password = "twostep@demo.interlude.invalid", "two-step-password-77"
-    staff_id, _ = stack_store.ensure_staff(1, email, "Tess Twostep", "therapist", hash_password(password))
+    staff_id, _ = stack_store.staff.ensure_staff(
+        1, email, "Tess Twostep", "therapist", hash_password(password)
+    )
     c = sign_in(stack, email, password)
     token = csrf_of(c.get("/portal/account").text)
     assert c.post("/portal/account/totp/begin", data={"csrf": token}).status_code == 303
@@ -455,13 +466,13 @@ def test_two_step_sign_in(stack, stack_store):
     r = fresh.post("/portal/login/code", data={"csrf": step_token, "code": next_code})
     assert r.status_code == 303 and r.headers["location"] == "/portal"
     assert fresh.get("/portal").status_code == 200
-    actions = [e["action"] for e in stack_store.audit_events() if e["actor"] == f"staff:{staff_id}"]
+    actions = [e["action"] for e in stack_store.core.audit_events() if e["actor"] == f"staff:{staff_id}"]
     assert "totp.enabled" in actions and "totp.failed" in actions and "login" in actions
 
 
 def test_a_disabled_account_is_signed_out_and_cannot_sign_in(stack, stack_store, demo_admin):
     email, password = "leaver@demo.interlude.invalid", "leaving-password-123"
-    staff_id, _ = stack_store.ensure_staff(1, email, "Lee Leaver", "therapist", hash_password(password))
+    staff_id, _ = stack_store.staff.ensure_staff(1, email, "Lee Leaver", "therapist", hash_password(password))
     leaver = sign_in(stack, email, password)
     assert leaver.get("/portal").status_code == 200
     admin = sign_in(stack, *demo_admin)
@@ -498,7 +509,7 @@ def test_an_admins_pages_in_chromium(stack, stack_store, browser, demo_admin):
         with page.expect_navigation():
             page.get_by_role("button", name="Add account").click()
         assert "Created therapist account for nia.new@demo.interlude.invalid" in page.content()
-        nia = stack_store.staff_id_by_email("nia.new@demo.interlude.invalid")
+        nia = stack_store.staff.staff_id_by_email("nia.new@demo.interlude.invalid")
         page.locator(f"#tg-{nia}").fill("555000111")
         with page.expect_navigation():
             page.locator(f"form[action='/portal/admin/staff/{nia}']").get_by_role(
@@ -507,7 +518,7 @@ def test_an_admins_pages_in_chromium(stack, stack_store, browser, demo_admin):
         with page.expect_navigation():
             page.get_by_role("button", name="Disable Nia New").click()
         assert page.get_by_role("button", name="Enable Nia New").count() == 1
-        assert stack_store.staff_view(nia) is None  # disabled
+        assert stack_store.portal.staff_view(nia) is None  # disabled
         serious["admin-staff"] = screenshot_and_axe(page, "10-admin-staff")
 
         with page.expect_navigation():
@@ -547,14 +558,14 @@ def test_an_admins_pages_in_chromium(stack, stack_store, browser, demo_admin):
         alerts_file.write_bytes(original)
         context.close()
     assert all(v == [] for v in serious.values()), serious
-    actions = [e["action"] for e in stack_store.audit_events()]
+    actions = [e["action"] for e in stack_store.core.audit_events()]
     assert {"staff.create", "staff.update", "alerts.update", "read.audit_log"} <= set(actions)
 
 
 def test_admin_forms_refuse_bad_input_and_keep_what_was_typed(stack, stack_store, demo_admin):
     admin = sign_in(stack, *demo_admin)
     token = csrf_of(admin.get("/portal/admin/staff").text)
-    before = len(stack_store.audit_events())
+    before = len(stack_store.core.audit_events())
     r = admin.post(
         "/portal/admin/staff",
         data={
@@ -566,7 +577,7 @@ def test_admin_forms_refuse_bad_input_and_keep_what_was_typed(stack, stack_store
         },
     )
     assert r.status_code == 400 and "at least 12" in r.text and 'value="Short Pw"' in r.text
-    assert stack_store.staff_id_by_email("short@demo.interlude.invalid") is None
+    assert stack_store.staff.staff_id_by_email("short@demo.interlude.invalid") is None
     r = admin.post(
         "/portal/admin/staff",
         data={
@@ -578,7 +589,7 @@ def test_admin_forms_refuse_bad_input_and_keep_what_was_typed(stack, stack_store
         },
     )
     assert r.status_code == 400 and "already exists" in r.text
-    own = stack_store.staff_id_by_email(demo_admin[0])
+    own = stack_store.staff.staff_id_by_email(demo_admin[0])
     r = admin.post(f"/portal/admin/staff/{own}", data={"csrf": token, "action": "disable"})
     assert "cannot disable your own account" in admin.get(r.headers["location"]).text
     assert admin.get("/portal/admin/audit?actor=abc").status_code == 400
@@ -587,12 +598,14 @@ def test_admin_forms_refuse_bad_input_and_keep_what_was_typed(stack, stack_store
         admin.post("/portal/admin/staff/999999", data={"csrf": token, "action": "disable"}).status_code == 404
     )
     assert admin.post("/portal/admin/alerts", data={"csrf": "forged"}).status_code == 403
-    assert not any(e["action"] == "staff.create" for e in stack_store.audit_events()[before:])
+    assert not any(e["action"] == "staff.create" for e in stack_store.core.audit_events()[before:])
 
 
 def test_password_change_and_reassignment_over_http(stack, stack_store, demo_admin):
     email, password = "changer@demo.interlude.invalid", "changer-password-123"
-    staff_id, _ = stack_store.ensure_staff(1, email, "Cory Changer", "therapist", hash_password(password))
+    staff_id, _ = stack_store.staff.ensure_staff(
+        1, email, "Cory Changer", "therapist", hash_password(password)
+    )
     c = sign_in(stack, email, password)
     elsewhere = sign_in(stack, email, password)  # the same person signed in on another device
     token = csrf_of(c.get("/portal/account").text)
@@ -615,9 +628,9 @@ def test_password_change_and_reassignment_over_http(stack, stack_store, demo_adm
     assert elsewhere.get("/portal").headers["location"].startswith("/portal/login")  # that one ended
     sign_in(stack, email, new)
     # An admin gives one of the demo therapist's patients to Cory; Cory then sees it, the demo therapist not.
-    ref = stack_store.create_patient(
+    ref = stack_store.patients.create_patient(
         clinic_id=1,
-        therapist_id=stack_store.staff_id_by_email(DEMO_THERAPIST_EMAIL),
+        therapist_id=stack_store.staff.staff_id_by_email(DEMO_THERAPIST_EMAIL),
         display_name="Moving Synthetic",
     ).ref
     therapist = sign_in(stack, DEMO_THERAPIST_EMAIL, demo_password(stack))
@@ -642,7 +655,7 @@ def test_password_change_and_reassignment_over_http(stack, stack_store, demo_adm
 def test_two_step_sign_in_in_chromium(stack, stack_store, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     email, password = "browser.twostep@demo.interlude.invalid", "browser-two-step-pw-9"
-    stack_store.ensure_staff(1, email, "Bea Browser", "therapist", hash_password(password))
+    stack_store.staff.ensure_staff(1, email, "Bea Browser", "therapist", hash_password(password))
     context = browser.new_context(bypass_csp=True, viewport={"width": 1000, "height": 800})
     page = context.new_page()
     serious: dict[str, list] = {}
@@ -695,27 +708,29 @@ def test_what_a_clinician_reads_on_a_desk_and_on_a_phone(stack, stack_store, bro
     from bot.prompts.instruments import score
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    clinic = stack_store.ensure_clinic("demo", "Demo Clinic (synthetic data)")
-    therapist = stack_store.staff_id_by_email(DEMO_THERAPIST_EMAIL)
-    ref = stack_store.create_patient(
+    clinic = stack_store.staff.ensure_clinic("demo", "Demo Clinic (synthetic data)")
+    therapist = stack_store.staff.staff_id_by_email(DEMO_THERAPIST_EMAIL)
+    ref = stack_store.patients.create_patient(
         clinic_id=clinic, therapist_id=therapist, display_name="Robin Readable"
     ).ref
-    stack_store.record_consent(ref, "test")
-    stack_store.add_dosing_session(
+    stack_store.patients.record_consent(ref, "test")
+    stack_store.schedule.add_dosing_session(
         ref, datetime.now(UTC) + timedelta(days=2), "sublingual", plan=default_plan(), actor="t", origin="t"
     )
     # Two daily check-ins on one day: two points on Trends, not a vertical line.
     for mood in (6.0, 4.0):
-        stack_store.record_checkin(ref, "daily", [("mood", None, mood), ("note", "a slow morning", None)])
+        stack_store.checkins.record_checkin(
+            ref, "daily", [("mood", None, mood), ("note", "a slow morning", None)]
+        )
     items = [2, 2, 1, 1, 0, 0, 1, 0, 2]
     total, band = score("phq9", items)
-    stack_store.record_checkin(
+    stack_store.checkins.record_checkin(
         ref,
         "phq9",
         [(f"item{i}", None, float(v)) for i, v in enumerate(items, 1)],
         instrument=("phq9", items, total, band),
     )
-    flag = stack_store.record_risk(
+    flag = stack_store.flags.record_risk(
         ref,
         message_id=None,
         text=None,

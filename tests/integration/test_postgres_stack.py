@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from bot.demo import DEMO_PATIENT_REF
-from bot.store.api import Store
+from bot.runtime import Store
 from tests.integration.stack import start_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
@@ -36,9 +36,9 @@ def test_postgres_stack_persists_conversations_encrypted(tmp_path, postgres_url)
 
     store = Store.open(postgres_url, data, environ={})
     try:
-        notes = [a.text for a in store.list_answers(DEMO_PATIENT_REF, actor="test", origin="test")]
+        notes = [a.text for a in store.checkins.list_answers(DEMO_PATIENT_REF, actor="test", origin="test")]
         assert notes == [None, None, None, CANARY]
-        export = store.export_patient(DEMO_PATIENT_REF, actor="test", origin="test")
+        export = store.rights.export_patient(DEMO_PATIENT_REF, actor="test", origin="test")
         said = [m["text"] for m in export["transcript"] if m["from"] == "user"]
         assert said == [
             "hi",
@@ -50,7 +50,7 @@ def test_postgres_stack_persists_conversations_encrypted(tmp_path, postgres_url)
             CANARY,
         ]  # from Rasa's encrypted events, across the restart
     finally:
-        store.close()
+        store.core.close()
 
     dump = subprocess.run(
         ["pg_dump", "--data-only", postgres_url], capture_output=True, check=True, timeout=60

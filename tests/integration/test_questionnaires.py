@@ -21,12 +21,12 @@ def test_phq9_then_gad7_scored_exactly(stack, stack_store, new_patient):
         reply = stack.say(ref, answer)
     reply = stack.say(ref, "1")
     assert "saved your answers" in reply
-    results = stack_store.instrument_results(ref, actor="test", origin="test")
+    results = stack_store.checkins.instrument_results(ref, actor="test", origin="test")
     assert [(r["instrument"], r["items"], r["total"], r["band"]) for r in results] == [
         ("phq9", [1, 1, 2, 3, 0, 1, 0, 2, 0], 10, "moderate"),
         ("gad7", [1, 1, 2, 0, 2, 3, 1], 10, "moderate"),
     ]
-    assert stack_store.open_flag_severity(ref) is None
+    assert stack_store.flags.open_flag_severity(ref) is None
 
 
 def test_phq9_item9_above_zero_takes_the_safety_path(stack, stack_store, new_patient):
@@ -37,10 +37,10 @@ def test_phq9_item9_above_zero_takes_the_safety_path(stack, stack_store, new_pat
     reply = stack.say(ref, "2")  # item 9: more than half the days
     assert "988" in reply and "Are you safe right now?" in reply
     assert "anxiety" not in reply  # the safety path comes first; GAD-7 does not start
-    assert stack_store.open_flag_severity(ref) == "high"
-    flag = next(f for f in stack_store.list_flags(actor="t", origin="t") if f.patient_ref == ref)
+    assert stack_store.flags.open_flag_severity(ref) == "high"
+    flag = next(f for f in stack_store.flags.list_flags(actor="t", origin="t") if f.patient_ref == ref)
     assert flag.signals[0]["rules"][0]["rule"] == "phq9.item9"
-    results = stack_store.instrument_results(ref, actor="t", origin="t")
+    results = stack_store.checkins.instrument_results(ref, actor="t", origin="t")
     assert results[0]["items"][-1] == 2 and results[0]["total"] == 2  # the answers were saved too
 
 

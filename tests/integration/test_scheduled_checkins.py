@@ -39,29 +39,33 @@ def test_a_daily_checkin_set_in_conversation_arrives_on_telegram(
     soon = soon_in(zone)
     reply = say(tg, chat, f"check in with me every day at {soon}", "I'll check in around")
     assert f"around {soon} your time from now on, every day" in reply
-    assert stack_store.checkin_preferences(ref) == (soon, True)
+    assert stack_store.schedule.checkin_preferences(ref) == (soon, True)
     start = len(tg.texts_to(chat))
     tg.wait_for_text(chat, "How is your mood today", start=start, timeout=150)
     # Rasa delivers the message before trigger_intent returns to the scheduler, which then
     # records it as sent: wait for that, rather than read it the instant the message lands.
-    [sent] = tg.wait_for(lambda: [c for c in stack_store.scheduled_checkins(ref) if c.status == "sent"], 30)
+    [sent] = tg.wait_for(
+        lambda: [c for c in stack_store.schedule.scheduled_checkins(ref) if c.status == "sent"], 30
+    )
     assert sent.prompt_set == "daily"
     # The patient controls it in conversation, mid check-in too.
     reply = say(tg, chat, "remind me in an hour", "I'll check in again")
     assert "I've kept what you answered" in reply
-    assert [c.status for c in stack_store.scheduled_checkins(ref) if c.reason == "patient_postponed"] == [
-        "pending"
-    ]
+    assert [
+        c.status for c in stack_store.schedule.scheduled_checkins(ref) if c.reason == "patient_postponed"
+    ] == ["pending"]
     say(tg, chat, "not today", "no more check-ins today")
-    assert {c.status for c in stack_store.scheduled_checkins(ref) if c.kind == "daily"} >= {"skipped"}
+    assert {c.status for c in stack_store.schedule.scheduled_checkins(ref) if c.kind == "daily"} >= {
+        "skipped"
+    }
     say(tg, chat, "stop reminders", "paused all reminders")
-    assert stack_store.reminders_paused(ref)
+    assert stack_store.patients.reminders_paused(ref)
 
 
 def test_a_daily_checkin_arrives_in_the_open_widget(stack, stack_store, browser, enroll):
     zone = midday_zone()
     links = enroll(timezone=zone)
-    stack_store.record_consent(links["patient_id"], "test")
+    stack_store.patients.record_consent(links["patient_id"], "test")
     page = browser.new_page()
     page.goto(links["web_chat_url"])
     wait_log(page, "Would you like to do a short check-in")

@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from bot.demo import DEMO_THERAPIST_EMAIL
-from bot.handoff import HandoffService, RasaApi
+from bot.flags.handoff import HandoffService, RasaApi
 from bot.store.db import transaction
 from bot.store.models import AlertDelivery, ScreenerRun
 
@@ -38,16 +38,18 @@ def say(stack, ref: str, text: str) -> str:
 
 
 def flags_of(stack_store, ref: str) -> list:
-    return [f for f in stack_store.list_flags(actor="test", origin="integration") if f.patient_ref == ref]
+    return [
+        f for f in stack_store.flags.list_flags(actor="test", origin="integration") if f.patient_ref == ref
+    ]
 
 
 def runs_of(stack_store, ref: str) -> list[dict]:
     (flag,) = flags_of(stack_store, ref)
-    return stack_store.screeners_for_flag(flag.id)
+    return stack_store.screeners.screeners_for_flag(flag.id)
 
 
 def deliveries(stack_store, flag_id: int) -> list[tuple[str, str]]:
-    with transaction(stack_store._factory) as s:
+    with transaction(stack_store.core.factory) as s:
         rows = s.execute(
             select(AlertDelivery.severity, AlertDelivery.channel).where(AlertDelivery.flag_id == flag_id)
         ).all()
@@ -57,17 +59,19 @@ def deliveries(stack_store, flag_id: int) -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def quiet_clinic(stack_store):
     """A clinic with no alert channel in alerts.yml."""
-    clinic_id = stack_store.ensure_clinic("quiet", "Quiet Clinic (synthetic)")
-    staff_id, _ = stack_store.ensure_staff(clinic_id, "quiet@example.invalid", "Dr Quiet", "therapist", None)
+    clinic_id = stack_store.staff.ensure_clinic("quiet", "Quiet Clinic (synthetic)")
+    staff_id, _ = stack_store.staff.ensure_staff(
+        clinic_id, "quiet@example.invalid", "Dr Quiet", "therapist", None
+    )
     return clinic_id, staff_id
 
 
 def quiet_patient(stack_store, quiet_clinic) -> str:
     clinic_id, staff_id = quiet_clinic
-    ref = stack_store.create_patient(
+    ref = stack_store.patients.create_patient(
         clinic_id=clinic_id, therapist_id=staff_id, display_name="Q Synthetic"
     ).ref
-    stack_store.record_consent(ref, "test")
+    stack_store.patients.record_consent(ref, "test")
     return ref
 
 
@@ -81,14 +85,14 @@ def test_ideation_then_a_plan_two_turns_later_is_one_critical_flag_realerted_and
     assert ALERTED in first and Q1 in first and Q2 not in first  # one question per message
     declined = say(stack, ref, "I'd rather not say")
     assert "you don't have to answer" in declined and Q2 not in declined
-    assert stack_store.open_flag_severity(ref) == "moderate"  # a declined screener keeps the level
+    assert stack_store.flags.open_flag_severity(ref) == "moderate"  # a declined screener keeps the level
     reply = say(stack, ref, PLAN)
     assert "Please call 911 now" in reply and "Are you safe right now?" in reply
 
     (flag,) = flags_of(stack_store, ref)
     assert flag.severity == "critical"
-    staff = stack_store.staff_id_by_email(DEMO_THERAPIST_EMAIL)
-    detail = stack_store.flag_detail(staff, flag.id)
+    staff = stack_store.staff.staff_id_by_email(DEMO_THERAPIST_EMAIL)
+    detail = stack_store.portal.flag_detail(staff, flag.id)
     texts = [s["text"] for s in detail.signals]
     assert texts == [IDEATION, PLAN]
     assert detail.signals[1]["built_on"] == detail.signals[0]["message_id"] is not None
@@ -137,7 +141,7 @@ def test_a_full_screener_run_gives_the_documented_severity(
             assert expected in reply, (answer, reply)
         else:
             assert "Thank you for answering these" in reply
-    assert stack_store.open_flag_severity(ref) == severity
+    assert stack_store.flags.open_flag_severity(ref) == severity
     (run,) = runs_of(stack_store, ref)
     assert run["status"] == "completed" and run["result"] == severity
     if severity != "moderate":  # raised: re-alerted with the new deadline
@@ -158,12 +162,14 @@ def test_not_asked_twice_in_24h_without_a_higher_signal_and_never_during_a_hando
     higher = say(stack, ref, "I keep thinking about ending my life")  # high: a higher signal
     assert "Are you safe right now?" in higher and Q1 not in higher
     assert Q1 in say(stack, ref, "yes I'm safe")  # after the safety question, one at a time
-    with transaction(stack_store._factory) as s:
+    with transaction(stack_store.core.factory) as s:
         assert s.query(ScreenerRun).filter(ScreenerRun.trigger_severity == "high").count() >= 1
 
     # A clinician takes over mid-screener: it stops, and is not asked during the handoff.
-    staff = stack_store.staff_id_by_email(DEMO_THERAPIST_EMAIL)
-    service = HandoffService(stack_store, RasaApi(stack.settings.rasa_url, stack.settings.api_token))
+    staff = stack_store.staff.staff_id_by_email(DEMO_THERAPIST_EMAIL)
+    service = HandoffService(
+        stack_store.handoffs, stack_store.staff, RasaApi(stack.settings.rasa_url, stack.settings.api_token)
+    )
     client = stack.client(ref)
     service.start(ref, staff, origin="test")
     client.fetch_outbox()

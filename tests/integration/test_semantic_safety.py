@@ -33,13 +33,17 @@ def test_a_passive_death_wish_as_the_checkin_answer_gets_a_safety_reply_and_a_fl
     reply = stack.say(ref, DEATH_WISH)
     assert "988" in reply, reply
     assert "mood 4/10" not in reply  # not saved as an ordinary answer
-    flags = [f for f in stack_store.list_flags(actor="test", origin="integration") if f.patient_ref == ref]
+    flags = [
+        f for f in stack_store.flags.list_flags(actor="test", origin="integration") if f.patient_ref == ref
+    ]
     assert flags and flags[0].severity in ("moderate", "high", "critical")
     semantic = [r for r in flags[0].signals[0]["rules"] if r.get("kind") == "semantic"]
     assert semantic and semantic[0]["severity"] != "none" and len(semantic[0]["close_to"]) == 3
     # The flag stores the closest examples by id, never their words next to the patient's.
     assert all(set(c) == {"id", "severity", "categories", "similarity"} for c in semantic[0]["close_to"])
-    notes = [a for a in stack_store.list_answers(ref, actor="t", origin="t") if a.prompt_key == "note"]
+    notes = [
+        a for a in stack_store.checkins.list_answers(ref, actor="t", origin="t") if a.prompt_key == "note"
+    ]
     assert notes == []
 
     # The portal's flag page says why: "close to: ..." with the examples' words.
@@ -65,9 +69,9 @@ def test_dosing_questions_do_not_get_the_critical_suicide_reply(stack, stack_sto
     stack.say(ref, "hi")
     reply = stack.say(ref, question)
     assert "Please call 911 now" not in reply, reply
-    severity = stack_store.open_flag_severity(ref)
+    severity = stack_store.flags.open_flag_severity(ref)
     assert severity in (None, "moderate", "high"), severity
     if severity is not None:
-        flags = [f for f in stack_store.list_flags(actor="t", origin="t") if f.patient_ref == ref]
+        flags = [f for f in stack_store.flags.list_flags(actor="t", origin="t") if f.patient_ref == ref]
         fired = {r["rule"] for s in flags[0].signals for r in s["rules"]}
         assert not fired & {"suicide.attempt", "suicide.plan"}

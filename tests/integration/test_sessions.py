@@ -22,7 +22,7 @@ def _age_current_session(store, ref: str, seconds: float) -> None:
 
 
 def _sessions(store, ref: str) -> list[int]:
-    with store._factory() as s:
+    with store.core.factory() as s:
         return list(
             s.execute(
                 select(RasaEvent.session_no).where(RasaEvent.sender_id == ref).order_by(RasaEvent.seq)
@@ -57,13 +57,13 @@ def test_a_long_conversation_crosses_session_boundaries_without_losing_its_place
     # Rasa loads only the current session; the transcript reads all of them.
     rows = _sessions(stack_store, ref)
     assert rows == sorted(rows) and rows.count(3) < len(rows) / 2
-    staff = stack_store.staff_id_by_email(DEMO_THERAPIST_EMAIL)
-    texts = [m["text"] for m in stack_store.transcript_for(staff, ref)]
+    staff = stack_store.staff.staff_id_by_email(DEMO_THERAPIST_EMAIL)
+    texts = [m["text"] for m in stack_store.patient_views.transcript_for(staff, ref)]
     assert texts[:2] == ["hi", texts[1]] and "6" in texts and "a calm afternoon" in texts
     assert [t for t in texts if t.startswith("note for day")] == [
         "note for day 0",
         "note for day 1",
         "note for day 2",
     ]
-    answers = stack_store.list_answers(ref, actor="test", origin="integration")
+    answers = stack_store.checkins.list_answers(ref, actor="test", origin="integration")
     assert [a.value for a in answers[:3]] == [6.0, 3.0, 7.0]

@@ -46,11 +46,11 @@ def test_enroll_prints_the_links_and_refuses_bad_input(stack, stack_store, enrol
     # The bot's username came from the Bot API (getMe): a real deep link.
     assert links["telegram_link"] == f"https://t.me/interlude_test_bot?start={links['enrollment_code']}"
     assert links["web_chat_url"].startswith(f"{stack.settings.web_url}/chat#token=")
-    patient = stack_store.find_patient(links["patient_id"])
+    patient = stack_store.patients.find_patient(links["patient_id"])
     assert (patient.timezone, patient.locale) == ("Europe/London", "en-GB")
 
-    with transaction(stack_store._factory) as s:
-        before = s.query(Patient).count(), len(stack_store.audit_events())
+    with transaction(stack_store.core.factory) as s:
+        before = s.query(Patient).count(), len(stack_store.core.audit_events())
     for argv, message in [
         (("--timezone", "Mars/Olympus"), "Unknown time zone"),
         (("--locale", "english"), "should look like en-US"),
@@ -62,8 +62,8 @@ def test_enroll_prints_the_links_and_refuses_bad_input(stack, stack_store, enrol
         assert bad.returncode == 2 and message in bad.stderr and bad.stdout == ""
     bad = stack.cli("patient", "enroll", "--therapist", "nobody@example.invalid", "--name", "X")
     assert bad.returncode == 2 and "No staff account" in bad.stderr
-    with transaction(stack_store._factory) as s:
-        assert (s.query(Patient).count(), len(stack_store.audit_events())) == before  # nothing created
+    with transaction(stack_store.core.factory) as s:
+        assert (s.query(Patient).count(), len(stack_store.core.audit_events())) == before  # nothing created
 
 
 def test_enroll_onboarding_checkin_then_risk_gets_crisis_reply(stack, stack_store, patient_telegram, enroll):
@@ -85,7 +85,7 @@ def test_enroll_onboarding_checkin_then_risk_gets_crisis_reply(stack, stack_stor
     tg.wait_for_text(chat, "check-in", start=start)
     assert any(m == "editMessageReplyMarkup" for m, _ in tg.calls)  # the used keyboard is removed
     ref = links["patient_id"]
-    assert stack_store.has_consented(ref)
+    assert stack_store.patients.has_consented(ref)
 
     mood = say(tg, chat, "check in", "How is your mood")
     scale = next(m for m in tg.sent if int(m["chat_id"]) == chat and m["text"] in mood.split("\n"))
@@ -96,7 +96,7 @@ def test_enroll_onboarding_checkin_then_risk_gets_crisis_reply(stack, stack_stor
     say(tg, chat, "3", "hours did you sleep")
     say(tg, chat, "7", "Anything you'd like to note")
     say(tg, chat, "a quiet walk helped", "saved today's check-in")
-    answers = stack_store.list_answers(ref, actor="test", origin="integration")
+    answers = stack_store.checkins.list_answers(ref, actor="test", origin="integration")
     assert [(a.prompt_key, a.value) for a in answers][:3] == [
         ("mood", 6.0),
         ("anxiety", 3.0),
@@ -105,7 +105,9 @@ def test_enroll_onboarding_checkin_then_risk_gets_crisis_reply(stack, stack_stor
 
     reply = say(tg, chat, "i have pills saved up and i want to end it tonight", "Are you safe right now?")
     assert "116 123" in reply
-    flags = [f for f in stack_store.list_flags(actor="test", origin="integration") if f.patient_ref == ref]
+    flags = [
+        f for f in stack_store.flags.list_flags(actor="test", origin="integration") if f.patient_ref == ref
+    ]
     assert flags and flags[0].severity == "critical"
 
 
@@ -117,8 +119,8 @@ def test_unknown_chat_is_refused_and_nothing_is_stored(stack, stack_store, patie
     assert "nobody will see this message" in reply
     say(tg, chat, "/help", "know this chat")
     say(tg, chat, "/start", "know this chat")
-    assert stack_store.patient_for_identity("telegram", str(chat)) is None
-    with transaction(stack_store._factory) as s:
+    assert stack_store.patients.patient_for_identity("telegram", str(chat)) is None
+    with transaction(stack_store.core.factory) as s:
         assert s.query(RasaEvent).filter(RasaEvent.sender_id == str(chat)).count() == 0
         assert s.query(ChannelIdentity).filter(ChannelIdentity.external_id == str(chat)).count() == 0
 
@@ -131,15 +133,15 @@ def test_codes_are_one_time_and_expire(stack, stack_store, patient_telegram, enr
     tg.wait_for_text(first, "You're connected")
     assert "already been used" in say(tg, second, f"/start {links['enrollment_code']}", "already been used")
     assert "don't recognise" in say(tg, second, "/start not-a-real-code", "recognise")
-    expired = stack_store.issue_enrollment_code(
+    expired = stack_store.patients.issue_enrollment_code(
         links["patient_id"], ttl=timedelta(seconds=-1), actor="test", origin="test"
     )
     assert "expired" in say(tg, second, f"/start {expired}", "expired")
     # Another patient's code cannot take over a chat that is already bound.
     other = enroll()
     assert "different person" in say(tg, first, f"/start {other['enrollment_code']}", "different person")
-    assert stack_store.patient_for_identity("telegram", str(first)).ref == links["patient_id"]
-    assert stack_store.patient_for_identity("telegram", str(second)) is None
+    assert stack_store.patients.patient_for_identity("telegram", str(first)).ref == links["patient_id"]
+    assert stack_store.patients.patient_for_identity("telegram", str(second)) is None
 
 
 def test_commands_media_edits_and_group_chats(stack, stack_store, patient_telegram, enroll):
@@ -147,9 +149,9 @@ def test_commands_media_edits_and_group_chats(stack, stack_store, patient_telegr
     chat, ref = joined(tg, stack_store, enroll)
     assert "/stop pauses all reminders" in say(tg, chat, "/help", "/stop")
     say(tg, chat, "/stop", "paused all reminders")
-    assert stack_store.reminders_paused(ref)
+    assert stack_store.patients.reminders_paused(ref)
     say(tg, chat, "/start", "Reminders are on again")
-    assert not stack_store.reminders_paused(ref)
+    assert not stack_store.patients.reminders_paused(ref)
 
     start = len(tg.texts_to(chat))
     tg.send_user_message(
@@ -179,7 +181,7 @@ def test_commands_media_edits_and_group_chats(stack, stack_store, patient_telegr
     start = len(tg.texts_to(chat))
     tg.send_user_edit(chat, "honestly everyone would be better off without me")
     tg.wait_for_text(chat, "988", start=start)
-    assert any(f.patient_ref == ref for f in stack_store.list_flags(actor="test", origin="integration"))
+    assert any(f.patient_ref == ref for f in stack_store.flags.list_flags(actor="test", origin="integration"))
 
     group = -(new_chat())
     start = len(tg.texts_to(group))
@@ -216,7 +218,7 @@ def test_bad_updates_long_and_rapid_messages_flood_control(stack, stack_store, p
         tg.send_user_message(chat, f"rapid message number {i}")
 
     def rapid() -> list[str]:
-        transcript = stack_store.export_patient(ref, actor="test", origin="test")["transcript"]
+        transcript = stack_store.rights.export_patient(ref, actor="test", origin="test")["transcript"]
         return [e["text"] for e in transcript if (e.get("text") or "").startswith("rapid message number")]
 
     said = tg.wait_for(lambda: (lambda r: r if len(r) == 5 else None)(rapid()))
@@ -236,13 +238,15 @@ def test_bad_updates_long_and_rapid_messages_flood_control(stack, stack_store, p
 
 def test_proactive_handoff_reaches_telegram_verbatim(stack, stack_store, patient_telegram, enroll):
     from bot.demo import DEMO_THERAPIST_EMAIL
-    from bot.handoff import HandoffService, RasaApi
+    from bot.flags.handoff import HandoffService, RasaApi
 
     tg = patient_telegram
     chat, ref = joined(tg, stack_store, enroll)
     say(tg, chat, "honestly everyone would be better off without me", "988")
-    staff = stack_store.staff_id_by_email(DEMO_THERAPIST_EMAIL)
-    service = HandoffService(stack_store, RasaApi(stack.settings.rasa_url, stack.settings.api_token))
+    staff = stack_store.staff.staff_id_by_email(DEMO_THERAPIST_EMAIL)
+    service = HandoffService(
+        stack_store.handoffs, stack_store.staff, RasaApi(stack.settings.rasa_url, stack.settings.api_token)
+    )
     start = len(tg.texts_to(chat))
     service.start(ref, staff, origin="test")
     tg.wait_for_text(chat, "has joined this conversation", start=start)
@@ -259,7 +263,7 @@ def test_proactive_handoff_reaches_telegram_verbatim(stack, stack_store, patient
 def test_a_due_checkin_arrives_in_the_patients_telegram_chat(stack, stack_store, patient_telegram, enroll):
     """What the scheduler will do: trigger the check-in through Rasa's API, output to the
     patient's latest channel. The first question arrives in Telegram with its buttons."""
-    from bot.handoff import RasaApi
+    from bot.flags.handoff import RasaApi
 
     tg = patient_telegram
     chat, ref = joined(tg, stack_store, enroll)
@@ -281,7 +285,7 @@ def test_risky_words_are_never_answered_by_a_command_or_refusal_alone(
     chat, ref = joined(tg, stack_store, enroll)
     reply = say(tg, chat, "/start i want to kill myself", "Are you safe right now?")
     assert "988" in reply and "recognise that code" not in reply
-    assert any(f.patient_ref == ref for f in stack_store.list_flags(actor="test", origin="integration"))
+    assert any(f.patient_ref == ref for f in stack_store.flags.list_flags(actor="test", origin="integration"))
     stranger = new_chat()
     assert "nobody will see this message" in say(tg, stranger, "/help i want to kill myself", "988")
     group = -new_chat()
@@ -325,9 +329,9 @@ def test_the_screener_on_telegram_buttons_and_typed_answers(
     _press(tg, chat, "No", "details of how")
     say(tg, chat, "nope", "Have you ever done anything")
     say(tg, chat, "no", "Thank you for answering these")
-    assert stack_store.open_flag_severity(ref) == "high"
-    flag = next(f for f in stack_store.list_flags(actor="t", origin="t") if f.patient_ref == ref)
-    assert [r["result"] for r in stack_store.screeners_for_flag(flag.id)] == ["high"]
+    assert stack_store.flags.open_flag_severity(ref) == "high"
+    flag = next(f for f in stack_store.flags.list_flags(actor="t", origin="t") if f.patient_ref == ref)
+    assert [r["result"] for r in stack_store.screeners.screeners_for_flag(flag.id)] == ["high"]
     # Within 24 h and no higher signal: the crisis reply (alerts configured) without the screener.
     again = say(tg, chat, "honestly everyone would be better off without me", "alerted your care team")
     assert "wished you were dead" not in again and "numbers below" not in again
@@ -336,10 +340,10 @@ def test_the_screener_on_telegram_buttons_and_typed_answers(
     say(tg, chat2, "I keep wishing I was dead", "wished you were dead")
     say(tg, chat2, "I'd rather not say", "you don't have to answer")
     say(tg, chat2, "I've decided to do it on friday", "Are you safe right now?")
-    (flag2,) = [f for f in stack_store.list_flags(actor="t", origin="t") if f.patient_ref == ref2]
+    (flag2,) = [f for f in stack_store.flags.list_flags(actor="t", origin="t") if f.patient_ref == ref2]
     assert flag2.severity == "critical"
-    detail = stack_store.flag_detail(
-        stack_store.staff_id_by_email("therapist@demo.interlude.invalid"), flag2.id
+    detail = stack_store.portal.flag_detail(
+        stack_store.staff.staff_id_by_email("therapist@demo.interlude.invalid"), flag2.id
     )
     assert detail.signals[1]["built_on"] == detail.signals[0]["message_id"] is not None
     assert [s["status"] for s in detail.screeners] == ["declined", "in_progress"]  # asked again: higher

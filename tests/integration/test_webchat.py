@@ -14,7 +14,7 @@ import socketio
 
 from bot.config import PROJECT_ROOT
 from bot.demo import DEMO_THERAPIST_EMAIL
-from bot.handoff import HandoffService, RasaApi
+from bot.flags.handoff import HandoffService, RasaApi
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +47,7 @@ def test_widget_journey_onboarding_checkin_risk_and_history(stack, stack_store, 
 
     page.get_by_role("button", name="I agree").click()
     wait_log(page, "Would you like to do a short check-in")
-    assert stack_store.has_consented(ref)
+    assert stack_store.patients.has_consented(ref)
     send(page, "check in")
     wait_log(page, "How is your mood")
     page.get_by_role("group", name="Suggested replies").get_by_role("button", name="6", exact=True).click()
@@ -59,7 +59,7 @@ def test_widget_journey_onboarding_checkin_risk_and_history(stack, stack_store, 
     send(page, "a calm evening with tea")
     wait_log(page, "saved today's check-in")
     page.screenshot(path=str(ARTIFACTS / "02-checkin.png"))
-    answers = stack_store.list_answers(ref, actor="test", origin="integration")
+    answers = stack_store.checkins.list_answers(ref, actor="test", origin="integration")
     assert [(a.prompt_key, a.value, a.text) for a in answers] == [
         ("mood", 6.0, None),
         ("anxiety", 3.0, None),
@@ -72,7 +72,7 @@ def test_widget_journey_onboarding_checkin_risk_and_history(stack, stack_store, 
     log = page.locator(".il-log").inner_text()
     assert "988" in log and "alerted your care team" in log
     page.screenshot(path=str(ARTIFACTS / "03-crisis.png"))
-    assert any(f.patient_ref == ref for f in stack_store.list_flags(actor="test", origin="integration"))
+    assert any(f.patient_ref == ref for f in stack_store.flags.list_flags(actor="test", origin="integration"))
 
     # A reload (or a dropped connection) keeps the conversation: the server sends it again.
     page.reload()
@@ -114,14 +114,16 @@ def test_widget_is_accessible_by_keyboard_and_to_axe(stack, browser, enroll):
 def test_widget_shows_when_a_clinician_joins(stack, stack_store, browser, enroll):
     links = enroll()
     ref = links["patient_id"]
-    stack_store.record_consent(ref, "test")
+    stack_store.patients.record_consent(ref, "test")
     page = browser.new_page()
     page.goto(links["web_chat_url"])
     wait_log(page, "Would you like to do a short check-in")
     send(page, "honestly everyone would be better off without me")
     wait_log(page, "alerted your care team")  # the flag is written before this reply
-    staff = stack_store.staff_id_by_email(DEMO_THERAPIST_EMAIL)
-    service = HandoffService(stack_store, RasaApi(stack.settings.rasa_url, stack.settings.api_token))
+    staff = stack_store.staff.staff_id_by_email(DEMO_THERAPIST_EMAIL)
+    service = HandoffService(
+        stack_store.handoffs, stack_store.staff, RasaApi(stack.settings.rasa_url, stack.settings.api_token)
+    )
     service.start(ref, staff, origin="test")
     notice = page.locator(".il-notice")
     notice.wait_for(state="visible", timeout=30_000)
@@ -200,7 +202,10 @@ def test_a_token_cannot_reach_another_patients_conversation(stack, stack_store, 
     probe_a.say("canary-7f3e a letter only A writes", session_id=b["patient_id"])
 
     def said(ref: str) -> list[str]:
-        return [m["text"] for m in stack_store.export_patient(ref, actor="test", origin="test")["transcript"]]
+        return [
+            m["text"]
+            for m in stack_store.rights.export_patient(ref, actor="test", origin="test")["transcript"]
+        ]
 
     assert "canary-7f3e a letter only A writes" in said(a["patient_id"])
     assert not any("canary-7f3e" in (t or "") for t in said(b["patient_id"]))
@@ -215,15 +220,19 @@ def test_bad_tokens_are_refused_with_a_reason(stack, stack_store, enroll):
 
     links = enroll()
     ref = links["patient_id"]
-    expired = stack_store.issue_web_token(ref, ttl=timedelta(seconds=-1), actor="test", origin="test")
+    expired = stack_store.patients.issue_web_token(
+        ref, ttl=timedelta(seconds=-1), actor="test", origin="test"
+    )
     assert Probe(stack, expired).refused["data"]["reason"] == "expired"
     assert Probe(stack, token_of(links["web_chat_url"])).refused["data"]["reason"] == "revoked"  # replaced
 
     # A token for another clinic's patient, used on a page built for the demo clinic.
-    clinic = stack_store.ensure_clinic("other", "Other Clinic")
-    staff, _ = stack_store.ensure_staff(clinic, "t@other.invalid", "Dr Other", "therapist", None)
-    other = stack_store.create_patient(clinic_id=clinic, therapist_id=staff, display_name="O")
-    token = stack_store.issue_web_token(other.ref, ttl=timedelta(days=1), actor="test", origin="test")
+    clinic = stack_store.staff.ensure_clinic("other", "Other Clinic")
+    staff, _ = stack_store.staff.ensure_staff(clinic, "t@other.invalid", "Dr Other", "therapist", None)
+    other = stack_store.patients.create_patient(clinic_id=clinic, therapist_id=staff, display_name="O")
+    token = stack_store.patients.issue_web_token(
+        other.ref, ttl=timedelta(days=1), actor="test", origin="test"
+    )
     refused = Probe(stack, token, clinic="demo").refused
     assert refused["data"]["reason"] == "wrong_clinic"
     assert "another clinic" in refused["message"]
@@ -251,20 +260,22 @@ def test_a_withdrawn_link_still_answers_risky_words_with_crisis_numbers(stack, s
     assert probe.say("hello")
     # Withdrawn in-process and written at once: the message arrives before the channel's
     # sweep (every 2 s) closes the socket, so it meets the check made when a message arrives.
-    assert stack_store.revoke_web_tokens(links["patient_id"], actor="test", origin="integration") == 1
+    assert (
+        stack_store.patients.revoke_web_tokens(links["patient_id"], actor="test", origin="integration") == 1
+    )
     replies = probe.say("i want to kill myself tonight", wait=10)
     assert probe.errors and probe.errors[-1]["reason"] == "revoked"
     texts = " ".join(r.get("text") or "" for r in replies)
     assert "988" in texts and "nobody will see this message" in texts
     # Unbound: no flag can name a patient, so none is written.
-    flags = stack_store.list_flags(actor="test", origin="integration")
+    flags = stack_store.flags.list_flags(actor="test", origin="integration")
     assert [f for f in flags if f.patient_ref == links["patient_id"]] == []
 
 
 def test_bad_input_long_empty_and_rapid_messages(stack, stack_store, enroll):
     links = enroll()
     ref = links["patient_id"]
-    stack_store.record_consent(ref, "test")
+    stack_store.patients.record_consent(ref, "test")
     probe = Probe(stack, token_of(links["web_chat_url"]))
     probe.say("hello")
     probe.say("x" * 20_001, wait=10)
@@ -283,14 +294,14 @@ def test_bad_input_long_empty_and_rapid_messages(stack, stack_store, enroll):
 def test_rapid_fire_is_handled_in_order_then_slowed(stack, stack_store, enroll):
     links = enroll()
     ref = links["patient_id"]
-    stack_store.record_consent(ref, "test")
+    stack_store.patients.record_consent(ref, "test")
     probe = Probe(stack, token_of(links["web_chat_url"]))
     # Sixteen at once: fifteen (the limit per ten seconds) are handled in order, one refused.
     for i in range(16):
         probe.sio.emit("user_uttered", {"message": f"quick note {i:02d}"})
 
     def notes() -> list[str]:
-        transcript = stack_store.export_patient(ref, actor="test", origin="test")["transcript"]
+        transcript = stack_store.rights.export_patient(ref, actor="test", origin="test")["transcript"]
         return [m["text"] for m in transcript if (m.get("text") or "").startswith("quick note")]
 
     deadline = time.monotonic() + 180
@@ -320,7 +331,7 @@ def test_widget_assets_are_served_without_a_cdn(stack):
 def test_a_due_checkin_arrives_in_the_open_widget(stack, stack_store, browser, enroll):
     links = enroll()
     ref = links["patient_id"]
-    stack_store.record_consent(ref, "test")
+    stack_store.patients.record_consent(ref, "test")
     page = browser.new_page()
     page.goto(links["web_chat_url"])
     wait_log(page, "Would you like to do a short check-in")
@@ -336,7 +347,7 @@ def test_a_due_checkin_arrives_in_the_open_widget(stack, stack_store, browser, e
 def test_limits_never_drop_risky_words(stack, stack_store, enroll):
     links = enroll()
     ref = links["patient_id"]
-    stack_store.record_consent(ref, "test")
+    stack_store.patients.record_consent(ref, "test")
     probe = Probe(stack, token_of(links["web_chat_url"]))
     # Over the flood limit, a risky message still takes the safety path.
     for i in range(15):
@@ -350,7 +361,7 @@ def test_limits_never_drop_risky_words(stack, stack_store, enroll):
     probe.close()
     # Too long to keep as an entry, but risky: the safety path, with head and tail kept on the flag.
     other = enroll()
-    stack_store.record_consent(other["patient_id"], "test")
+    stack_store.patients.record_consent(other["patient_id"], "test")
     probe = Probe(stack, token_of(other["web_chat_url"]))
     long_risky = "It was a long day. " * 1100 + "I have pills saved up and I'm going to end it tonight."
     assert len(long_risky) > 20_000
@@ -358,7 +369,9 @@ def test_limits_never_drop_risky_words(stack, stack_store, enroll):
     replies = probe.say(long_risky, wait=180)
     assert any("988" in m["text"] for m in replies) and probe.errors == []
     flag = next(
-        f for f in stack_store.list_flags(actor="test", origin="t") if f.patient_ref == other["patient_id"]
+        f
+        for f in stack_store.flags.list_flags(actor="test", origin="t")
+        if f.patient_ref == other["patient_id"]
     )
     assert flag.severity == "critical" and "end it tonight" in flag.signals[0]["text"]
     probe.close()
@@ -369,7 +382,7 @@ def test_the_screener_in_the_web_chat(stack, stack_store, enroll):
     typed answers; then ideation and a plan two turns later on another patient."""
     links = enroll()
     ref = links["patient_id"]
-    stack_store.record_consent(ref, "test")
+    stack_store.patients.record_consent(ref, "test")
     probe = Probe(stack, token_of(links["web_chat_url"]))
 
     def said(text: str) -> str:
@@ -383,7 +396,7 @@ def test_the_screener_in_the_web_chat(stack, stack_store, enroll):
         assert "Have you ever done anything" in said("no")
         assert "within the past 3 months" in said("Yes")
         assert "Thank you for answering these" in said("yep")
-        assert stack_store.open_flag_severity(ref) == "critical"
+        assert stack_store.flags.open_flag_severity(ref) == "critical"
         # Within 24 h and no higher signal: the crisis reply (alerts configured) without the screener.
         again = said("honestly everyone would be better off without me")
         assert "I've alerted your care team" in again and "wished you were dead" not in again
@@ -391,7 +404,7 @@ def test_the_screener_in_the_web_chat(stack, stack_store, enroll):
         probe.close()
 
     other = enroll()
-    stack_store.record_consent(other["patient_id"], "test")
+    stack_store.patients.record_consent(other["patient_id"], "test")
     probe = Probe(stack, token_of(other["web_chat_url"]))
     try:
         assert "wished you were dead" in said("I keep wishing I was dead")
@@ -400,10 +413,12 @@ def test_the_screener_in_the_web_chat(stack, stack_store, enroll):
     finally:
         probe.close()
     (flag,) = [
-        f for f in stack_store.list_flags(actor="t", origin="t") if f.patient_ref == other["patient_id"]
+        f for f in stack_store.flags.list_flags(actor="t", origin="t") if f.patient_ref == other["patient_id"]
     ]
     assert flag.severity == "critical" and flag.message_count == 2
-    detail = stack_store.flag_detail(stack_store.staff_id_by_email(DEMO_THERAPIST_EMAIL), flag.id)
+    detail = stack_store.portal.flag_detail(
+        stack_store.staff.staff_id_by_email(DEMO_THERAPIST_EMAIL), flag.id
+    )
     assert detail.signals[1]["built_on"] == detail.signals[0]["message_id"] is not None
     from tests.integration.test_screener import deliveries
 

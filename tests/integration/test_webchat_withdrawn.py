@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 import socketio
 
-from bot.handoff import RasaApi
+from bot.flags.handoff import RasaApi
 from tests.integration.test_webchat import Probe, token_of
 
 pytestmark = pytest.mark.integration
@@ -45,7 +45,7 @@ def test_new_links_disconnect_the_old_socket_and_a_checkin_reaches_only_the_new_
 ):
     links = enroll()
     ref = links["patient_id"]
-    stack_store.record_consent(ref, "test")
+    stack_store.patients.record_consent(ref, "test")
     old = Probe(stack, token_of(links["web_chat_url"]))
     assert old.connected
     assert old.say("hello")  # the web chat becomes the patient's latest channel
@@ -73,12 +73,12 @@ def test_deleting_the_patient_and_expiry_disconnect_sockets(stack, stack_store, 
     ref = links["patient_id"]
     probe = Probe(stack, token_of(links["web_chat_url"]))
     assert probe.connected
-    stack_store.delete_patient(ref, actor="test", origin="test")
+    stack_store.rights.delete_patient(ref, actor="test", origin="test")
     wait_disconnected(probe)
     assert not probe.connected and probe.errors[-1]["reason"] == "unknown"
 
     other = enroll()["patient_id"]
-    short = stack_store.issue_web_token(other, ttl=timedelta(seconds=4), actor="test", origin="test")
+    short = stack_store.patients.issue_web_token(other, ttl=timedelta(seconds=4), actor="test", origin="test")
     probe = Probe(stack, short)
     assert probe.connected
     wait_disconnected(probe)
@@ -92,17 +92,19 @@ def test_socketio_connect_and_message_with_bad_tokens(stack, stack_store, enroll
         assert Probe(stack, token).refused["data"]["reason"] == reason, token
     links = enroll()
     ref = links["patient_id"]
-    expired = stack_store.issue_web_token(ref, ttl=timedelta(seconds=-1), actor="test", origin="test")
+    expired = stack_store.patients.issue_web_token(
+        ref, ttl=timedelta(seconds=-1), actor="test", origin="test"
+    )
     assert Probe(stack, expired).refused["data"]["reason"] == "expired"
-    token = stack_store.issue_web_token(ref, ttl=timedelta(days=1), actor="test", origin="test")
+    token = stack_store.patients.issue_web_token(ref, ttl=timedelta(days=1), actor="test", origin="test")
     probe = Probe(stack, token)
     assert probe.connected
-    stack_store.revoke_web_tokens(ref, actor="test", origin="test")
+    stack_store.patients.revoke_web_tokens(ref, actor="test", origin="test")
     try:  # refused on arrival, unless the sweep already closed the socket
         probe.say("canary-withdrawn-91c2 should not be kept", wait=5)
     except socketio.exceptions.BadNamespaceError:
         pass
     assert not any("canary" in (m.get("text") or "") for m in probe.bot)
-    transcript = stack_store.export_patient(ref, actor="test", origin="test")["transcript"]
+    transcript = stack_store.rights.export_patient(ref, actor="test", origin="test")["transcript"]
     assert not any("canary-withdrawn-91c2" in (m["text"] or "") for m in transcript)
     assert Probe(stack, token).refused["data"]["reason"] == "revoked"

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 
 from bot.demo import DEMO_CLINIC_SLUG, DEMO_THERAPIST_EMAIL
-from bot.store.api import Store
+from bot.runtime import Store
 from tests.integration.stack import Stack, start_stack
 
 pytestmark = pytest.mark.integration
@@ -31,7 +31,7 @@ def rstack(tmp_path_factory) -> Stack:
 def rstore(rstack: Stack) -> Store:
     store = Store.open(rstack.settings.database_url, rstack.settings.data_dir, environ={})
     yield store
-    store.close()
+    store.core.close()
 
 
 @pytest.fixture
@@ -39,12 +39,12 @@ def patient(rstore: Store):
     """A fresh consented patient in the demo clinic; returns the ref."""
 
     def make() -> str:
-        clinic_id = rstore.ensure_clinic(DEMO_CLINIC_SLUG, "Demo Clinic (synthetic data)")
-        staff_id = rstore.staff_id_by_email(DEMO_THERAPIST_EMAIL)
-        ref = rstore.create_patient(
+        clinic_id = rstore.staff.ensure_clinic(DEMO_CLINIC_SLUG, "Demo Clinic (synthetic data)")
+        staff_id = rstore.staff.staff_id_by_email(DEMO_THERAPIST_EMAIL)
+        ref = rstore.patients.create_patient(
             clinic_id=clinic_id, therapist_id=staff_id, display_name="Rel Patient"
         ).ref
-        rstore.record_consent(ref, "test")
+        rstore.patients.record_consent(ref, "test")
         return ref
 
     return make

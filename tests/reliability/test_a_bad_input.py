@@ -58,7 +58,7 @@ def test_a_huge_risky_message_gets_crisis_resources_and_a_flag(rstack, rstore, p
     status, reply = say(rstack, ref, text)
     took = time.monotonic() - started
     assert status == 200 and CRISIS_MARK in reply, reply[:500]
-    flags = [f for f in rstore.list_flags(actor="test", origin="reliability") if f.patient_ref == ref]
+    flags = [f for f in rstore.flags.list_flags(actor="test", origin="reliability") if f.patient_ref == ref]
     assert len(flags) == 1
     print(f"98,000-character risky message answered with resources in {took:.1f} s")
 
@@ -136,7 +136,7 @@ def test_malformed_socketio_traffic_is_refused_without_a_500_or_a_traceback(rsta
 
 def test_invalid_and_huge_text_in_the_web_chat(rstack, rstore, patient):
     ref = patient()
-    token = rstore.issue_web_token(ref, ttl=timedelta(days=1), actor="test", origin="test")
+    token = rstore.patients.issue_web_token(ref, ttl=timedelta(days=1), actor="test", origin="test")
     bot: list[dict] = []
     errors: list[dict] = []
     sio = socketio.Client(reconnection=False)
@@ -162,5 +162,5 @@ def test_invalid_and_huge_text_in_the_web_chat(rstack, rstore, patient):
         assert errors and errors[-1]["reason"] == "too_long"
     finally:
         sio.disconnect()
-    flags = [f for f in rstore.list_flags(actor="test", origin="reliability") if f.patient_ref == ref]
+    flags = [f for f in rstore.flags.list_flags(actor="test", origin="reliability") if f.patient_ref == ref]
     assert len(flags) == 1

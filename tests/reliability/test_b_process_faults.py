@@ -98,7 +98,7 @@ class Load:
 
 
 def _flags_of(store, ref: str) -> list:
-    return [f for f in store.list_flags(actor="test", origin="reliability") if f.patient_ref == ref]
+    return [f for f in store.flags.list_flags(actor="test", origin="reliability") if f.patient_ref == ref]
 
 
 def wait_for_line(stack, text: str, after: int, timeout: float) -> bool:
@@ -154,7 +154,7 @@ def test_a_killed_process_is_restarted_while_patients_keep_being_answered(rstack
     confirmed = sum(len(v) for v in load.confirmed.values())
     lost = twice = 0
     for ref, entries in load.confirmed.items():
-        stored = [a.text for a in rstore.list_answers(ref, actor="test", origin="reliability")]
+        stored = [a.text for a in rstore.checkins.list_answers(ref, actor="test", origin="reliability")]
         lost += sum(1 for e in entries if e not in stored)
         twice += sum(1 for t in set(stored) if t and t.startswith("rel-entry") and stored.count(t) > 1)
     assert lost == 0 and twice == 0, (lost, twice)

@@ -13,7 +13,7 @@ import pytest
 import socketio
 
 from bot.demo import DEMO_THERAPIST_EMAIL
-from bot.store.api import Store
+from bot.runtime import Store
 from tests.conftest import _pg_admin
 from tests.integration.stack import start_stack
 from tests.peers.telegram_api import FakeTelegram
@@ -59,9 +59,9 @@ def test_a_risk_message_during_a_postgres_outage_is_answered_and_flagged_once(tm
         try:
             local, web, tele = (_enroll(stack, n)["patient_id"] for n in ("Local", "Web", "Tele"))
             for ref in (local, web, tele):
-                store.record_consent(ref, "test")
+                store.patients.record_consent(ref, "test")
             say(stack, local, "hello")
-            token = store.issue_web_token(web, ttl=timedelta(days=1), actor="test", origin="test")
+            token = store.patients.issue_web_token(web, ttl=timedelta(days=1), actor="test", origin="test")
             bot: list[dict] = []
             errors: list[dict] = []
             sio.on("bot_uttered", bot.append)
@@ -69,7 +69,9 @@ def test_a_risk_message_during_a_postgres_outage_is_answered_and_flagged_once(tm
             sio.connect(
                 stack.settings.web_url, transports=["polling"], auth={"token": token}, wait_timeout=30
             )
-            code = store.issue_enrollment_code(tele, ttl=timedelta(days=1), actor="test", origin="test")
+            code = store.patients.issue_enrollment_code(
+                tele, ttl=timedelta(days=1), actor="test", origin="test"
+            )
             chat = 8801
             tg.send_user_message(chat, f"/start {code}")
             tg.wait_for_text(chat, "connected", timeout=120)
@@ -102,7 +104,9 @@ def test_a_risk_message_during_a_postgres_outage_is_answered_and_flagged_once(tm
 
             def flags(ref: str) -> list:
                 return [
-                    f for f in store.list_flags(actor="test", origin="reliability") if f.patient_ref == ref
+                    f
+                    for f in store.flags.list_flags(actor="test", origin="reliability")
+                    if f.patient_ref == ref
                 ]
 
             deadline = time.monotonic() + 150
@@ -119,5 +123,5 @@ def test_a_risk_message_during_a_postgres_outage_is_answered_and_flagged_once(tm
         finally:
             if sio.connected:
                 sio.disconnect()
-            store.close()
+            store.core.close()
             stack.stop()

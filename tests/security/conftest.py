@@ -27,9 +27,10 @@ import uvicorn
 
 from bot.accounts import hash_password
 from bot.config import Settings, load_settings
+from bot.flags.store import SignalInput
+from bot.runtime import Store
 from bot.schedule.plan import default_plan
 from bot.store import migrate
-from bot.store.api import SignalInput, Store
 
 PASSWORD = "a-long-test-password-1"
 
@@ -139,20 +140,20 @@ def web(tmp_path_factory, upstream: Upstream) -> Iterator[Web]:
     settings = load_settings(env, cwd=root)
     migrate.upgrade(settings.database_url)
     store = Store.open(settings.database_url, settings.data_dir, environ={})
-    clinic = store.ensure_clinic("sec", "Security Clinic")
+    clinic = store.staff.ensure_clinic("sec", "Security Clinic")
     staff = {}
     for who, role in (("admin", "admin"), ("mine", "therapist"), ("theirs", "therapist")):
-        staff[who], _ = store.ensure_staff(
+        staff[who], _ = store.staff.ensure_staff(
             clinic, f"{who}@sec.example.invalid", f"Dr {who}", role, hash_password(PASSWORD)
         )
     patients = {
-        who: store.create_patient(
+        who: store.patients.create_patient(
             clinic_id=clinic, therapist_id=staff[who], display_name=f"Secret-{who}-name"
         ).ref
         for who in ("mine", "theirs")
     }
     flags = {
-        who: store.record_risk(
+        who: store.flags.record_risk(
             ref,
             message_id=None,
             text=f"Secret-{who}-words",
@@ -161,7 +162,7 @@ def web(tmp_path_factory, upstream: Upstream) -> Iterator[Web]:
         for who, ref in patients.items()
     }
     sessions = {
-        who: store.add_dosing_session(
+        who: store.schedule.add_dosing_session(
             ref,
             datetime.now(UTC) + timedelta(days=20),
             "sublingual",
@@ -184,4 +185,4 @@ def web(tmp_path_factory, upstream: Upstream) -> Iterator[Web]:
     yield Web(settings, store, port, staff, patients, flags, sessions, app)
     server.should_exit = True
     thread.join(timeout=10)
-    store.close()
+    store.core.close()

@@ -77,7 +77,7 @@ def portal_posts(web):
 def counts(web) -> dict[str, int]:
     """Rows in every table but the audit log and the sessions (reads and refusals may add to those)."""
     skip = {"audit_events", "portal_sessions", "alembic_version"}
-    with web.store._factory() as s:
+    with web.store.core.factory() as s:
         return {
             t.name: s.execute(select(func.count()).select_from(t)).scalar_one()
             for t in Base.metadata.sorted_tables
@@ -169,9 +169,9 @@ def test_oversized_and_malformed_bodies_are_refused_and_store_nothing(web):
 
 
 def test_export_file_names_cannot_inject_headers(web):
-    clinic = web.store.ensure_clinic("sec", "Security Clinic")
+    clinic = web.store.staff.ensure_clinic("sec", "Security Clinic")
     ref = 'pt_"q\r\nX-Evil: 1;'
-    web.store.create_patient(
+    web.store.patients.create_patient(
         clinic_id=clinic, therapist_id=web.staff["mine"], display_name='Name"\r\nX-Evil: 2', ref=ref
     )
     c = web.sign_in("mine")

@@ -20,8 +20,8 @@ COOKIE = "interlude_session"
 
 def new_staff(web, role: str = "therapist") -> tuple[int, str]:
     email = f"s-{secrets.token_hex(4)}@sec.example.invalid"
-    clinic = web.store.ensure_clinic("sec", "Security Clinic")
-    staff_id, _ = web.store.ensure_staff(clinic, email, "Dr Session", role, hash_password(PASSWORD))
+    clinic = web.store.staff.ensure_clinic("sec", "Security Clinic")
+    staff_id, _ = web.store.staff.ensure_staff(clinic, email, "Dr Session", role, hash_password(PASSWORD))
     return staff_id, email
 
 
@@ -94,8 +94,10 @@ def test_sign_in_gives_a_new_session_id_so_a_planted_one_is_worthless(web):
 
 def test_two_step_sign_in_changes_the_id_after_each_step(web):
     staff_id, email = new_staff(web)
-    secret = web.store.totp_begin(staff_id)
-    assert web.store.totp_check(staff_id, totp.code_at(secret, totp.step_of(time.time())), enable=True)
+    secret = web.store.staff_admin.totp_begin(staff_id)
+    assert web.store.staff_admin.totp_check(
+        staff_id, totp.code_at(secret, totp.step_of(time.time())), enable=True
+    )
     c = httpx.Client(base_url=web.url, follow_redirects=False, timeout=30)
     token = csrf_of(c.get("/portal/login").text)
     first = c.cookies[COOKIE]

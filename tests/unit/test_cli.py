@@ -101,19 +101,19 @@ def test_every_subcommand_has_help(tmp_path):
 
 
 def test_key_rotation_rewraps_and_retires(tmp_path):
+    from bot.runtime import Store
     from bot.store import crypto, migrate
-    from bot.store.api import Store
 
     data = tmp_path / "data"
     url = f"sqlite:///{data / 'interlude.db'}"
     data.mkdir()
     migrate.upgrade(url)
     store = Store.open(url, data, environ={})
-    clinic = store.ensure_clinic("c", "C")
-    staff, _ = store.ensure_staff(clinic, "s@example.invalid", "S", "therapist", None)
-    ref = store.create_patient(clinic_id=clinic, therapist_id=staff, display_name="P").ref
-    store.record_checkin(ref, "daily", [("note", "before rotation", None)])
-    store.close()
+    clinic = store.staff.ensure_clinic("c", "C")
+    staff, _ = store.staff.ensure_staff(clinic, "s@example.invalid", "S", "therapist", None)
+    ref = store.patients.create_patient(clinic_id=clinic, therapist_id=staff, display_name="P").ref
+    store.checkins.record_checkin(ref, "daily", [("note", "before rotation", None)])
+    store.core.close()
     old_keys = crypto.load_master_keys(data, {}, create=False)
 
     res = run(["keys", "rotate"], tmp_path)
@@ -126,8 +126,8 @@ def test_key_rotation_rewraps_and_retires(tmp_path):
     assert new_key != old_keys[0]
 
     reopened = Store.open(url, data, environ={})  # the new key alone opens everything
-    assert [a.text for a in reopened.list_answers(ref, actor="t", origin="t")] == ["before rotation"]
-    reopened.close()
+    assert [a.text for a in reopened.checkins.list_answers(ref, actor="t", origin="t")] == ["before rotation"]
+    reopened.core.close()
     with pytest.raises(crypto.KeyError_, match="does not match"):
         Store.open(url, data, environ={"INTERLUDE_MASTER_KEY": old_keys[0].decode()})
 

@@ -9,22 +9,25 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot.exports import write_export
-from bot.store.api import NotFound, SignalInput
+from bot.flags.store import SignalInput
+from bot.store.errors import NotFound
 
 NOTE = "export-canary: the kettle sang at dawn"
 
 
 def _seed(store, ref):
-    store.record_checkin(ref, "daily", [("mood", None, 4.0), ("note", NOTE, None)])
-    store.record_risk(
+    store.checkins.record_checkin(ref, "daily", [("mood", None, 4.0), ("note", NOTE, None)])
+    store.flags.record_risk(
         ref,
         message_id="m1",
         text="I feel hopeless and trapped",
         signal=SignalInput("moderate", ["suicide"], [{"rule": "suicide.passive"}]),
     )
     # a Rasa event, as the encrypted tracker store writes it
-    token = "enc1:" + store.encrypt_conversation(ref, json.dumps({"event": "user", "text": "hello there"}))
-    engine = store.engine
+    token = "enc1:" + store.vault.encrypt_conversation(
+        ref, json.dumps({"event": "user", "text": "hello there"})
+    )
+    engine = store.core.engine
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -38,7 +41,7 @@ def _seed(store, ref):
 def test_export_holds_everything_decrypted_and_is_audited(store, clinic, tmp_path):
     _, _, ref = clinic
     _seed(store, ref)
-    export = store.export_patient(ref, actor="cli:admin", origin="cli")
+    export = store.rights.export_patient(ref, actor="cli:admin", origin="cli")
     assert export["patient"]["display_name"] == "Sam Synthetic"
     answers = export["checkins"][0]["answers"]
     assert [(a["prompt_key"], a["text"], a["value"]) for a in answers] == [
@@ -47,7 +50,7 @@ def test_export_holds_everything_decrypted_and_is_audited(store, clinic, tmp_pat
     ]
     assert export["risk_flags"][0]["signals"][0]["text"] == "I feel hopeless and trapped"
     assert export["transcript"] == [{"at": 1.0, "from": "user", "text": "hello there"}]
-    assert any(e["action"] == "export.patient" for e in store.audit_events(patient_ref=ref))
+    assert any(e["action"] == "export.patient" for e in store.core.audit_events(patient_ref=ref))
 
     json_path, html_path = write_export(export, tmp_path / "out")
     assert json.loads(json_path.read_text())["checkins"][0]["answers"][1]["text"] == NOTE
@@ -59,20 +62,20 @@ def test_export_holds_everything_decrypted_and_is_audited(store, clinic, tmp_pat
 
 def test_export_escapes_patient_text_in_html(store, clinic, tmp_path):
     _, _, ref = clinic
-    store.record_checkin(ref, "daily", [("note", "<script>alert(1)</script>", None)])
-    _, html_path = write_export(store.export_patient(ref, actor="t", origin="t"), tmp_path)
+    store.checkins.record_checkin(ref, "daily", [("note", "<script>alert(1)</script>", None)])
+    _, html_path = write_export(store.rights.export_patient(ref, actor="t", origin="t"), tmp_path)
     assert "<script>alert(1)</script>" not in html_path.read_text()
 
 
 def test_delete_crypto_shreds_and_removes_identities(store, clinic, database_url):
     _, _, ref = clinic
     _seed(store, ref)
-    store.bind_identity(ref, "telegram", "12345")
-    store.delete_patient(ref, actor="cli:admin", origin="cli")
+    store.patients.bind_identity(ref, "telegram", "12345")
+    store.rights.delete_patient(ref, actor="cli:admin", origin="cli")
 
-    assert store.find_patient(ref) is None
+    assert store.patients.find_patient(ref) is None
     with pytest.raises(NotFound):
-        store.list_answers(ref, actor="t", origin="t")
+        store.checkins.list_answers(ref, actor="t", origin="t")
     engine = create_engine(database_url)
     with engine.connect() as conn:
         row = conn.execute(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bot.config import load_settings
 from bot.demo import DEMO_ADMIN_EMAIL, DEMO_THERAPIST_EMAIL, seed_demo
+from bot.runtime import Store
 from bot.store import migrate
-from bot.store.api import Store
 
 
 def test_the_demo_has_a_therapist_and_an_admin_and_seeding_twice_changes_nothing(tmp_path):
@@ -19,10 +19,10 @@ def test_the_demo_has_a_therapist_and_an_admin_and_seeding_twice_changes_nothing
             first.therapist_password,
             first.admin_password,
         )
-        assert store.authenticate(DEMO_THERAPIST_EMAIL, first.therapist_password).role == "therapist"
-        assert store.authenticate(DEMO_ADMIN_EMAIL, first.admin_password).role == "admin"
+        assert store.portal.authenticate(DEMO_THERAPIST_EMAIL, first.therapist_password).role == "therapist"
+        assert store.portal.authenticate(DEMO_ADMIN_EMAIL, first.admin_password).role == "admin"
         assert first.admin_password != first.therapist_password
         assert (settings.secrets_dir / "demo-admin-password").stat().st_mode & 0o077 == 0  # owner-only
-        assert len(store.staff_list(store.staff_id_by_email(DEMO_ADMIN_EMAIL))) == 2
+        assert len(store.staff_admin.staff_list(store.staff.staff_id_by_email(DEMO_ADMIN_EMAIL))) == 2
     finally:
-        store.close()
+        store.core.close()

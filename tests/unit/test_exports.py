@@ -15,11 +15,13 @@ from pydantic import ValidationError
 from pypdf import PdfReader
 
 from bot.exports import fhir, prep_pdf
+from bot.flags.store import SignalInput
 from bot.prompts.instruments import score
 from bot.prompts.sets import default_catalogue
+from bot.runtime import Store
 from bot.schedule.plan import default_plan
 from bot.store import migrate
-from bot.store.api import NotFound, SignalInput, Store
+from bot.store.errors import NotFound
 
 
 class Clock:
@@ -35,14 +37,14 @@ def world(database_url, data_dir):
     migrate.upgrade(database_url)
     clock = Clock(datetime(2026, 3, 1, 15, 0, tzinfo=UTC))
     store = Store.open(database_url, data_dir, environ={}, clock=clock)
-    clinic = store.ensure_clinic("c", "Clinic")
-    mine, _ = store.ensure_staff(clinic, "a@example.invalid", "Dr A", "therapist", None)
-    other, _ = store.ensure_staff(clinic, "b@example.invalid", "Dr B", "therapist", None)
-    ref = store.create_patient(
+    clinic = store.staff.ensure_clinic("c", "Clinic")
+    mine, _ = store.staff.ensure_staff(clinic, "a@example.invalid", "Dr A", "therapist", None)
+    other, _ = store.staff.ensure_staff(clinic, "b@example.invalid", "Dr B", "therapist", None)
+    ref = store.patients.create_patient(
         clinic_id=clinic, therapist_id=mine, display_name="Zoë Synthetic", timezone="Europe/Berlin"
     ).ref
     yield store, clock, mine, other, ref
-    store.close()
+    store.core.close()
 
 
 def _question(prompt_set: str, key: str) -> str:
@@ -54,16 +56,16 @@ def _seed(store, clock, ref, *, entries: int = 3, note: str | None = None):
         total, band = score(name, items)
         return (name, items, total, band)
 
-    store.record_checkin(ref, "phq9", [], instrument=instrument("phq9", [2, 2, 2, 2, 2, 1, 1, 1, 0]))
-    store.add_dosing_session(
+    store.checkins.record_checkin(ref, "phq9", [], instrument=instrument("phq9", [2, 2, 2, 2, 2, 1, 1, 1, 0]))
+    store.schedule.add_dosing_session(
         ref, clock.at + timedelta(days=1), "sublingual", plan=default_plan(), actor="t", origin="t"
     )
     clock.at += timedelta(days=2)
     if note:  # a note to the therapist, older than every entry below
-        store.record_checkin(ref, "therapist_note", [("note", note, None)])
+        store.checkins.record_checkin(ref, "therapist_note", [("note", note, None)])
     for day in range(entries):
         clock.at += timedelta(hours=20)
-        store.record_checkin(
+        store.checkins.record_checkin(
             ref,
             "daily",
             [
@@ -71,9 +73,9 @@ def _seed(store, clock, ref, *, entries: int = 3, note: str | None = None):
                 ("note", f"Day {day}: the light felt “warmer” — entry {day}", None),
             ],
         )
-    store.record_checkin(ref, "phq9", [], instrument=instrument("phq9", [1, 1, 1, 1, 1, 0, 0, 0, 0]))
-    store.record_checkin(ref, "gad7", [], instrument=instrument("gad7", [1, 1, 1, 1, 0, 0, 0]))
-    store.record_risk(
+    store.checkins.record_checkin(ref, "phq9", [], instrument=instrument("phq9", [1, 1, 1, 1, 1, 0, 0, 0, 0]))
+    store.checkins.record_checkin(ref, "gad7", [], instrument=instrument("gad7", [1, 1, 1, 1, 0, 0, 0]))
+    store.flags.record_risk(
         ref,
         message_id="m1",
         text="some nights I feel hopeless",
@@ -89,7 +91,7 @@ def _pdf_text(data: bytes) -> tuple[int, str]:
 def test_session_prep_pdf_is_one_page_with_the_period_since_the_last_session(world):
     store, clock, mine, _, ref = world
     _seed(store, clock, ref)
-    prep = store.session_prep_for(mine, ref)
+    prep = store.patient_views.session_prep_for(mine, ref)
     assert prep["since_session"] and len(prep["mood"]) == 3 and len(prep["entries"]) == 3
     assert [r["in_period"] for r in prep["scores"]["phq9"]] == [False, True]
     pages, text = _pdf_text(prep_pdf.render(prep, _question, "Clinic"))
@@ -101,14 +103,14 @@ def test_session_prep_pdf_is_one_page_with_the_period_since_the_last_session(wor
     assert "MODERATE" in text and "suicide" in text
     assert "Day 2: the light felt “warmer”" in text
     assert "3 mood answers" in text
-    audit = store.audit_events(patient_ref=ref)
+    audit = store.core.audit_events(patient_ref=ref)
     assert any(e["action"] == "export.session_prep_pdf" and e["actor"] == f"staff:{mine}" for e in audit)
 
 
 def test_session_prep_pdf_stays_one_page_and_counts_what_did_not_fit(world):
     store, clock, mine, _, ref = world
     _seed(store, clock, ref, entries=40, note="Please ask me about my sister.")
-    prep = store.session_prep_for(mine, ref)
+    prep = store.patient_views.session_prep_for(mine, ref)
     pages, text = _pdf_text(prep_pdf.render(prep, _question))
     assert pages == 1
     # A note addressed to the therapist comes first, though 40 entries are newer; then newest first.
@@ -119,7 +121,7 @@ def test_session_prep_pdf_stays_one_page_and_counts_what_did_not_fit(world):
 
 def test_session_prep_with_nothing_yet_says_so(world):
     store, _, mine, _, ref = world
-    pages, text = _pdf_text(prep_pdf.render(store.session_prep_for(mine, ref), _question))
+    pages, text = _pdf_text(prep_pdf.render(store.patient_views.session_prep_for(mine, ref), _question))
     assert pages == 1
     assert "Last 30 days (no dosing session yet)" in text
     assert "No mood answers in this period." in text and "No written entries in this period." in text
@@ -154,7 +156,7 @@ def test_fhir_bundle_validates_against_fhir_r4(world):
     assert __fhir_version__ == "4.0.1"  # R4, not R4B or R5
     store, clock, mine, _, ref = world
     _seed(store, clock, ref)
-    results = store.instrument_results_for(mine, ref)["results"]
+    results = store.patient_views.instrument_results_for(mine, ref)["results"]
     data = fhir.bundle(ref, results, _texts(), clock.at)
     bundle = Bundle.parse_obj(json.loads(json.dumps(data)))  # as received over the wire
     assert _required_codes_ok(bundle) == []
@@ -171,7 +173,7 @@ def test_fhir_bundle_validates_against_fhir_r4(world):
     # Stable ids: the same export twice names the same entries.
     again = fhir.bundle(ref, results, _texts(), clock.at)
     assert [e["fullUrl"] for e in again["entry"]] == [e["fullUrl"] for e in data["entry"]]
-    assert any(e["action"] == "export.fhir" for e in store.audit_events(patient_ref=ref))
+    assert any(e["action"] == "export.fhir" for e in store.core.audit_events(patient_ref=ref))
 
 
 def test_the_fhir_validation_would_catch_a_malformed_resource(world):
@@ -179,7 +181,9 @@ def test_the_fhir_validation_would_catch_a_malformed_resource(world):
 
     store, clock, mine, _, ref = world
     _seed(store, clock, ref)
-    data = fhir.bundle(ref, store.instrument_results_for(mine, ref)["results"], _texts(), clock.at)
+    data = fhir.bundle(
+        ref, store.patient_views.instrument_results_for(mine, ref)["results"], _texts(), clock.at
+    )
     data["entry"][0]["resource"]["status"] = "done"  # not in the QuestionnaireResponse status value set
     assert _required_codes_ok(Bundle.parse_obj(data)) == ["QuestionnaireResponse.status = 'done'"]
     data["entry"][0]["resource"]["status"] = "completed"
@@ -204,7 +208,7 @@ def test_another_therapist_gets_neither_export(world):
     store, clock, _, other, ref = world
     _seed(store, clock, ref)
     with pytest.raises(NotFound):
-        store.session_prep_for(other, ref)
+        store.patient_views.session_prep_for(other, ref)
     with pytest.raises(NotFound):
-        store.instrument_results_for(other, ref)
-    assert not any(e["actor"] == f"staff:{other}" for e in store.audit_events(patient_ref=ref))
+        store.patient_views.instrument_results_for(other, ref)
+    assert not any(e["actor"] == f"staff:{other}" for e in store.core.audit_events(patient_ref=ref))

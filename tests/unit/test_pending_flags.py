@@ -1,4 +1,4 @@
-"""Pending flags (bot/pending_flags.py): the risk decision survives a dead action server or an
+"""Pending flags (bot/flags/pending.py): the risk decision survives a dead action server or an
 unreachable database, and becomes exactly one flag. SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.escalation.config import load_alert_config
-from bot.pending_flags import PendingFlags, signal_from, store_writer
+from bot.flags.pending import PendingFlags, signal_from, store_writer
 from tests.conftest import _pg_admin
 
 RISK = {
@@ -18,15 +18,17 @@ WORDS = "pending-canary: I want to kill myself"
 
 
 def _pending(store, data_dir) -> PendingFlags:
-    return PendingFlags(data_dir / "spool" / "flags", store.keyring)
+    return PendingFlags(data_dir / "spool" / "flags", store.vault.keyring)
 
 
 def _writer(store, data_dir):
-    return store_writer(store, lambda: load_alert_config(data_dir, "http://127.0.0.1"))
+    return store_writer(
+        store.patients, store.flags, store.staff, lambda: load_alert_config(data_dir, "http://127.0.0.1")
+    )
 
 
 def _flags(store, ref):
-    return [f for f in store.list_flags(actor="t", origin="t") if f.patient_ref == ref]
+    return [f for f in store.flags.list_flags(actor="t", origin="t") if f.patient_ref == ref]
 
 
 def test_a_pending_flag_is_written_once_by_the_reconciler(store, clinic, data_dir):
@@ -74,14 +76,14 @@ def test_a_policy_decision_without_a_severity_still_flags_high():
 
 @pytest.mark.postgres
 def test_postgres_unreachable_then_back_exactly_one_flag(postgres_url, tmp_path):
+    from bot.runtime import Store
     from bot.store import migrate
-    from bot.store.api import Store
 
     migrate.upgrade(postgres_url)
     store = Store.open(postgres_url, tmp_path, environ={})
-    clinic = store.ensure_clinic("c", "C")
-    staff, _ = store.ensure_staff(clinic, "s@example.invalid", "S", "therapist", None)
-    ref = store.create_patient(clinic_id=clinic, therapist_id=staff, display_name="P").ref
+    clinic = store.staff.ensure_clinic("c", "C")
+    staff, _ = store.staff.ensure_staff(clinic, "s@example.invalid", "S", "therapist", None)
+    ref = store.patients.create_patient(clinic_id=clinic, therapist_id=staff, display_name="P").ref
     pending = _pending(store, tmp_path)
     write = _writer(store, tmp_path)
     db_name = postgres_url.rsplit("/", 1)[1]
@@ -98,13 +100,13 @@ def test_postgres_unreachable_then_back_exactly_one_flag(postgres_url, tmp_path)
         admin.close()
     assert pending.reconcile(write, grace=0) == 1
     assert len(_flags(store, ref)) == 1
-    store.close()
+    store.core.close()
 
 
 def test_a_flag_kept_by_a_channel_before_the_patient_lookup_resolves_the_identity(store, clinic, data_dir):
     _, _, ref = clinic
     pending = _pending(store, data_dir)
-    store.bind_identity(ref, "telegram", "4242")
+    store.patients.bind_identity(ref, "telegram", "4242")
     pending.remember("identity:telegram:4242", "tg-1", WORDS, RISK)
     pending.remember("identity:telegram:9999", "tg-2", WORDS, RISK)  # a chat bound to nobody
     assert pending.reconcile(_writer(store, data_dir), grace=0) == 1

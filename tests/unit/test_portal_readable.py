@@ -12,11 +12,12 @@ import pytest
 from pypdf import PdfReader
 
 from bot.exports import prep_pdf
+from bot.flags.store import SignalInput
 from bot.prompts.instruments import score
 from bot.prompts.readable import answer_views, instrument_items, item9_above_zero, item9_answer
 from bot.prompts.sets import default_catalogue
+from bot.runtime import Store
 from bot.store import migrate
-from bot.store.api import SignalInput, Store
 from bot.web.portal.charts import PHQ9_BANDS, Series, chart, spread, time_axis
 from bot.web.portal.paging import transcript_page
 
@@ -144,35 +145,37 @@ def world(database_url, data_dir):
     migrate.upgrade(database_url)
     clock = Clock(datetime(2026, 3, 1, 15, 0, tzinfo=UTC))
     store = Store.open(database_url, data_dir, environ={}, clock=clock)
-    clinic = store.ensure_clinic("c", "Clinic")
-    staff, _ = store.ensure_staff(clinic, "a@example.invalid", "Dr A", "therapist", None)
-    ref = store.create_patient(clinic_id=clinic, therapist_id=staff, display_name="Ida Synthetic").ref
+    clinic = store.staff.ensure_clinic("c", "Clinic")
+    staff, _ = store.staff.ensure_staff(clinic, "a@example.invalid", "Dr A", "therapist", None)
+    ref = store.patients.create_patient(
+        clinic_id=clinic, therapist_id=staff, display_name="Ida Synthetic"
+    ).ref
     yield store, clock, staff, ref
-    store.close()
+    store.core.close()
 
 
 def test_the_store_gives_item_answers_to_the_flag_page_trends_and_the_pdf(world):
     store, clock, staff, ref = world
     total, band = score("phq9", PHQ9_ITEMS)
-    checkin = store.record_checkin(
+    checkin = store.checkins.record_checkin(
         ref,
         "phq9",
         [(f"item{i}", None, float(v)) for i, v in enumerate(PHQ9_ITEMS, 1)],
         instrument=("phq9", PHQ9_ITEMS, total, band),
     )
     clock.at += timedelta(seconds=2)
-    flag = store.record_risk(
+    flag = store.flags.record_risk(
         ref,
         message_id=None,
         text=None,
         signal=SignalInput("high", ["suicide"], [{"rule": "phq9.item9"}], source="phq9_item9"),
     ).flag_id
-    overview = store.patient_overview(staff, ref)
+    overview = store.patient_views.patient_overview(staff, ref)
     assert overview["scores"][0]["items"] == PHQ9_ITEMS and overview["scores"][0]["checkin_id"] == checkin
-    signal = store.flag_detail(staff, flag).signals[0]
+    signal = store.portal.flag_detail(staff, flag).signals[0]
     assert signal["instrument"]["items"] == PHQ9_ITEMS and signal["instrument"]["total"] == total
-    assert store.trends_for(staff, ref)["phq9"][0][3] == PHQ9_ITEMS
-    prep = store.session_prep_for(staff, ref)
+    assert store.patient_views.trends_for(staff, ref)["phq9"][0][3] == PHQ9_ITEMS
+    prep = store.patient_views.session_prep_for(staff, ref)
     assert prep["scores"]["phq9"][0]["items"] == PHQ9_ITEMS
     text = PdfReader(io.BytesIO(prep_pdf.render(prep, CAT.question))).pages[0].extract_text()
     assert "ITEM 9 ABOVE 0" in text and "More than half the days (2)" in text
@@ -183,7 +186,7 @@ def test_the_pdf_has_no_item9_mark_when_item9_is_0(world):
     store, _, staff, ref = world
     items = [2] * 8 + [0]
     total, band = score("phq9", items)
-    store.record_checkin(ref, "phq9", [], instrument=("phq9", items, total, band))
-    prep = store.session_prep_for(staff, ref)
+    store.checkins.record_checkin(ref, "phq9", [], instrument=("phq9", items, total, band))
+    prep = store.patient_views.session_prep_for(staff, ref)
     text = PdfReader(io.BytesIO(prep_pdf.render(prep, CAT.question))).pages[0].extract_text()
     assert "PHQ-9" in text and "ITEM 9" not in text

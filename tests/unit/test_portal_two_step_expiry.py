@@ -11,8 +11,8 @@ from starlette.testclient import TestClient
 from bot import totp
 from bot.accounts import hash_password
 from bot.config import load_settings
+from bot.runtime import Store
 from bot.store import migrate
-from bot.store.api import Store
 from bot.web.app import create_app
 
 PASSWORD = "a-long-enough-password"
@@ -35,11 +35,13 @@ def test_the_code_step_expires_and_a_late_code_signs_nobody_in(tmp_path):
     migrate.upgrade(settings.database_url)
     clock = Clock()
     store = Store.open(settings.database_url, settings.data_dir, environ={}, clock=clock)
-    clinic = store.ensure_clinic("c", "Clinic")
-    staff_id, _ = store.ensure_staff(clinic, "t@c.invalid", "Theo", "therapist", hash_password(PASSWORD))
-    secret = store.totp_begin(staff_id)
+    clinic = store.staff.ensure_clinic("c", "Clinic")
+    staff_id, _ = store.staff.ensure_staff(
+        clinic, "t@c.invalid", "Theo", "therapist", hash_password(PASSWORD)
+    )
+    secret = store.staff_admin.totp_begin(staff_id)
     step = totp.step_of(clock.at.timestamp())
-    assert store.totp_check(staff_id, totp.code_at(secret, step), enable=True)
+    assert store.staff_admin.totp_check(staff_id, totp.code_at(secret, step), enable=True)
     try:
         with TestClient(create_app(settings, store), follow_redirects=False) as client:
 
@@ -66,4 +68,4 @@ def test_the_code_step_expires_and_a_late_code_signs_nobody_in(tmp_path):
             assert r.status_code == 303 and r.headers["location"] == "/portal"
             assert client.get("/portal").status_code == 200
     finally:
-        store.close()
+        store.core.close()

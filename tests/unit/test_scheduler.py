@@ -10,11 +10,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.handoff import RasaApi
+from bot.flags.handoff import RasaApi
+from bot.flags.store import SignalInput
+from bot.runtime import Store
 from bot.schedule.plan import default_plan
 from bot.schedule.worker import Scheduler
 from bot.store import migrate
-from bot.store.api import SignalInput, Store, StoreError
+from bot.store.errors import StoreError
 from tests.peers.rasa_api import FakeRasa
 
 PLAN = default_plan()
@@ -44,23 +46,25 @@ def clock() -> Clock:
 def world(database_url, data_dir, clock):
     migrate.upgrade(database_url)
     store = Store.open(database_url, data_dir, environ={}, clock=clock)
-    clinic = store.ensure_clinic("c", "Clinic")
-    staff, _ = store.ensure_staff(clinic, "t@example.invalid", "Dr T", "therapist", None)
+    clinic = store.staff.ensure_clinic("c", "Clinic")
+    staff, _ = store.staff.ensure_staff(clinic, "t@example.invalid", "Dr T", "therapist", None)
     with FakeRasa() as rasa:
         yield store, clinic, staff, rasa
-    store.close()
+    store.core.close()
 
 
 def patient(store, clinic, staff, *, tz="America/New_York", telegram: str | None = "1001") -> str:
-    ref = store.create_patient(clinic_id=clinic, therapist_id=staff, display_name="P", timezone=tz).ref
+    ref = store.patients.create_patient(
+        clinic_id=clinic, therapist_id=staff, display_name="P", timezone=tz
+    ).ref
     if telegram:
-        code = store.issue_enrollment_code(ref, ttl=timedelta(days=1), actor="t", origin="t")
-        store.redeem_enrollment_code(code, "telegram", telegram)
+        code = store.patients.issue_enrollment_code(ref, ttl=timedelta(days=1), actor="t", origin="t")
+        store.patients.redeem_enrollment_code(code, "telegram", telegram)
     return ref
 
 
 def scheduler(store: Store, rasa: FakeRasa, lease: timedelta = timedelta(minutes=2)) -> Scheduler:
-    return Scheduler(store, PLAN, RasaApi(rasa.url, rasa.token, timeout=10), lease=lease)
+    return Scheduler(store.schedule, PLAN, RasaApi(rasa.url, rasa.token, timeout=10), lease=lease)
 
 
 def run_until(clock: Clock, sched: Scheduler, end: datetime, step: timedelta = timedelta(minutes=15)) -> None:
@@ -74,8 +78,10 @@ def test_a_treatment_course_is_sent_on_time_in_the_patients_time_zone(world, clo
     ref = patient(store, clinic, staff)
     for day in (2, 9, 16):  # three Monday sessions at 10:00 New York (across the DST change)
         local = datetime(2026, 3, day, 10, 0, tzinfo=NY)
-        store.add_dosing_session(ref, local.astimezone(UTC), "sublingual", plan=PLAN, actor="t", origin="t")
-    planned = store.scheduled_checkins(ref)
+        store.schedule.add_dosing_session(
+            ref, local.astimezone(UTC), "sublingual", plan=PLAN, actor="t", origin="t"
+        )
+    planned = store.schedule.scheduled_checkins(ref)
     assert len(planned) == 16 and all(p.status == "pending" for p in planned)
     sched = scheduler(store, rasa)
     sent_at: list[tuple[str, str]] = []
@@ -88,7 +94,7 @@ def test_a_treatment_course_is_sent_on_time_in_the_patients_time_zone(world, clo
                     (call["entities"]["prompt_set"], clock.at.astimezone(NY).strftime("%m-%d %H:%M"))
                 )
                 # The patient answers each one at once, so none waits for another.
-                store.record_checkin(ref, call["entities"]["prompt_set"], [("x", "ok", None)])
+                store.checkins.record_checkin(ref, call["entities"]["prompt_set"], [("x", "ok", None)])
         clock.advance(minutes=15)
     assert sent_at[:4] == [
         ("preparation", "03-01 19:00"),
@@ -98,19 +104,19 @@ def test_a_treatment_course_is_sent_on_time_in_the_patients_time_zone(world, clo
     ]
     assert len(sent_at) == 16
     assert {c["output_channel"] for c in rasa.calls} == {"telegram"}
-    assert all(p.status == "completed" for p in store.scheduled_checkins(ref))
+    assert all(p.status == "completed" for p in store.schedule.scheduled_checkins(ref))
 
 
 def test_quiet_hours_hold_a_late_check_in_until_morning(world, clock):
     store, clinic, staff, rasa = world
     ref = patient(store, clinic, staff)
-    store.set_checkin_preferences(ref, at=time(20, 30), daily=True, plan=PLAN, origin="t")
+    store.schedule.set_checkin_preferences(ref, at=time(20, 30), daily=True, plan=PLAN, origin="t")
     sched = scheduler(store, rasa)
     # The worker was down all evening and comes back at 23:00 New York time.
     clock.set(datetime(2026, 3, 2, 4, 0, tzinfo=UTC))
     asyncio.run(sched.tick())
     assert rasa.sent() == []
-    held = next(p for p in store.scheduled_checkins(ref) if p.status == "pending")
+    held = next(p for p in store.schedule.scheduled_checkins(ref) if p.status == "pending")
     assert held.reason == "quiet_hours" and held.due_at == datetime(2026, 3, 2, 13, 0, tzinfo=UTC)  # 08:00
     clock.set(datetime(2026, 3, 2, 13, 0, tzinfo=UTC))
     asyncio.run(sched.tick())
@@ -120,7 +126,7 @@ def test_quiet_hours_hold_a_late_check_in_until_morning(world, clock):
 def test_unanswered_gets_one_nudge_then_expires(world, clock):
     store, clinic, staff, rasa = world
     ref = patient(store, clinic, staff)
-    store.add_dosing_session(
+    store.schedule.add_dosing_session(
         ref, datetime(2026, 3, 5, 15, tzinfo=UTC), "iv", plan=PLAN, actor="t", origin="t"
     )
     sched = scheduler(store, rasa)
@@ -129,7 +135,7 @@ def test_unanswered_gets_one_nudge_then_expires(world, clock):
     )  # preparation sent 03-04 19:00, never answered
     assert rasa.sent() == [(ref, "preparation")]
     assert rasa.sent("EXTERNAL_checkin_nudge") == [(ref, "preparation")]  # exactly one nudge
-    prep = store.scheduled_checkins(ref)[0]
+    prep = store.schedule.scheduled_checkins(ref)[0]
     assert (prep.prompt_set, prep.status, prep.reason) == ("preparation", "expired", "unanswered")
 
 
@@ -139,21 +145,21 @@ def test_paused_reminders_no_channel_and_open_flags(world, clock):
     lonely = patient(store, clinic, staff, telegram=None)
     flagged = patient(store, clinic, staff, telegram="2003")
     for ref in (paused, lonely, flagged):
-        store.add_dosing_session(
+        store.schedule.add_dosing_session(
             ref, datetime(2026, 3, 3, 15, tzinfo=UTC), "iv", plan=PLAN, actor="t", origin="t"
         )
-    store.set_reminders_paused(paused, True, origin="telegram")
-    result = store.record_risk(
+    store.patients.set_reminders_paused(paused, True, origin="telegram")
+    result = store.flags.record_risk(
         flagged, message_id=None, text="x", signal=SignalInput("high", ["suicide"], [{"rule": "t"}])
     )
     sched = scheduler(store, rasa)
     run_until(clock, sched, datetime(2026, 3, 3, 6, tzinfo=UTC))
     assert rasa.sent() == []
-    reasons = {ref: store.scheduled_checkins(ref)[0] for ref in (paused, lonely, flagged)}
+    reasons = {ref: store.schedule.scheduled_checkins(ref)[0] for ref in (paused, lonely, flagged)}
     assert (reasons[paused].status, reasons[paused].reason) == ("skipped", "reminders_paused")
     assert (reasons[lonely].status, reasons[lonely].reason) == ("skipped", "no_channel")
     assert (reasons[flagged].status, reasons[flagged].reason) == ("pending", "risk_flag_open")
-    store.resolve_flag(result.flag_id, staff, origin="t")
+    store.flags.resolve_flag(result.flag_id, staff, origin="t")
     asyncio.run(sched.tick())
     assert rasa.sent() == []  # 01:00 in New York: it waits for the end of quiet hours
     clock.set(datetime(2026, 3, 3, 13, 0, tzinfo=UTC))  # 08:00
@@ -164,11 +170,11 @@ def test_paused_reminders_no_channel_and_open_flags(world, clock):
 def test_a_worker_that_dies_after_claiming_leaves_it_to_be_sent_exactly_once(world, clock):
     store, clinic, staff, rasa = world
     ref = patient(store, clinic, staff)
-    store.add_dosing_session(
+    store.schedule.add_dosing_session(
         ref, datetime(2026, 3, 3, 15, tzinfo=UTC), "iv", plan=PLAN, actor="t", origin="t"
     )
     clock.set(datetime(2026, 3, 3, 0, 0, tzinfo=UTC))  # 19:00 New York: preparation is due
-    dead = store.claim_due_checkins(lease=timedelta(minutes=2))  # claimed, then the process died
+    dead = store.schedule.claim_due_checkins(lease=timedelta(minutes=2))  # claimed, then the process died
     assert [j.prompt_set for j in dead] == ["preparation"]
     survivor = scheduler(store, rasa)
     asyncio.run(survivor.tick())
@@ -177,13 +183,15 @@ def test_a_worker_that_dies_after_claiming_leaves_it_to_be_sent_exactly_once(wor
     asyncio.run(survivor.tick())
     asyncio.run(survivor.tick())
     assert rasa.sent() == [(ref, "preparation")]
-    assert store.mark_checkin_sent(dead[0], "telegram") is False  # a late zombie cannot claim it back
+    assert (
+        store.schedule.mark_checkin_sent(dead[0], "telegram") is False
+    )  # a late zombie cannot claim it back
 
 
 def test_rasa_down_means_retry_not_loss(world, clock):
     store, clinic, staff, rasa = world
     ref = patient(store, clinic, staff)
-    store.add_dosing_session(
+    store.schedule.add_dosing_session(
         ref, datetime(2026, 3, 3, 15, tzinfo=UTC), "iv", plan=PLAN, actor="t", origin="t"
     )
     clock.set(datetime(2026, 3, 3, 0, 0, tzinfo=UTC))
@@ -200,7 +208,7 @@ def test_two_workers_on_postgres_never_send_the_same_check_in(world, clock, data
     store, clinic, staff, rasa = world
     refs = [patient(store, clinic, staff, telegram=str(3000 + i)) for i in range(30)]
     for ref in refs:
-        store.set_checkin_preferences(ref, at=time(9, 0), daily=True, plan=PLAN, origin="t")
+        store.schedule.set_checkin_preferences(ref, at=time(9, 0), daily=True, plan=PLAN, origin="t")
     clock.set(datetime(2026, 3, 1, 14, 5, tzinfo=UTC))  # 09:05 New York: thirty daily check-ins due
     other = Store.open(database_url, data_dir, environ={}, clock=clock)  # a second process's engine
     workers = [scheduler(store, rasa), scheduler(other, rasa)]
@@ -216,7 +224,7 @@ def test_two_workers_on_postgres_never_send_the_same_check_in(world, clock, data
         t.start()
     for t in threads:
         t.join()
-    other.close()
+    other.core.close()
     sent = rasa.sent()
     assert sorted(sent) == sorted((ref, "daily") for ref in refs)  # each once, none twice
 
@@ -225,45 +233,49 @@ def test_bad_sessions_are_refused_and_change_nothing(world, clock):
     store, clinic, staff, _ = world
     ref = patient(store, clinic, staff)
     with pytest.raises(StoreError, match="in the past"):
-        store.add_dosing_session(ref, clock.at - timedelta(hours=1), "iv", plan=PLAN, actor="t", origin="t")
-    first = store.add_dosing_session(
+        store.schedule.add_dosing_session(
+            ref, clock.at - timedelta(hours=1), "iv", plan=PLAN, actor="t", origin="t"
+        )
+    first = store.schedule.add_dosing_session(
         ref, datetime(2026, 3, 10, 15, tzinfo=UTC), "iv", plan=PLAN, actor="t", origin="t"
     )
-    before = store.scheduled_checkins(ref)
+    before = store.schedule.scheduled_checkins(ref)
     with pytest.raises(StoreError, match="overlaps another session"):
-        store.add_dosing_session(
+        store.schedule.add_dosing_session(
             ref, datetime(2026, 3, 10, 20, tzinfo=UTC), "iv", plan=PLAN, actor="t", origin="t"
         )
     with pytest.raises(StoreError, match="Unknown route"):
-        store.add_dosing_session(
+        store.schedule.add_dosing_session(
             ref, datetime(2026, 3, 20, 15, tzinfo=UTC), "oral", plan=PLAN, actor="t", origin="t"
         )
-    assert store.scheduled_checkins(ref) == before
+    assert store.schedule.scheduled_checkins(ref) == before
     # Moving the session moves its check-ins.
-    store.move_dosing_session(first, datetime(2026, 3, 12, 15, tzinfo=UTC), plan=PLAN, actor="t", origin="t")
-    day1 = next(p for p in store.scheduled_checkins(ref) if p.prompt_set == "day1")
+    store.schedule.move_dosing_session(
+        first, datetime(2026, 3, 12, 15, tzinfo=UTC), plan=PLAN, actor="t", origin="t"
+    )
+    day1 = next(p for p in store.schedule.scheduled_checkins(ref) if p.prompt_set == "day1")
     assert day1.due_at == datetime(2026, 3, 13, 22, 0, tzinfo=UTC)  # 18:00 EDT on the day after
-    store.cancel_dosing_session(first, plan=PLAN, actor="t", origin="t")
-    assert store.scheduled_checkins(ref) == []
+    store.schedule.cancel_dosing_session(first, plan=PLAN, actor="t", origin="t")
+    assert store.schedule.scheduled_checkins(ref) == []
 
 
 def test_the_patients_own_controls(world, clock):
     store, clinic, staff, rasa = world
     ref = patient(store, clinic, staff)
-    store.set_checkin_preferences(ref, at=time(9, 0), daily=True, plan=PLAN, origin="t")
+    store.schedule.set_checkin_preferences(ref, at=time(9, 0), daily=True, plan=PLAN, origin="t")
     sched = scheduler(store, rasa)
     clock.set(datetime(2026, 3, 1, 14, 0, tzinfo=UTC))  # 09:00 New York
     asyncio.run(sched.tick())
     assert rasa.sent() == [(ref, "daily")]
     # "remind me in an hour"
-    assert store.postpone_outstanding(ref, timedelta(hours=1), origin="webchat") == 1
+    assert store.schedule.postpone_outstanding(ref, timedelta(hours=1), origin="webchat") == 1
     clock.advance(minutes=59)
     asyncio.run(sched.tick())
     assert len(rasa.sent()) == 1
     clock.advance(minutes=2)
     asyncio.run(sched.tick())
     assert len(rasa.sent()) == 2
-    assert store.skip_today(ref, origin="webchat") == 1  # "not today"
+    assert store.schedule.skip_today(ref, origin="webchat") == 1  # "not today"
     asyncio.run(sched.tick())  # the worker's next look plans tomorrow's
     assert len(rasa.sent()) == 2
     clock.set(datetime(2026, 3, 2, 14, 1, tzinfo=UTC))  # tomorrow: the daily one comes again

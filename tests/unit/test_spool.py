@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.checkins import apply_spooled, save_checkin
+from bot.checkins.saving import apply_spooled, save_checkin
+from bot.runtime import Store
 from bot.store import crypto, migrate
-from bot.store.api import Store
 from bot.store.spool import Spool
 from tests.conftest import _pg_admin
 
@@ -30,35 +30,35 @@ def _set_connections(db_name: str, allowed: bool) -> None:
 def test_outage_spools_then_saves_exactly_once(postgres_url, tmp_path):
     migrate.upgrade(postgres_url)
     store = Store.open(postgres_url, tmp_path, environ={})
-    clinic = store.ensure_clinic("c", "C")
-    staff, _ = store.ensure_staff(clinic, "s@example.invalid", "S", "therapist", None)
-    ref = store.create_patient(clinic_id=clinic, therapist_id=staff, display_name="P").ref
+    clinic = store.staff.ensure_clinic("c", "C")
+    staff, _ = store.staff.ensure_staff(clinic, "s@example.invalid", "S", "therapist", None)
+    ref = store.patients.create_patient(clinic_id=clinic, therapist_id=staff, display_name="P").ref
     spool = Spool(tmp_path / "spool", crypto.Keyring(crypto.load_master_keys(tmp_path, {}, create=False)))
     db_name = postgres_url.rsplit("/", 1)[1]
     answers = [("mood", None, 3.0), ("note", NOTE, None)]
 
     _set_connections(db_name, allowed=False)
     try:
-        result = save_checkin(store, spool, ref, "daily", answers)
+        result = save_checkin(store.checkins, spool, ref, "daily", answers)
         assert not result.saved and spool.pending() == 1
         # On disk the record is encrypted.
         (record,) = (tmp_path / "spool").glob("*.rec")
         assert NOTE.encode() not in record.read_bytes()
         # Still down: nothing applied, nothing lost.
-        assert spool.drain(apply_spooled(store)) == 0 and spool.pending() == 1
+        assert spool.drain(apply_spooled(store.checkins)) == 0 and spool.pending() == 1
     finally:
         _set_connections(db_name, allowed=True)
 
-    assert spool.drain(apply_spooled(store)) == 1 and spool.pending() == 0
-    answers_saved = store.list_answers(ref, actor="t", origin="t")
+    assert spool.drain(apply_spooled(store.checkins)) == 1 and spool.pending() == 0
+    answers_saved = store.checkins.list_answers(ref, actor="t", origin="t")
     assert [(a.prompt_key, a.text, a.value) for a in answers_saved] == answers
-    store.close()
+    store.core.close()
 
 
 def test_replay_is_idempotent(store, clinic, tmp_path):
     _, _, ref = clinic
-    apply = apply_spooled(store)
+    apply = apply_spooled(store.checkins)
     payload = {"ref": ref, "prompt_set": "daily", "answers": [["mood", None, 5.0]]}
     apply("rec-1", "checkin", payload)
     apply("rec-1", "checkin", payload)  # a crash after applying, before removing the file
-    assert len(store.list_answers(ref, actor="t", origin="t")) == 1
+    assert len(store.checkins.list_answers(ref, actor="t", origin="t")) == 1

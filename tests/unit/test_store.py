@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData, create_engine, text
 
+from bot.flags.store import SignalInput
+from bot.runtime import Store
 from bot.store import crypto, migrate
-from bot.store.api import SchemaMissing, SignalInput, Store, TextTooLong
+from bot.store.errors import SchemaMissing, TextTooLong
 from bot.store.models import Base
 
 CANARY = "canary-7f3b: the lighthouse keeper sang to the moths"
@@ -30,7 +32,7 @@ def _raw_dump(database_url: str) -> bytes:
 
 def test_checkin_answers_are_encrypted_at_rest_and_read_back(store, clinic, database_url, tmp_path):
     _, _, ref = clinic
-    store.record_checkin(ref, "daily", [("mood", None, 7.0), ("note", CANARY, None)])
+    store.checkins.record_checkin(ref, "daily", [("mood", None, 7.0), ("note", CANARY, None)])
 
     assert CANARY.encode() not in _raw_dump(database_url)
     if database_url.startswith("sqlite"):
@@ -39,7 +41,7 @@ def test_checkin_answers_are_encrypted_at_rest_and_read_back(store, clinic, data
             if f.exists():
                 assert CANARY.encode() not in f.read_bytes()
 
-    answers = store.list_answers(ref, actor="staff:1", origin="test")
+    answers = store.checkins.list_answers(ref, actor="staff:1", origin="test")
     assert [(a.prompt_key, a.text, a.value) for a in answers] == [
         ("mood", None, 7.0),
         ("note", CANARY, None),
@@ -49,10 +51,10 @@ def test_checkin_answers_are_encrypted_at_rest_and_read_back(store, clinic, data
 
 def test_every_read_of_patient_data_is_audited(store, clinic):
     _, _, ref = clinic
-    store.record_checkin(ref, "daily", [("note", "hello", None)])
-    store.list_answers(ref, actor="staff:42", origin="portal")
-    store.patient_display_name(ref, actor="staff:42", origin="portal")
-    reads = [e for e in store.audit_events(patient_ref=ref) if e["action"].startswith("read.")]
+    store.checkins.record_checkin(ref, "daily", [("note", "hello", None)])
+    store.checkins.list_answers(ref, actor="staff:42", origin="portal")
+    store.patients.patient_display_name(ref, actor="staff:42", origin="portal")
+    reads = [e for e in store.core.audit_events(patient_ref=ref) if e["action"].startswith("read.")]
     assert [(e["actor"], e["action"], e["origin"]) for e in reads] == [
         ("staff:42", "read.journal", "portal"),
         ("staff:42", "read.patient_identity", "portal"),
@@ -62,27 +64,27 @@ def test_every_read_of_patient_data_is_audited(store, clinic):
 def test_display_name_is_encrypted(store, clinic, database_url):
     _, _, ref = clinic
     assert b"Sam Synthetic" not in _raw_dump(database_url)
-    assert store.patient_display_name(ref, actor="t", origin="test") == "Sam Synthetic"
+    assert store.patients.patient_display_name(ref, actor="t", origin="test") == "Sam Synthetic"
 
 
 def test_oversized_text_is_refused_and_nothing_is_stored(store, clinic):
     _, _, ref = clinic
     with pytest.raises(TextTooLong, match="20,000"):
-        store.record_checkin(ref, "daily", [("mood", None, 5.0), ("note", "x" * 20_001, None)])
-    assert store.list_answers(ref, actor="t", origin="test") == []
+        store.checkins.record_checkin(ref, "daily", [("mood", None, 5.0), ("note", "x" * 20_001, None)])
+    assert store.checkins.list_answers(ref, actor="t", origin="test") == []
 
 
 def test_a_flood_of_risk_messages_is_one_flag_with_the_highest_severity(store, clinic, database_url):
     _, _, ref = clinic
-    first = store.record_risk(
+    first = store.flags.record_risk(
         ref, message_id="m1", text="I feel hopeless", signal=SignalInput("moderate", ["suicide"], [])
     )
     assert first.created and first.deadline_at is not None
     for i in range(20):
-        store.record_risk(
+        store.flags.record_risk(
             ref, message_id=f"m{i + 2}", text="again", signal=SignalInput("moderate", ["suicide"], [])
         )
-    worse = store.record_risk(
+    worse = store.flags.record_risk(
         ref, message_id="mx", text="tonight", signal=SignalInput("critical", ["suicide"], [])
     )
     assert worse.flag_id == first.flag_id and worse.escalated and not worse.created
@@ -90,7 +92,7 @@ def test_a_flood_of_risk_messages_is_one_flag_with_the_highest_severity(store, c
     assert worse.deadline_at < first.deadline_at
     assert worse.deadline_at - first.deadline_at < -timedelta(hours=23)
 
-    flags = store.list_flags(actor="staff:1", origin="test")
+    flags = store.flags.list_flags(actor="staff:1", origin="test")
     assert len(flags) == 1
     assert flags[0].severity == "critical" and flags[0].message_count == 22
     assert [s["text"] for s in flags[0].signals][:1] == ["I feel hopeless"]
@@ -105,10 +107,10 @@ def test_a_flood_of_risk_messages_is_one_flag_with_the_highest_severity(store, c
 
 def test_acknowledging_a_flag_is_audited(store, clinic):
     _, staff_id, ref = clinic
-    res = store.record_risk(ref, message_id="m", text="t", signal=SignalInput("high", ["suicide"], []))
-    store.acknowledge_flag(res.flag_id, staff_id, origin="cli")
-    assert store.open_flag_severity(ref) == "high"  # acknowledged is not resolved
-    events = [e for e in store.audit_events(patient_ref=ref) if e["action"] == "risk_flag.acknowledge"]
+    res = store.flags.record_risk(ref, message_id="m", text="t", signal=SignalInput("high", ["suicide"], []))
+    store.flags.acknowledge_flag(res.flag_id, staff_id, origin="cli")
+    assert store.flags.open_flag_severity(ref) == "high"  # acknowledged is not resolved
+    events = [e for e in store.core.audit_events(patient_ref=ref) if e["action"] == "risk_flag.acknowledge"]
     assert events and events[0]["actor"] == f"staff:{staff_id}"
 
 
@@ -177,24 +179,24 @@ def test_events_table_mirrors_rasas_tracker_store():
 
 def test_conversation_encryption_uses_the_patients_key(store, clinic):
     _, _, ref = clinic
-    token = store.encrypt_conversation(ref, '{"text": "hello"}')
+    token = store.vault.encrypt_conversation(ref, '{"text": "hello"}')
     assert "hello" not in token
-    assert store.decrypt_conversation(ref, token) == '{"text": "hello"}'
+    assert store.vault.decrypt_conversation(ref, token) == '{"text": "hello"}'
     # Another conversation (not a patient) gets its own, persistent fallback key.
-    other = store.encrypt_conversation("not-a-patient", "x")
+    other = store.vault.encrypt_conversation("not-a-patient", "x")
     with pytest.raises(Exception):  # noqa: B017 - InvalidToken from cryptography
-        store.decrypt_conversation(ref, other)
-    assert store.decrypt_conversation("not-a-patient", other) == "x"
+        store.vault.decrypt_conversation(ref, other)
+    assert store.vault.decrypt_conversation("not-a-patient", other) == "x"
 
 
 def test_resolving_a_flag_records_who_and_when(store, clinic):
     _, staff_id, ref = clinic
-    res = store.record_risk(ref, message_id="m", text="t", signal=SignalInput("high", ["suicide"], []))
-    store.resolve_flag(res.flag_id, staff_id, origin="cli")
-    assert store.open_flag_severity(ref) is None
-    assert store.list_flags(actor="t", origin="t") == []
+    res = store.flags.record_risk(ref, message_id="m", text="t", signal=SignalInput("high", ["suicide"], []))
+    store.flags.resolve_flag(res.flag_id, staff_id, origin="cli")
+    assert store.flags.open_flag_severity(ref) is None
+    assert store.flags.list_flags(actor="t", origin="t") == []
     # A new risk message after resolution opens a new flag.
-    again = store.record_risk(
+    again = store.flags.record_risk(
         ref, message_id="m2", text="t2", signal=SignalInput("moderate", ["suicide"], [])
     )
     assert again.created and again.flag_id != res.flag_id

@@ -15,7 +15,7 @@ from bot.channels import textcheck
 from bot.channels.inbound import BUTTON_INTENT, sanitize
 from bot.channels.textcheck import HARD_CAP, Inbound, check, condense, normalise
 from bot.safety.assessment import SEVERITIES, at_least, rank
-from bot.store.api import MAX_TEXT_CHARS
+from bot.store.errors import MAX_TEXT_CHARS
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Any code point, lone surrogates and control characters included.

@@ -75,7 +75,7 @@ def test_each_event_is_one_encrypted_row_and_only_the_current_session_loads(
     for e in first_session(1000.0):
         tracker.update(e)
     run(ts.save(tracker))
-    with store._factory() as s:
+    with store.core.factory() as s:
         rows = (
             s.execute(select(RasaEvent).where(RasaEvent.sender_id == ref).order_by(RasaEvent.id))
             .scalars()
@@ -109,13 +109,13 @@ def test_each_event_is_one_encrypted_row_and_only_the_current_session_loads(
     assert [e.text for e in recent] == ["How did you sleep?", "slept fine, second session"]
 
     # The transcript reads every session through the store, not through Rasa.
-    with store._factory() as s:
-        texts = [event.get("text") for _e, event in store._messages(s, ref)]
+    with store.core.factory() as s:
+        texts = [event.get("text") for _e, event in store.core.messages(s, ref)]
     assert texts == [SECRET, "How did you sleep?", "slept fine, second session"]
 
     # No plaintext at rest: neither in the SQLite file nor in a pg_dump.
     if database_url.startswith("sqlite"):
-        store.engine.dispose()
+        store.core.engine.dispose()
         raw = b"".join(
             p.read_bytes() for p in Path(database_url.removeprefix("sqlite:///")).parent.glob("interlude.db*")
         )
@@ -141,7 +141,7 @@ def test_a_second_writer_cannot_interleave_a_conversation(store, clinic, domain)
         "from b",
         "from c",
     ]
-    with store._factory() as s:
+    with store.core.factory() as s:
         seqs = list(
             s.execute(
                 select(RasaEvent.seq).where(RasaEvent.sender_id == ref).order_by(RasaEvent.id)
@@ -165,11 +165,11 @@ def test_migration_numbers_existing_conversations_without_loss(store, clinic, do
     before = [e.as_dict() for e in run(ts.retrieve_full_tracker(ref)).events]
 
     # Back to the schema before 0015 (the rows stay, unnumbered), then forward again.
-    store.engine.dispose()
+    store.core.engine.dispose()
     migrate.downgrade(database_url, "0008")
     migrate.upgrade(database_url)
 
-    with store._factory() as s:
+    with store.core.factory() as s:
         rows = s.execute(
             select(RasaEvent.sender_id, RasaEvent.seq, RasaEvent.session_no).order_by(RasaEvent.id)
         ).all()
@@ -198,13 +198,13 @@ def test_the_last_saved_tracker_is_reused_only_while_it_is_what_the_database_hol
     run(ts.save(tracker))
 
     decrypted = []
-    original = store.decrypt_conversation
+    original = store.vault.decrypt_conversation
 
     def counting(sender_id, token):  # type: ignore[no-untyped-def]
         decrypted.append(token)
         return original(sender_id, token)
 
-    store.decrypt_conversation = counting
+    store.vault.decrypt_conversation = counting
     again = run(ts.retrieve(ref))
     assert again is tracker and decrypted == []  # nothing decrypted, nothing replayed
 

@@ -10,19 +10,22 @@ ISSUE = {"actor": "test", "origin": "test"}
 
 def test_refusals_name_revoked_replaced_expired_deleted_and_unknown_tokens(store, clinic):
     clinic_id, staff_id, ref = clinic
-    first = store.issue_web_token(ref, ttl=timedelta(days=1), **ISSUE)
-    assert store.web_token_refusals([first]) == {}
-    second = store.issue_web_token(ref, ttl=timedelta(days=1), **ISSUE)  # `patient links`
-    assert store.web_token_refusals([first, second]) == {first: "revoked"}
-    store.revoke_web_tokens(ref, **ISSUE)  # `patient revoke-web`
-    assert store.web_token_refusals([second]) == {second: "revoked"}
+    first = store.patients.issue_web_token(ref, ttl=timedelta(days=1), **ISSUE)
+    assert store.patients.web_token_refusals([first]) == {}
+    second = store.patients.issue_web_token(ref, ttl=timedelta(days=1), **ISSUE)  # `patient links`
+    assert store.patients.web_token_refusals([first, second]) == {first: "revoked"}
+    store.patients.revoke_web_tokens(ref, **ISSUE)  # `patient revoke-web`
+    assert store.patients.web_token_refusals([second]) == {second: "revoked"}
 
-    expired = store.issue_web_token(ref, ttl=timedelta(seconds=-1), **ISSUE)
-    assert store.web_token_refusals([expired, "garbage"]) == {expired: "expired", "garbage": "unknown"}
+    expired = store.patients.issue_web_token(ref, ttl=timedelta(seconds=-1), **ISSUE)
+    assert store.patients.web_token_refusals([expired, "garbage"]) == {
+        expired: "expired",
+        "garbage": "unknown",
+    }
 
-    other = store.create_patient(clinic_id=clinic_id, therapist_id=staff_id, display_name="O").ref
-    live = store.issue_web_token(other, ttl=timedelta(days=1), **ISSUE)
-    assert store.web_token_refusals([live]) == {}
-    store.delete_patient(other, **ISSUE)
-    assert store.web_token_refusals([live]) == {live: "unknown"}
-    assert store.web_token_refusals([]) == {}
+    other = store.patients.create_patient(clinic_id=clinic_id, therapist_id=staff_id, display_name="O").ref
+    live = store.patients.issue_web_token(other, ttl=timedelta(days=1), **ISSUE)
+    assert store.patients.web_token_refusals([live]) == {}
+    store.rights.delete_patient(other, **ISSUE)
+    assert store.patients.web_token_refusals([live]) == {live: "unknown"}
+    assert store.patients.web_token_refusals([]) == {}

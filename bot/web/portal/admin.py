@@ -18,7 +18,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.config import Settings
-from bot.store.api import NotFound, Store, StoreError
+from bot.runtime import Store
+from bot.store.errors import NotFound, StoreError
 from bot.web.portal.pages import form_of, not_found, page, qr_svg
 from bot.web.portal.sessions import session_id
 
@@ -62,7 +63,7 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
             values = {k: str(form.get(k) or "") for k in ("email", "name", "role", "password")}
             try:
                 await run_in_threadpool(
-                    lambda: store().add_staff(
+                    lambda: store().staff_admin.add_staff(
                         staff_id,
                         email=values["email"],
                         name=values["name"],
@@ -78,7 +79,7 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
                 return RedirectResponse(
                     "/portal/admin/staff?" + urlencode({"notice": notice}), status_code=303
                 )
-        context["rows"] = await run_in_threadpool(store().staff_list, staff_id)
+        context["rows"] = await run_in_threadpool(store().staff_admin.staff_list, staff_id)
         return page(request, "admin_staff.html", context, status)
 
     @admin_only
@@ -98,7 +99,7 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
             changes = {"reset_totp": True}
         elif action == "end_sessions":
             try:
-                n = await run_in_threadpool(store().end_staff_sessions, admin.id, target)
+                n = await run_in_threadpool(store().staff_admin.end_staff_sessions, admin.id, target)
             except NotFound:
                 return not_found(request, admin)
             notice = f"Ended {n} open session{'' if n == 1 else 's'}."
@@ -108,7 +109,7 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
                 "/portal/admin/staff?" + urlencode({"error": "Unknown action."}), status_code=303
             )
         try:
-            await run_in_threadpool(lambda: store().update_staff(admin.id, target, **changes))
+            await run_in_threadpool(lambda: store().staff_admin.update_staff(admin.id, target, **changes))
         except NotFound:
             return not_found(request, admin)
         except StoreError as exc:
@@ -125,7 +126,7 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
             save_clinic_alerts,
         )
 
-        slug = await run_in_threadpool(store().clinic_slug, admin.clinic_id)
+        slug = await run_in_threadpool(store().staff.clinic_slug, admin.clinic_id)
         context: dict[str, Any] = {"staff": admin, "title": "Alert contacts and deadlines", "slug": slug}
         status = 200
         try:
@@ -145,7 +146,11 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
                 context["values"] = values
             else:
                 await run_in_threadpool(
-                    store().audit_staff, admin.id, "alerts.update", origin="portal", detail={"clinic": slug}
+                    store().portal.audit_staff,
+                    admin.id,
+                    "alerts.update",
+                    origin="portal",
+                    detail={"clinic": slug},
                 )
                 return RedirectResponse("/portal/admin/alerts?saved=1", status_code=303)
         if "values" not in context:
@@ -191,11 +196,11 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
             context["error"] = "The filter values are not valid."
             return page(request, "admin_audit.html", context, 400)
         filters["actor"] = actor
-        staff_rows = await run_in_threadpool(store().staff_list, staff_id)
+        staff_rows = await run_in_threadpool(store().staff_admin.staff_list, staff_id)
         context["people"] = {row.id: row.name for row in staff_rows}
         try:
             rows = await run_in_threadpool(
-                lambda: store().audit_log(
+                lambda: store().staff_admin.audit_log(
                     staff_id,
                     patient=filters["patient"],
                     actor_id=actor,
@@ -219,7 +224,7 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
         back = f"/portal/patients/{ref}"
         try:
             therapist = int(str(form.get("therapist") or ""))
-            await run_in_threadpool(store().reassign_patient, admin.id, ref, therapist)
+            await run_in_threadpool(store().staff_admin.reassign_patient, admin.id, ref, therapist)
         except ValueError:
             return RedirectResponse(back + "?" + urlencode({"error": "Choose a therapist."}), status_code=303)
         except NotFound:
@@ -240,7 +245,7 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
             )
         try:
             await run_in_threadpool(
-                lambda: store().change_password(
+                lambda: store().staff_admin.change_password(
                     staff_id, str(form.get("current") or ""), new, keep_session=session_id(request)
                 )
             )
@@ -248,7 +253,9 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
             return RedirectResponse("/portal/account?" + urlencode({"error": str(exc)}), status_code=303)
         # This session stays signed in; every other one (another browser, a stolen cookie) was
         # deleted by the store.
-        request.session["stamp"] = (await run_in_threadpool(store().staff_view, staff_id)).credential_stamp
+        request.session["stamp"] = (
+            await run_in_threadpool(store().portal.staff_view, staff_id)
+        ).credential_stamp
         return RedirectResponse(
             "/portal/account?" + urlencode({"notice": "Password changed."}), status_code=303
         )
@@ -262,16 +269,18 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
             "title": "Your account",
             "notice": request.query_params.get("notice"),
         }
-        pending = None if staff.totp else await run_in_threadpool(store().totp_pending_secret, staff_id)
+        pending = (
+            None if staff.totp else await run_in_threadpool(store().staff_admin.totp_pending_secret, staff_id)
+        )
         if pending:
             from bot.totp import provisioning_uri
 
-            clinic = await run_in_threadpool(store().clinic_name_of_staff, staff_id)
+            clinic = await run_in_threadpool(store().portal.clinic_name_of_staff, staff_id)
             uri = provisioning_uri(pending, staff.email, f"Interlude ({clinic})")
             context.update(secret=pending, qr=qr_svg(uri))
         context["error"] = request.query_params.get("error")
         context["sessions"] = await run_in_threadpool(
-            lambda: store().sessions_of(staff_id, session_id(request))
+            lambda: store().portal_sessions.sessions_of(staff_id, session_id(request))
         )
         return page(request, "account.html", context)
 
@@ -281,7 +290,9 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
         form = await form_of(request)
         if isinstance(form, Response):
             return form
-        await run_in_threadpool(lambda: store().end_sessions(staff_id, reason="sign_out_everywhere"))
+        await run_in_threadpool(
+            lambda: store().portal_sessions.end_sessions(staff_id, reason="sign_out_everywhere")
+        )
         request.session.clear()
         return RedirectResponse("/portal/login", status_code=303)
 
@@ -295,12 +306,12 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
         s = store()
         if action == "begin":
             try:
-                await run_in_threadpool(s.totp_begin, staff_id)
+                await run_in_threadpool(s.staff_admin.totp_begin, staff_id)
             except StoreError as exc:
                 return RedirectResponse("/portal/account?" + urlencode({"error": str(exc)}), status_code=303)
             return RedirectResponse("/portal/account", status_code=303)
         if action == "enable":
-            ok = await run_in_threadpool(lambda: s.totp_check(staff_id, code, enable=True))
+            ok = await run_in_threadpool(lambda: s.staff_admin.totp_check(staff_id, code, enable=True))
             message = (
                 {"notice": "Two-step sign-in is on. You will be asked for a code each time you sign in."}
                 if ok
@@ -308,7 +319,7 @@ def admin_routes(settings: Settings, store: Callable[[], Store], login_required:
             )
             return RedirectResponse("/portal/account?" + urlencode(message), status_code=303)
         if action == "disable":
-            ok = await run_in_threadpool(s.totp_disable, staff_id, code)
+            ok = await run_in_threadpool(s.staff_admin.totp_disable, staff_id, code)
             message = {"notice": "Two-step sign-in is off."} if ok else {"error": "That code is not right."}
             return RedirectResponse("/portal/account?" + urlencode(message), status_code=303)
         return not_found(request, request.state.staff)

@@ -19,7 +19,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bot.store.sessions import IDLE_SECONDS, MAX_AGE_SECONDS
+from bot.staff.sessions import IDLE_SECONDS, MAX_AGE_SECONDS
 from bot.web.portal.sessions import rotate
 
 __all__ = ["IDLE_SECONDS", "MAX_AGE_SECONDS"]

@@ -3,7 +3,7 @@
 The `interlude_session` cookie carries only a random id (HttpOnly, SameSite=Lax, Secure behind
 https); what the portal keeps between requests (`request.session`: the CSRF token, the staff
 id, timestamps) lives in the store's `portal_sessions` table, keyed by the id's SHA-256 (see
-bot/store/sessions.py). So:
+bot/staff/sessions.py). So:
 - clearing `request.session` (sign-out) deletes the row: a copy of the cookie opens nothing;
 - `rotate(request)` (sign-in, and after the password step of two-step sign-in) moves the state
   to a new id and deletes the old row, so an id planted before sign-in is worth nothing;
@@ -25,8 +25,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.store.api import Store
-from bot.store.sessions import MAX_AGE_SECONDS
+from bot.runtime import Store
+from bot.staff.sessions import MAX_AGE_SECONDS
 
 COOKIE = "interlude_session"
 STATE = "interlude.session"
@@ -63,7 +63,11 @@ class ServerSessionMiddleware:
             await self.app(scope, receive, send)
             return
         sid = HTTPConnection(scope).cookies.get(COOKIE, "")
-        record = await run_in_threadpool(self.store().session_load, sid) if SESSION_ID.match(sid) else None
+        record = (
+            await run_in_threadpool(self.store().portal_sessions.session_load, sid)
+            if SESSION_ID.match(sid)
+            else None
+        )
         data: dict[str, Any] = dict(record.data) if record else {}
         if sid and record is None:
             data["expired"] = True  # the sign-in page says why it is showing
@@ -93,13 +97,15 @@ class ServerSessionMiddleware:
         headers = MutableHeaders(scope=message)
         current = state["id"]
         if current and (not data or state["rotate"]):
-            await run_in_threadpool(store.session_delete, current)
+            await run_in_threadpool(store.portal_sessions.session_delete, current)
         if data and (state["rotate"] or not current):
-            new = await run_in_threadpool(lambda: store.session_create(data, user_agent=user_agent))
+            new = await run_in_threadpool(
+                lambda: store.portal_sessions.session_create(data, user_agent=user_agent)
+            )
             state["id"] = new
             headers.append("Set-Cookie", f"{COOKIE}={new}; Max-Age={MAX_AGE_SECONDS}{self.flags}")
         elif data and json.dumps(data, sort_keys=True) != before:
-            await run_in_threadpool(store.session_save, current, data)
+            await run_in_threadpool(store.portal_sessions.session_save, current, data)
         elif not data and had_cookie:
             headers.append("Set-Cookie", f"{COOKIE}=; Max-Age=0{self.flags}")
 

@@ -19,7 +19,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.config import Settings
-from bot.store.api import NotFound, Store, StoreError
+from bot.runtime import Store
+from bot.store.errors import NotFound, StoreError
 from bot.web.portal.admin import admin_routes
 from bot.web.portal.auth import Throttle, sign_in
 from bot.web.portal.auth import login_required as session_required
@@ -38,7 +39,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
 
         @session_required
         async def wrapped(request: Request, staff_id: int) -> Response:
-            staff = await run_in_threadpool(store().staff_view, staff_id)
+            staff = await run_in_threadpool(store().portal.staff_view, staff_id)
             if staff is None or request.session.get("stamp") != staff.credential_stamp:
                 # Disabled, or the password changed since this session signed in.
                 request.session.clear()
@@ -66,12 +67,16 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
             response = page(request, "login.html", context, 429)
             response.headers["Retry-After"] = str(int(wait) + 1)
             return response
-        staff = await run_in_threadpool(store().authenticate, email, str(form.get("password") or ""))
+        staff = await run_in_threadpool(store().portal.authenticate, email, str(form.get("password") or ""))
         if staff is None:
             by_email.fail([email_key])
             by_address.fail([address_key])
             await run_in_threadpool(
-                store().audit_staff, None, "login.failed", origin="portal", detail={"ip": client(request)}
+                store().portal.audit_staff,
+                None,
+                "login.failed",
+                origin="portal",
+                detail={"ip": client(request)},
             )
             context["error"] = "That e-mail and password do not match an account."
             return page(request, "login.html", context, 401)
@@ -82,29 +87,29 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
             # Password right; the session is not signed in until the code is right too.
             request.session.clear()
             rotate(request)  # a new id after the password step too
-            now = (await run_in_threadpool(store().now)).timestamp()
+            now = (await run_in_threadpool(store().core.now)).timestamp()
             request.session.update({"pending_staff": staff.id, "pending_at": now, "next": target})
             return RedirectResponse("/portal/login/code", status_code=303)
         return await finish_sign_in(request, staff.id, target)
 
     async def finish_sign_in(request: Request, staff_id: int, target: str) -> Response:
-        staff = await run_in_threadpool(store().staff_view, staff_id)
+        staff = await run_in_threadpool(store().portal.staff_view, staff_id)
         if staff is None:
             request.session.clear()
             return RedirectResponse("/portal/login", status_code=303)
         sign_in(request, staff_id, staff.credential_stamp)
-        previous = await run_in_threadpool(store().start_visit, staff_id)
+        previous = await run_in_threadpool(store().portal.start_visit, staff_id)
         # A first visit shows the past week.
         request.session["since"] = (previous or datetime.now().astimezone() - timedelta(days=7)).isoformat()
         await run_in_threadpool(
-            store().audit_staff, staff_id, "login", origin="portal", detail={"ip": client(request)}
+            store().portal.audit_staff, staff_id, "login", origin="portal", detail={"ip": client(request)}
         )
         return RedirectResponse(target, status_code=303)
 
     async def login_code(request: Request) -> Response:
         """The second step for accounts with two-step sign-in: a code from their authenticator."""
         staff_id = request.session.get("pending_staff")
-        now = (await run_in_threadpool(store().now)).timestamp()
+        now = (await run_in_threadpool(store().core.now)).timestamp()
         if not staff_id or now - float(request.session.get("pending_at", 0)) > PENDING_SECONDS:
             # Only the half-finished sign-in is dropped: a stray (or cross-site) request here
             # must not sign out a signed-in session.
@@ -125,7 +130,9 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
             response = page(request, "login_code.html", context, 429)
             response.headers["Retry-After"] = str(int(wait) + 1)
             return response
-        if not await run_in_threadpool(store().totp_check, int(staff_id), str(form.get("code") or "")):
+        if not await run_in_threadpool(
+            store().staff_admin.totp_check, int(staff_id), str(form.get("code") or "")
+        ):
             by_email.fail([key])
             context["error"] = "That code is not right, or was already used. Try the next one."
             return page(request, "login_code.html", context, 401)
@@ -145,10 +152,10 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
     async def today(request: Request, staff_id: int) -> Response:
         since = request.session.get("since")
         view = await run_in_threadpool(
-            store().today_for, staff_id, datetime.fromisoformat(since) if since else None
+            store().portal.today_for, staff_id, datetime.fromisoformat(since) if since else None
         )
         # Patients' requests made in the chat (data deleted or sent, a word with the therapist).
-        requests = await run_in_threadpool(store().open_requests_for, staff_id)
+        requests = await run_in_threadpool(store().requests.open_requests_for, staff_id)
         return page(
             request,
             "today.html",
@@ -157,7 +164,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
 
     @login_required
     async def patients(request: Request, staff_id: int) -> Response:
-        rows = await run_in_threadpool(store().patients_for, staff_id)
+        rows = await run_in_threadpool(store().portal.patients_for, staff_id)
         return page(
             request, "patients.html", {"staff": request.state.staff, "title": "Patients", "rows": rows}
         )
@@ -168,12 +175,16 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
 
         staff = request.state.staff
         try:
-            view = await run_in_threadpool(store().patient_overview, staff_id, request.path_params["ref"])
+            view = await run_in_threadpool(
+                store().patient_views.patient_overview, staff_id, request.path_params["ref"]
+            )
         except NotFound:
             return not_found(request, staff)
         # Admins may give the patient to another therapist (e.g. when one leaves).
         therapists = (
-            await run_in_threadpool(store().therapists, staff.clinic_id) if staff.role == "admin" else []
+            await run_in_threadpool(store().portal.therapists, staff.clinic_id)
+            if staff.role == "admin"
+            else []
         )
         return page(
             request,
@@ -199,8 +210,8 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         staff = request.state.staff
         ref = request.path_params["ref"]
         try:
-            overview = await run_in_threadpool(store().patient_overview, staff_id, ref)
-            messages = await run_in_threadpool(store().transcript_for, staff_id, ref)
+            overview = await run_in_threadpool(store().patient_views.patient_overview, staff_id, ref)
+            messages = await run_in_threadpool(store().patient_views.transcript_for, staff_id, ref)
         except NotFound:
             return not_found(request, staff)
         try:
@@ -226,7 +237,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         staff = request.state.staff
         try:
             detail = await run_in_threadpool(
-                store().flag_detail, staff_id, int(request.path_params["flag_id"])
+                store().portal.flag_detail, staff_id, int(request.path_params["flag_id"])
             )
         except NotFound:
             return not_found(request, staff)
@@ -244,7 +255,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
 
     @login_required
     async def flag_action(request: Request, staff_id: int) -> Response:
-        from bot.handoff import HandoffService, RasaApi
+        from bot.flags.handoff import HandoffService, RasaApi
 
         staff = request.state.staff
         flag_id = int(request.path_params["flag_id"])
@@ -254,17 +265,19 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
             return form
         s = store()
         try:
-            ref = await run_in_threadpool(s.flag_patient_ref, staff_id, flag_id)
+            ref = await run_in_threadpool(s.portal.flag_patient_ref, staff_id, flag_id)
         except NotFound:
             return not_found(request, staff)
-        handoff = HandoffService(s, RasaApi(settings.rasa_url, settings.api_token))
+        handoff = HandoffService(s.handoffs, s.staff, RasaApi(settings.rasa_url, settings.api_token))
         try:
             if action == "ack":
-                await run_in_threadpool(s.acknowledge_flag, flag_id, staff_id, origin="portal")
+                await run_in_threadpool(s.flags.acknowledge_flag, flag_id, staff_id, origin="portal")
             elif action == "resolve":
-                await run_in_threadpool(s.resolve_flag, flag_id, staff_id, origin="portal")
+                await run_in_threadpool(s.flags.resolve_flag, flag_id, staff_id, origin="portal")
             elif action == "note":
-                await run_in_threadpool(s.add_flag_note, staff_id, flag_id, str(form.get("text") or ""))
+                await run_in_threadpool(
+                    s.portal.add_flag_note, staff_id, flag_id, str(form.get("text") or "")
+                )
             elif action == "takeover":
                 await run_in_threadpool(handoff.start, ref, staff_id, origin="portal")
             elif action == "say":
@@ -281,10 +294,10 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
 
     @login_required
     async def enroll(request: Request, staff_id: int) -> Response:
-        from bot.enrollment import enroll_patient
+        from bot.patients.enrollment import enroll_patient
 
         staff = request.state.staff
-        therapists = await run_in_threadpool(store().therapists, staff.clinic_id)
+        therapists = await run_in_threadpool(store().portal.therapists, staff.clinic_id)
         context: dict[str, Any] = {
             "staff": staff,
             "title": "Enroll a patient",
@@ -301,12 +314,13 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         therapist_email = staff.email
         if staff.role == "admin" and values["therapist"]:
             chosen = next((t for t in therapists if str(t[0]) == values["therapist"]), None)
-            view = await run_in_threadpool(store().staff_view, chosen[0]) if chosen else None
+            view = await run_in_threadpool(store().portal.staff_view, chosen[0]) if chosen else None
             therapist_email = view.email if view else ""
         try:
             links = await run_in_threadpool(
                 lambda: enroll_patient(
-                    store(),
+                    store().patients,
+                    store().staff,
                     settings,
                     therapist_email=therapist_email,
                     name=values["name"],
@@ -331,9 +345,9 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         form = await form_of(request)
         if isinstance(form, Response):
             return form
-        if not await run_in_threadpool(store().can_see_patient, staff_id, ref):
+        if not await run_in_threadpool(store().portal.can_see_patient, staff_id, ref):
             return not_found(request, request.state.staff)
-        overview_tz = (await run_in_threadpool(store().find_patient, ref)).timezone
+        overview_tz = (await run_in_threadpool(store().patients.find_patient, ref)).timezone
         try:
             at = datetime.fromisoformat(str(form.get("at") or "")).replace(tzinfo=ZoneInfo(overview_tz))
         except ValueError:
@@ -344,7 +358,7 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         route = str(form.get("route") or "sublingual")
         try:
             await run_in_threadpool(
-                lambda: store().add_dosing_session(
+                lambda: store().schedule.add_dosing_session(
                     ref, at, route, plan=default_plan(), actor=f"staff:{staff_id}", origin="portal"
                 )
             )
@@ -359,7 +373,9 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
 
         staff = request.state.staff
         try:
-            t = await run_in_threadpool(store().trends_for, staff_id, request.path_params["ref"])
+            t = await run_in_threadpool(
+                store().patient_views.trends_for, staff_id, request.path_params["ref"]
+            )
         except NotFound:
             return not_found(request, staff)
         tz, sessions = t["timezone"], t["sessions"]
@@ -411,7 +427,9 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         import io
 
         try:
-            rows = await run_in_threadpool(store().entries_csv_rows, staff_id, request.path_params["ref"])
+            rows = await run_in_threadpool(
+                store().patient_views.entries_csv_rows, staff_id, request.path_params["ref"]
+            )
         except NotFound:
             return not_found(request, request.state.staff)
         out = io.StringIO()
@@ -429,10 +447,10 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
 
         ref = request.path_params["ref"]
         try:
-            prep = await run_in_threadpool(store().session_prep_for, staff_id, ref)
+            prep = await run_in_threadpool(store().patient_views.session_prep_for, staff_id, ref)
         except NotFound:
             return not_found(request, request.state.staff)
-        clinic = await run_in_threadpool(store().clinic_name_of_staff, staff_id)
+        clinic = await run_in_threadpool(store().portal.clinic_name_of_staff, staff_id)
         catalogue = default_catalogue()
         body = await run_in_threadpool(prep_pdf.render, prep, catalogue.question, clinic, catalogue)
         return attachment(body, "application/pdf", f"interlude-{ref}-session-prep.pdf")
@@ -446,11 +464,11 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
 
         ref = request.path_params["ref"]
         try:
-            data = await run_in_threadpool(store().instrument_results_for, staff_id, ref)
+            data = await run_in_threadpool(store().patient_views.instrument_results_for, staff_id, ref)
         except NotFound:
             return not_found(request, request.state.staff)
         texts = fhir.item_texts(default_catalogue())
-        body = fhir.bundle(ref, data["results"], texts, await run_in_threadpool(store().now))
+        body = fhir.bundle(ref, data["results"], texts, await run_in_threadpool(store().core.now))
         text = json.dumps(body, indent=2, ensure_ascii=False)
         return attachment(text, "application/fhir+json", f"interlude-{ref}-questionnaires.fhir.json")
 
@@ -463,11 +481,11 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         form = await form_of(request)
         if isinstance(form, Response):
             return form
-        owner = await run_in_threadpool(store().patient_of_session, session_id)
+        owner = await run_in_threadpool(store().schedule.patient_of_session, session_id)
         if (
             owner is None
             or owner.ref != ref
-            or not await run_in_threadpool(store().can_see_patient, staff_id, ref)
+            or not await run_in_threadpool(store().portal.can_see_patient, staff_id, ref)
         ):
             return not_found(request, request.state.staff)
         back = f"/portal/patients/{ref}"
@@ -483,13 +501,13 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
                         f"{back}?error={quote('Give the new date and time of the session.')}", status_code=303
                     )
                 await run_in_threadpool(
-                    lambda: store().move_dosing_session(
+                    lambda: store().schedule.move_dosing_session(
                         session_id, at, plan=default_plan(), actor=f"staff:{staff_id}", origin="portal"
                     )
                 )
             elif action == "cancel":
                 await run_in_threadpool(
-                    lambda: store().cancel_dosing_session(
+                    lambda: store().schedule.cancel_dosing_session(
                         session_id, plan=default_plan(), actor=f"staff:{staff_id}", origin="portal"
                     )
                 )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from bot.store.api import Store
+from bot.checkins.store import CheckinRepo
 from bot.store.spool import Spool
 
 logger = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ Instrument = tuple[str, list[int], int, str]  # (phq9|gad7, item answers, total,
 
 
 def save_checkin(
-    store: Store,
+    checkins: CheckinRepo,
     spool: Spool,
     ref: str,
     prompt_set: str,
@@ -40,7 +40,8 @@ def save_checkin(
     """Save now, or spool for later; never drop the answers. Bad input still raises."""
     try:
         return SaveResult(
-            True, store.record_checkin(ref, prompt_set, answers, instrument=instrument, status=status)
+            True,
+            checkins.record_checkin(ref, prompt_set, answers, instrument=instrument, status=status),
         )
     except UNAVAILABLE as exc:
         logger.error("database unavailable saving a check-in for %s (%s); spooled", ref, type(exc).__name__)
@@ -56,7 +57,7 @@ def save_checkin(
         return SaveResult(False)
 
 
-def apply_spooled(store: Store) -> callable:
+def apply_spooled(checkins: CheckinRepo) -> callable:
     """The replay function for Spool.drain: idempotent on the record id."""
 
     def apply(record_id: str, kind: str, payload: dict) -> None:
@@ -64,7 +65,7 @@ def apply_spooled(store: Store) -> callable:
             raise ValueError(f"unknown spool record kind {kind!r}")
         answers = [tuple(a) for a in payload["answers"]]
         instrument = tuple(payload["instrument"]) if payload.get("instrument") else None
-        store.record_checkin(
+        checkins.record_checkin(
             payload["ref"],
             payload["prompt_set"],
             answers,
@@ -76,7 +77,7 @@ def apply_spooled(store: Store) -> callable:
     return apply
 
 
-def start_drainer(store: Store, spool: Spool, interval: float = 10.0) -> threading.Event:
+def start_drainer(checkins: CheckinRepo, spool: Spool, interval: float = 10.0) -> threading.Event:
     """Replay the spool in the background until the returned event is set."""
     stop = threading.Event()
 
@@ -84,7 +85,7 @@ def start_drainer(store: Store, spool: Spool, interval: float = 10.0) -> threadi
         while not stop.is_set():
             try:
                 if spool.pending():
-                    n = spool.drain(apply_spooled(store))
+                    n = spool.drain(apply_spooled(checkins))
                     if n:
                         logger.info("saved %d spooled check-in(s) now that the database is back", n)
             except Exception as exc:  # keep trying; never let the drainer die

@@ -15,7 +15,9 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
-from bot.store.api import Store, StoreError
+from bot.flags.handoffs import HandoffRepo
+from bot.staff.store import StaffRepo
+from bot.store.errors import StoreError
 
 MAX_CLINICIAN_MESSAGE = 4_000
 
@@ -53,18 +55,19 @@ class RasaApi:
 
 
 class HandoffService:
-    def __init__(self, store: Store, rasa: RasaApi) -> None:
-        self.store = store
+    def __init__(self, handoffs: HandoffRepo, staff: StaffRepo, rasa: RasaApi) -> None:
+        self.handoffs = handoffs
+        self.staff = staff
         self.rasa = rasa
 
     def start(self, ref: str, staff_id: int, *, origin: str) -> None:
-        self.store.start_handoff(ref, staff_id, origin=origin)
+        self.handoffs.start_handoff(ref, staff_id, origin=origin)
         try:
             self.rasa.trigger_intent(
-                ref, "EXTERNAL_handoff_started", {"clinician_name": self.store.staff_name(staff_id)}
+                ref, "EXTERNAL_handoff_started", {"clinician_name": self.staff.staff_name(staff_id)}
             )
         except HandoffError:
-            self.store.end_handoff(ref, staff_id, origin=origin)  # never leave a silent bot behind
+            self.handoffs.end_handoff(ref, staff_id, origin=origin)  # never leave a silent bot behind
             raise
 
     def say(self, ref: str, staff_id: int, text: str, *, origin: str) -> None:
@@ -73,19 +76,19 @@ class HandoffService:
             raise HandoffError("The message is empty.")
         if len(text) > MAX_CLINICIAN_MESSAGE:
             raise HandoffError(f"Messages are limited to {MAX_CLINICIAN_MESSAGE:,} characters.")
-        if self.store.active_handoff_staff(ref) != staff_id:
+        if self.handoffs.active_handoff_staff(ref) != staff_id:
             raise HandoffError("Take over the conversation before writing to the patient.")
         self.rasa.trigger_intent(
             ref,
             "EXTERNAL_clinician_message",
-            {"clinician_text": text, "clinician_name": self.store.staff_name(staff_id)},
+            {"clinician_text": text, "clinician_name": self.staff.staff_name(staff_id)},
         )
-        self.store.note_handoff_message(ref, staff_id, origin=origin)
+        self.handoffs.note_handoff_message(ref, staff_id, origin=origin)
 
     def end(self, ref: str, staff_id: int, *, origin: str) -> None:
-        if self.store.active_handoff_staff(ref) is None:
+        if self.handoffs.active_handoff_staff(ref) is None:
             raise HandoffError("No clinician has taken over this conversation.")
         self.rasa.trigger_intent(
-            ref, "EXTERNAL_handoff_ended", {"clinician_name": self.store.staff_name(staff_id)}
+            ref, "EXTERNAL_handoff_ended", {"clinician_name": self.staff.staff_name(staff_id)}
         )
-        self.store.end_handoff(ref, staff_id, origin=origin)
+        self.handoffs.end_handoff(ref, staff_id, origin=origin)

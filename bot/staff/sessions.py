@@ -1,6 +1,6 @@
-"""The store API for server-side portal sessions (OWASP ASVS V3).
+"""Storage for server-side portal sessions (OWASP ASVS V3).
 
-Mixed into `bot.store.api.Store`. The browser holds only a random session id; rows are keyed
+The browser holds only a random session id; rows are keyed
 by its SHA-256. A session ends when its row is deleted: at sign-out, when the person signs out
 everywhere, when their password changes (their other sessions), when their account is
 disabled or an admin ends their sessions, and after IDLE_SECONDS without a request or
@@ -18,11 +18,16 @@ from typing import Any
 
 from sqlalchemy import delete, or_, select
 
+from bot.store.core import Repo
 from bot.store.db import transaction
-from bot.store.models import PortalSession
+from bot.store.models import (
+    PortalSession,
+)
 
 #: Sessions end after this long without a request, and after MAX_AGE in any case.
 IDLE_SECONDS = 30 * 60
+
+
 MAX_AGE_SECONDS = 8 * 60 * 60
 
 
@@ -49,8 +54,15 @@ class SessionInfo:
     current: bool
 
 
-class SessionStoreMixin:
-    """Requires `_factory`, `_clock`, `_audit` (see Store)."""
+def end_sessions_in(s: Any, staff_id: int, *, keep: str = "") -> int:
+    query = delete(PortalSession).where(PortalSession.staff_id == staff_id)
+    if keep:
+        query = query.where(PortalSession.id_hash != session_hash(keep))
+    return s.execute(query).rowcount
+
+
+class PortalSessionRepo(Repo):
+    """Portal sessions, server-side."""
 
     def _expired_clause(self, now: datetime):  # type: ignore[no-untyped-def]
         return or_(
@@ -132,7 +144,7 @@ class SessionStoreMixin:
         """End a person's sessions, all or all but `keep` (a session id); returns how many.
         Audited with the reason (sign_out_everywhere, password_change, disabled, admin)."""
         with transaction(self._factory) as s:
-            n = self._end_sessions(s, staff_id, keep=keep)
+            n = end_sessions_in(s, staff_id, keep=keep)
             self._audit(
                 s,
                 actor or f"staff:{staff_id}",
@@ -141,9 +153,3 @@ class SessionStoreMixin:
                 detail={"staff_id": staff_id, "n": n, "reason": reason},
             )
             return n
-
-    def _end_sessions(self, s: Any, staff_id: int, *, keep: str = "") -> int:
-        query = delete(PortalSession).where(PortalSession.staff_id == staff_id)
-        if keep:
-            query = query.where(PortalSession.id_hash != session_hash(keep))
-        return s.execute(query).rowcount

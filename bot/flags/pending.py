@@ -7,7 +7,7 @@ the outage spool), written to a temporary name, fsynced and renamed, keyed by th
 Rasa's message id. The safety action removes it once the flag is in the database; the
 escalation worker's reconciler writes any record left after GRACE_SECONDS (the action server
 died, the database was away) and then removes it. Writing is idempotent per message id
-(Store.record_risk), so a crash between "written" and "removed" never writes twice, and the
+(FlagRepo.record_risk), so a crash between "written" and "removed" never writes twice, and the
 worker then alerts as for any other flag.
 
 No Rasa imports: the policy, the action and the worker all use this module.
@@ -24,7 +24,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from bot.store.api import SignalInput, Store
+from bot.flags.store import FlagRepo, SignalInput
+from bot.patients.store import PatientRepo
+from bot.staff.store import StaffRepo
 from bot.store.crypto import Keyring
 
 logger = logging.getLogger(__name__)
@@ -151,7 +153,7 @@ class PendingFlags:
 
 
 def store_writer(
-    store: Store, alert_config: Callable[[], Any]
+    patients: PatientRepo, flags: FlagRepo, staff: StaffRepo, alert_config: Callable[[], Any]
 ) -> Callable[[str, str, str | None, SignalInput], None]:
     """The reconciler's write: the same flag and alert outbox rows the safety action writes."""
 
@@ -159,13 +161,13 @@ def store_writer(
         if sender.startswith("identity:"):
             # A channel kept it before it could look the patient up (database away).
             _, channel, ident = sender.split(":", 2)
-            patient = store.patient_for_identity(channel, ident)
+            patient = patients.patient_for_identity(channel, ident)
         else:
-            patient = store.find_patient(sender)
+            patient = patients.find_patient(sender)
         if patient is None:
             raise NoPatient(sender)
-        clinic = alert_config().for_clinic(store.clinic_slug(patient.clinic_id))
-        store.record_risk(
+        clinic = alert_config().for_clinic(staff.clinic_slug(patient.clinic_id))
+        flags.record_risk(
             patient.ref,
             message_id=message_id,
             text=text,

@@ -1,6 +1,6 @@
-"""The store API for clinic administration and staff second factors.
+"""Storage for clinic administration and staff second factors.
 
-Mixed into `bot.store.api.Store`. Administration is scoped to the admin's own clinic: staff
+Administration is scoped to the admin's own clinic: staff
 of another clinic, and their audit events, are NotFound. A therapist calling these is NotFound
 too (the portal answers 404). Every change and every read of the audit log is itself audited.
 """
@@ -11,21 +11,31 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
 from bot import totp
 from bot.accounts import MIN_PASSWORD_LENGTH, hash_password
+from bot.staff.sessions import end_sessions_in
+from bot.store.core import Repo
 from bot.store.db import transaction
-from bot.store.models import AuditEvent, Patient, Staff
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+from bot.store.models import (
+    AuditEvent,
+    Patient,
+    Staff,
+)
 
 ROLES = ("therapist", "admin")
+
+
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
 TELEGRAM_USER_ID = re.compile(r"^[0-9]{1,20}$")
+
+
 AUDIT_PAGE = 100
 
 
@@ -53,11 +63,11 @@ class AuditRow:
     detail: dict[str, Any]
 
 
-class AdminStoreMixin:
-    """Requires `_factory`, `_clock`, `_audit`, `_keyring` (see Store)."""
+class StaffAdminRepo(Repo):
+    """A clinic admin's staff management, the audit log, and each account's own security."""
 
     def _admin(self, s: Session, admin_id: int) -> Staff:
-        from bot.store.api import NotFound
+        from bot.store.errors import NotFound
 
         admin = s.get(Staff, admin_id)
         if admin is None or admin.role != "admin" or admin.disabled_at is not None:
@@ -65,14 +75,13 @@ class AdminStoreMixin:
         return admin
 
     def _clinic_staff(self, s: Session, admin: Staff, staff_id: int) -> Staff:
-        from bot.store.api import NotFound
+        from bot.store.errors import NotFound
 
         staff = s.get(Staff, staff_id)
         if staff is None or staff.clinic_id != admin.clinic_id:
             raise NotFound("No such staff account.")
         return staff
 
-    # ------------------------------------------------------------------ staff accounts
     def staff_list(self, admin_id: int) -> list[StaffRow]:
         with transaction(self._factory) as s:
             admin = self._admin(s, admin_id)
@@ -104,7 +113,7 @@ class AdminStoreMixin:
 
     def add_staff(self, admin_id: int, *, email: str, name: str, role: str, password: str) -> int:
         """Create an account in the admin's clinic. Bad input is a StoreError naming the field."""
-        from bot.store.api import StoreError
+        from bot.store.errors import StoreError
 
         email, name = email.strip().lower(), name.strip()
         if not EMAIL.match(email) or len(email) > 254:
@@ -150,7 +159,7 @@ class AdminStoreMixin:
     ) -> None:
         """Change one account. An admin cannot disable or demote themselves, so a clinic always
         keeps an admin who can sign in."""
-        from bot.store.api import StoreError
+        from bot.store.errors import StoreError
 
         with transaction(self._factory) as s:
             admin = self._admin(s, admin_id)
@@ -177,7 +186,7 @@ class AdminStoreMixin:
                 staff.disabled_at = self._clock() if disabled else None
                 changes["disabled"] = disabled
                 if disabled:  # every open portal session of theirs ends now
-                    changes["sessions_ended"] = self._end_sessions(s, staff.id)
+                    changes["sessions_ended"] = end_sessions_in(s, staff.id)
             if reset_totp and staff.totp_secret_enc is not None:
                 staff.totp_secret_enc = staff.totp_enabled_at = staff.totp_last_step = None
                 changes["totp"] = "reset"
@@ -190,7 +199,6 @@ class AdminStoreMixin:
                     detail={"staff_id": staff.id, **changes},
                 )
 
-    # ------------------------------------------------------------------ audit log
     def audit_log(
         self,
         admin_id: int,
@@ -203,7 +211,7 @@ class AdminStoreMixin:
     ) -> list[AuditRow]:
         """The clinic's audit events, newest first: those about its patients and those by its
         staff. `action` matches a prefix ("read.", "export."). Reading it is audited too."""
-        from bot.store.api import StoreError
+        from bot.store.errors import StoreError
 
         if action and not re.fullmatch(r"[a-z_.]{1,64}", action):
             raise StoreError("Filter actions by a prefix such as read. or export.")
@@ -237,10 +245,9 @@ class AdminStoreMixin:
             )
             return rows
 
-    # ------------------------------------------------------------------ second factor (own account)
     def totp_begin(self, staff_id: int) -> str:
         """Store a new, not yet enabled secret for this account and return it (to show once)."""
-        from bot.store.api import StoreError
+        from bot.store.errors import StoreError
 
         secret = totp.new_secret()
         with transaction(self._factory) as s:
@@ -291,12 +298,11 @@ class AdminStoreMixin:
             self._audit(s, f"staff:{staff_id}", "totp.disabled", origin="portal")
         return True
 
-    # ------------------------------------------------------------------ own password; patients' therapist
     def change_password(self, staff_id: int, current: str, new: str, *, keep_session: str = "") -> None:
         """Change one's own password; the current one is required. Refusals are StoreErrors.
         Every portal session of theirs but `keep_session` (the one asking) ends."""
         from bot.accounts import verify_password
-        from bot.store.api import StoreError
+        from bot.store.errors import StoreError
 
         if len(new) < MIN_PASSWORD_LENGTH:
             raise StoreError(f"The new password must be at least {MIN_PASSWORD_LENGTH} characters long.")
@@ -315,7 +321,7 @@ class AdminStoreMixin:
                 raise StoreError("The new password must differ from the current one.")
             staff.password_hash = hash_password(new)
             # Every other session (another browser, a copied cookie) ends with the old password.
-            ended = self._end_sessions(s, staff_id, keep=keep_session)
+            ended = end_sessions_in(s, staff_id, keep=keep_session)
             self._audit(
                 s, f"staff:{staff_id}", "password.change", origin="portal", detail={"sessions_ended": ended}
             )
@@ -325,7 +331,7 @@ class AdminStoreMixin:
         with transaction(self._factory) as s:
             admin = self._admin(s, admin_id)
             staff = self._clinic_staff(s, admin, staff_id)
-            n = self._end_sessions(s, staff.id)
+            n = end_sessions_in(s, staff.id)
             self._audit(
                 s,
                 f"staff:{admin_id}",
@@ -337,7 +343,7 @@ class AdminStoreMixin:
 
     def reassign_patient(self, admin_id: int, ref: str, therapist_id: int) -> None:
         """Give a patient to another active therapist (or admin) of the same clinic."""
-        from bot.store.api import NotFound, StoreError
+        from bot.store.errors import NotFound, StoreError
 
         with transaction(self._factory) as s:
             admin = self._admin(s, admin_id)

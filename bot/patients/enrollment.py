@@ -1,7 +1,7 @@
 """Enrolling a patient: the record, a one-time Telegram code and a personal web chat link.
 
 `interlude patient enroll` calls this (and the portal will). Codes and tokens are random,
-shown once, and stored only as hashes (see Store.issue_enrollment_code / issue_web_token).
+shown once, and stored only as hashes (see PatientRepo.issue_enrollment_code / issue_web_token).
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.config import Settings
-from bot.store.api import Store, StoreError
+from bot.patients.store import PatientRepo
+from bot.staff.store import StaffRepo
+from bot.store.errors import StoreError
 
 LOCALE_RE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
 MAX_NAME_CHARS = 200
@@ -78,12 +80,12 @@ def telegram_link(username: str | None, code: str) -> str | None:
     return f"https://t.me/{username}?start={code}" if username else None
 
 
-def issue_links(store: Store, settings: Settings, ref: str, *, actor: str, origin: str) -> Links:
+def issue_links(patients: PatientRepo, settings: Settings, ref: str, *, actor: str, origin: str) -> Links:
     """A new enrollment code and a new web chat link for an existing patient (the old link stops)."""
-    code = store.issue_enrollment_code(
+    code = patients.issue_enrollment_code(
         ref, ttl=timedelta(days=settings.enrollment_code_days), actor=actor, origin=origin
     )
-    token = store.issue_web_token(
+    token = patients.issue_web_token(
         ref, ttl=timedelta(days=settings.web_token_days), actor=actor, origin=origin
     )
     return Links(
@@ -97,7 +99,8 @@ def issue_links(store: Store, settings: Settings, ref: str, *, actor: str, origi
 
 
 def enroll_patient(
-    store: Store,
+    patients: PatientRepo,
+    staff: StaffRepo,
     settings: Settings,
     *,
     therapist_email: str,
@@ -120,10 +123,10 @@ def enroll_patient(
 
         locale = locale_for(timezone, settings.clinic_country, settings.default_locale)
     validate_locale(locale)
-    therapist = store.staff_by_email(therapist_email)
+    therapist = staff.staff_by_email(therapist_email)
     if therapist is None:
         raise EnrollmentError(f"No staff account with e-mail {therapist_email}.")
-    patient = store.create_patient(
+    patient = patients.create_patient(
         clinic_id=therapist.clinic_id,
         therapist_id=therapist.id,
         display_name=name,
@@ -131,4 +134,4 @@ def enroll_patient(
         locale=locale,
         actor=actor,
     )
-    return issue_links(store, settings, patient.ref, actor=actor, origin=origin)
+    return issue_links(patients, settings, patient.ref, actor=actor, origin=origin)

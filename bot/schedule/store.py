@@ -1,7 +1,7 @@
 """The store API for proactive check-ins: dosing sessions, the patient's preferences, and the
 durable queue of due check-ins that workers claim.
 
-Mixed into `bot.store.api.Store`; same rules as there (dataclasses out, audited changes).
+Dataclasses out, audited changes, as every repository.
 Claiming is safe with several workers: on PostgreSQL rows are locked with FOR UPDATE SKIP
 LOCKED, on SQLite each claim is a compare-and-set on one row; either way a claim is a lease,
 so a worker that dies between claim and send leaves the check-in to be sent after the lease.
@@ -10,14 +10,16 @@ so a worker that dies between claim and send leaves the check-in to be sent afte
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
 
+from bot.patients.store import ref_view
 from bot.schedule.plan import Due, Plan, next_daily, plan_for_sessions
+from bot.schedule.views import DueJob, ScheduledView, SessionView
+from bot.store.core import Repo
 from bot.store.db import transaction
 from bot.store.models import (
     ChannelIdentity,
@@ -29,58 +31,27 @@ from bot.store.models import (
     WebChatToken,
 )
 
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
 #: Two dosing sessions closer than this are an overlap (a typo, or a double booking).
 MIN_SESSION_GAP = timedelta(hours=20)
+
+
 ROUTES = ("iv", "im", "sublingual", "intranasal", "other")
+
+
 OPEN = ("pending",)
+
+
 OUTSTANDING = ("sent", "nudged")
 
 
-@dataclass(frozen=True)
-class SessionView:
-    id: int
-    planned_at: datetime
-    route: str
-    status: str
+class ScheduleRepo(Repo):
+    """Dosing sessions, check-in preferences and the queue of due check-ins."""
 
-
-@dataclass(frozen=True)
-class ScheduledView:
-    id: int
-    prompt_set: str
-    kind: str
-    due_at: datetime
-    status: str
-    reason: str | None
-    sent_at: datetime | None
-
-
-@dataclass(frozen=True)
-class DueJob:
-    """A due check-in as one worker claimed it."""
-
-    id: int
-    patient_ref: str
-    prompt_set: str
-    kind: str
-    due_at: datetime
-    claim_token: str
-    attempts: int
-    timezone: str = "UTC"
-
-
-class ScheduleStoreMixin:
-    """Requires `_factory`, `_clock`, `_patient` and `_audit` (see Store)."""
-
-    # ------------------------------------------------------------------ dosing sessions
     def add_dosing_session(
         self, ref: str, at: datetime, route: str, *, plan: Plan, actor: str, origin: str
     ) -> int:
         """Record a planned dosing session and (re)plan the patient's check-ins around it."""
-        from bot.store.api import StoreError
+        from bot.store.errors import StoreError
 
         if route not in ROUTES:
             raise StoreError(f"Unknown route {route!r}; use one of {', '.join(ROUTES)}.")
@@ -101,7 +72,7 @@ class ScheduleStoreMixin:
         self, session_id: int, at: datetime, *, plan: Plan, actor: str, origin: str
     ) -> None:
         """Move a planned session; its check-ins move with it (sent ones stay as they were)."""
-        from bot.store.api import NotFound, StoreError
+        from bot.store.errors import NotFound, StoreError
 
         now = self._clock()
         if at <= now:
@@ -119,7 +90,7 @@ class ScheduleStoreMixin:
             self._replan(s, p, plan, now)
 
     def cancel_dosing_session(self, session_id: int, *, plan: Plan, actor: str, origin: str) -> None:
-        from bot.store.api import NotFound
+        from bot.store.errors import NotFound
 
         with transaction(self._factory) as s:
             row = s.get(DosingSession, session_id)
@@ -146,10 +117,10 @@ class ScheduleStoreMixin:
         """The patient (PatientRef) a dosing session belongs to, or None."""
         with transaction(self._factory) as s:
             row = s.get(DosingSession, session_id)
-            return self._ref_view(s.get(Patient, row.patient_id)) if row is not None else None
+            return ref_view(s.get(Patient, row.patient_id)) if row is not None else None
 
     def _check_overlap(self, s: Session, patient_id: int, at: datetime, ignore: int | None) -> None:
-        from bot.store.api import StoreError
+        from bot.store.errors import StoreError
 
         clash = s.execute(
             select(DosingSession.planned_at).where(
@@ -166,7 +137,6 @@ class ScheduleStoreMixin:
                 f"sessions must be at least {MIN_SESSION_GAP.total_seconds() / 3600:.0f} hours apart."
             )
 
-    # ------------------------------------------------------------------ preferences
     def set_checkin_preferences(
         self, ref: str, *, at: time | None, daily: bool | None, plan: Plan, origin: str
     ) -> None:
@@ -192,7 +162,6 @@ class ScheduleStoreMixin:
             p = self._patient(s, ref)
             return p.checkin_time, bool(p.daily_checkins)
 
-    # ------------------------------------------------------------------ planning
     def _replan(self, s: Session, p: Patient, plan: Plan, now: datetime) -> None:
         """Replace the patient's future, unsent check-ins with a fresh plan (one transaction)."""
         s.execute(
@@ -297,7 +266,6 @@ class ScheduleStoreMixin:
                 for r in rows
             ]
 
-    # ------------------------------------------------------------------ the worker's queue
     def claim_due_checkins(self, *, lease: timedelta, limit: int = 20) -> list[DueJob]:
         """Claim pending check-ins that are due; each is this worker's until the lease ends."""
         now = self._clock()
@@ -466,7 +434,6 @@ class ScheduleStoreMixin:
     def release_nudge(self, job: DueJob) -> bool:
         return self._finish(job)
 
-    # ------------------------------------------------------------------ the patient's own controls
     @staticmethod
     def _outstanding(s: Session, p: Patient, *, due_by: datetime) -> list[ScheduledCheckin]:
         """The patient's check-ins waiting for answers or still to come, due by `due_by`."""

@@ -1,22 +1,55 @@
-"""Store side of the C-SSRS screener: runs kept with their flag, answers encrypted."""
+"""Screener runs' storage: the C-SSRS screener a flag starts, its answers (encrypted) and result."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.store.core import Repo
 from bot.store.db import transaction
-from bot.store.models import Patient, RiskFlag, ScreenerRun
+from bot.store.models import (
+    Patient,
+    RiskFlag,
+    ScreenerRun,
+)
 
 _ORDER = ("none", "low", "moderate", "high", "critical")
 
 
-class ScreenerStoreMixin:
-    """Requires `_factory`, `_clock`, `_audit`, `_encrypt`, `_decrypt`, `_patient` (see Store)."""
+def screener_rows(
+    s: Session, flag_id: int, p: Patient, decrypt: Callable[[Patient, bytes | None], str | None]
+) -> list[dict[str, Any]]:
+    """Inside the caller's transaction: each run with its questions' wording and answers."""
+    from bot.safety.screener import summary
+
+    out = []
+    for run in s.execute(
+        select(ScreenerRun).where(ScreenerRun.flag_id == flag_id).order_by(ScreenerRun.id)
+    ).scalars():
+        text = decrypt(p, run.answers_enc)
+        answers = json.loads(text) if text else {}
+        out.append(
+            {
+                "id": run.id,
+                "status": run.status,
+                "trigger": run.trigger_severity,
+                "result": run.result_severity,
+                "answers": answers,
+                "items": summary(answers),
+                "started_at": run.started_at,
+                "updated_at": run.updated_at,
+            }
+        )
+    return out
+
+
+class ScreenerRepo(Repo):
+    """Screener runs, by flag."""
 
     def start_screener(self, ref: str, *, flag_id: int, trigger: str) -> int:
         """A new run on the patient's flag; returns its id."""
@@ -86,25 +119,4 @@ class ScreenerStoreMixin:
             return self._screener_rows(s, flag_id, s.get(Patient, flag.patient_id))
 
     def _screener_rows(self, s: Session, flag_id: int, p: Patient) -> list[dict[str, Any]]:
-        """Inside the caller's transaction: each run with its questions' wording and answers."""
-        from bot.safety.screener import summary
-
-        out = []
-        for run in s.execute(
-            select(ScreenerRun).where(ScreenerRun.flag_id == flag_id).order_by(ScreenerRun.id)
-        ).scalars():
-            text = self._decrypt(p, run.answers_enc)
-            answers = json.loads(text) if text else {}
-            out.append(
-                {
-                    "id": run.id,
-                    "status": run.status,
-                    "trigger": run.trigger_severity,
-                    "result": run.result_severity,
-                    "answers": answers,
-                    "items": summary(answers),
-                    "started_at": run.started_at,
-                    "updated_at": run.updated_at,
-                }
-            )
-        return out
+        return screener_rows(s, flag_id, p, self._decrypt)

@@ -1,7 +1,7 @@
 """Requests a patient makes in the chat for the clinic to act on: their data deleted or sent
 to them, or a non-urgent word with their therapist.
 
-Mixed into `bot.store.api.Store`. Every change and every staff read is audited. A request is
+Every change and every staff read is audited. A request is
 carried out by staff (`interlude patient export|delete`, or the portal) and then marked done.
 """
 
@@ -9,17 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from bot.staff.access import ClinicScopedRepo
 from bot.store.db import transaction
-from bot.store.models import Patient, PatientRequest
-
-if TYPE_CHECKING:
-    pass
+from bot.store.models import (
+    Patient,
+    PatientRequest,
+)
 
 KINDS = ("delete", "export", "contact")
+
+
 #: What the patient is told about when the clinic acts (also shown in the portal).
 DAYS_TO_ACT = {"delete": 30, "export": 30, "contact": 2}
 
@@ -34,8 +36,8 @@ class RequestView:
     done_at: datetime | None
 
 
-class PatientRequestStoreMixin:
-    """Requires `_factory`, `_clock`, `_audit`, `_patient`, `_staff`, `_scope` (see Store)."""
+class RequestRepo(ClinicScopedRepo):
+    """Patients' requests (delete, export, contact) and their follow-up by staff."""
 
     def record_patient_request(self, ref: str, kind: str, *, origin: str) -> int:
         """The patient asked (and confirmed) in the chat; one open request per kind."""

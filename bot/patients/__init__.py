@@ -1,0 +1,1 @@
+"""Patients: identity and channel bindings, enrollment, consent, requests, export and delete."""

@@ -1,0 +1,1 @@
+"""Patients' data rights: everything held about a patient (export), and crypto-shredding (delete)."""
