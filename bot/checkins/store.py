@@ -11,8 +11,7 @@ from sqlalchemy import func, or_, select
 
 from bot.store.core import Repo
 from bot.store.db import transaction
-from bot.store.errors import StoreError
-from bot.store.errors import check_text as _check_text
+from bot.store.errors import StoreError, check_text
 from bot.store.models import (
     CheckIn,
     InstrumentResult,
@@ -55,7 +54,7 @@ class CheckinRepo(Repo):
             raise StoreError(f"Unknown check-in status {status!r}.")
         answers = list(answers)
         for _key, text, _value in answers:
-            _check_text(text)
+            check_text(text)
         now = self._clock()
         with transaction(self._factory) as s:
             p = self._patient(s, ref)

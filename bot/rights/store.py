@@ -8,8 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from bot.flags.screener_runs import screener_rows
-from bot.store.core import Repo
-from bot.store.core import iso as _iso
+from bot.store.core import Repo, iso
 from bot.store.db import transaction
 from bot.store.models import (
     AuditEvent,
@@ -43,9 +42,9 @@ class DataRightsRepo(Repo):
                     "id": c.id,
                     "prompt_set": c.prompt_set,
                     "status": c.status,
-                    "scheduled_for": _iso(c.scheduled_for),
-                    "started_at": _iso(c.started_at),
-                    "completed_at": _iso(c.completed_at),
+                    "scheduled_for": iso(c.scheduled_for),
+                    "started_at": iso(c.started_at),
+                    "completed_at": iso(c.completed_at),
                     "answers": [],
                 }
                 for c in rows(CheckIn, CheckIn.id)
@@ -56,7 +55,7 @@ class DataRightsRepo(Repo):
                     "prompt_key": a.prompt_key,
                     "text": self._decrypt(p, a.text_enc),
                     "value": a.numeric_value,
-                    "at": _iso(a.created_at),
+                    "at": iso(a.created_at),
                 }
                 (checkins[a.checkin_id]["answers"] if a.checkin_id in checkins else loose).append(item)
             flags = []
@@ -70,12 +69,12 @@ class DataRightsRepo(Repo):
                         "severity": f.severity,
                         "categories": json.loads(f.categories),
                         "status": f.status,
-                        "created_at": _iso(f.created_at),
-                        "acknowledged_at": _iso(f.acknowledged_at),
-                        "resolved_at": _iso(f.resolved_at),
+                        "created_at": iso(f.created_at),
+                        "acknowledged_at": iso(f.acknowledged_at),
+                        "resolved_at": iso(f.resolved_at),
                         "signals": [
                             {
-                                "at": _iso(sig.created_at),
+                                "at": iso(sig.created_at),
                                 "severity": sig.severity,
                                 "source": sig.source,
                                 "text": self._decrypt(p, sig.text_enc),
@@ -88,7 +87,7 @@ class DataRightsRepo(Repo):
                         # The Columbia screener asked in chat for this flag (answers or "declined").
                         "screeners": [
                             {
-                                k: (_iso(v) if isinstance(v, datetime) else v)
+                                k: (iso(v) if isinstance(v, datetime) else v)
                                 for k, v in run.items()
                                 if k != "items"
                             }
@@ -102,24 +101,24 @@ class DataRightsRepo(Repo):
             ]
             export = {
                 "format": "interlude-patient-export/1",
-                "exported_at": _iso(self._clock()),
+                "exported_at": iso(self._clock()),
                 "patient": {
                     "id": p.ref,
                     "display_name": self._decrypt(p, p.display_name_enc),
                     "timezone": p.timezone,
                     "locale": p.locale,
                     "status": p.status,
-                    "created_at": _iso(p.created_at),
-                    "onboarded_at": _iso(p.onboarded_at),
+                    "created_at": iso(p.created_at),
+                    "onboarded_at": iso(p.onboarded_at),
                 },
                 "consents": [
-                    {"text_version": c.text_version, "accepted_at": _iso(c.accepted_at)}
+                    {"text_version": c.text_version, "accepted_at": iso(c.accepted_at)}
                     for c in rows(Consent, Consent.id)
                 ],
                 "dosing_sessions": [
                     {
-                        "planned_at": _iso(d.planned_at),
-                        "held_at": _iso(d.held_at),
+                        "planned_at": iso(d.planned_at),
+                        "held_at": iso(d.held_at),
                         "route": d.route,
                         "status": d.status,
                         "notes": self._decrypt(p, d.notes_enc),
@@ -134,14 +133,14 @@ class DataRightsRepo(Repo):
                         "items": json.loads(r.item_answers),
                         "total": r.total,
                         "band": r.band,
-                        "at": _iso(r.created_at),
+                        "at": iso(r.created_at),
                     }
                     for r in rows(InstrumentResult, InstrumentResult.id)
                 ],
                 "risk_flags": flags,
                 "transcript": transcript,
                 "audit": [
-                    {"at": _iso(e.at), "actor": e.actor, "action": e.action, "origin": e.origin}
+                    {"at": iso(e.at), "actor": e.actor, "action": e.action, "origin": e.origin}
                     for e in s.execute(
                         select(AuditEvent).where(AuditEvent.patient_id == p.id).order_by(AuditEvent.id)
                     ).scalars()
