@@ -119,3 +119,21 @@ def test_coverage_promises_contact_only_with_an_alert_channel():
     for alerts in (True, False):
         for on_call in (True, False):
             assert "below" not in coverage_text(alerts=alerts, on_call_cover=on_call)
+
+
+def test_a_yes_after_a_later_question_answers_that_question():
+    """With "are you safe right now?" open, the bot asks to confirm a data request: the next
+    "yes" is the confirmation, not the safety answer; with no later question it is the answer."""
+    from rasa.shared.core.events import SlotSet
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.rasa_ext.safety_policy import safety_question_is_latest
+
+    asked = [SlotSet("pending_question", "consent"), SlotSet("safety_check_pending", True)]
+    tracker = DialogueStateTracker.from_events("p", asked)
+    slots = ("safety_check_pending", "pending_question")
+    assert safety_question_is_latest(tracker, *slots)
+    tracker = DialogueStateTracker.from_events("p", [*asked, SlotSet("pending_question", "data_delete")])
+    assert not safety_question_is_latest(tracker, *slots)
+    cleared = [*asked, SlotSet("pending_question", None)]  # the screener waits: not a question
+    assert safety_question_is_latest(DialogueStateTracker.from_events("p", cleared), *slots)
