@@ -17,7 +17,15 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import call, current_patient, not_enrolled, safety_vars
+from actions.common import (
+    call,
+    clinic_alerts,
+    current_patient,
+    flag_alerted,
+    followup_text,
+    not_enrolled,
+    safety_vars,
+)
 from actions.conversation import ask_data_confirmation, record_contact_request
 from actions.onboarding import ask_consent
 from actions.reminders import apply_reminder_command
@@ -132,7 +140,7 @@ class ActionStartCheckin(Action):
         if not await call(runtime.store().patients.has_consented, patient.ref):
             # Nothing is stored before consent: ask for it again instead.
             dispatcher.utter_message(response="utter_consent_needed")
-            return [SlotSet("checkin_allowed", False), *ask_consent(dispatcher)]
+            return [SlotSet("checkin_allowed", False), *await ask_consent(dispatcher, patient)]
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
         wanted = INTENT_SETS.get(intent or "", "daily")
         if intent == "EXTERNAL_checkin_due":
@@ -144,7 +152,8 @@ class ActionStartCheckin(Action):
                 return [SlotSet("checkin_allowed", False)]
         open_severity = await call(runtime.store().flags.open_flag_severity, patient.ref)
         if open_severity in ("high", "critical") and wanted not in NEVER_HELD:
-            dispatcher.utter_message(response="utter_checkin_held")
+            alerted = await call(flag_alerted, patient)
+            dispatcher.utter_message(text=followup_text(patient, "checkin_held", alerted=alerted))
             return [SlotSet("checkin_allowed", False)]
         current, _index, answers = _state(tracker)
         if current is not None and answers and (intent not in INTENT_SETS or current.id == wanted):
@@ -237,7 +246,9 @@ class ValidatePromptSetForm(FormValidationAction):
             return keep
         if behaviour == "bot_question":
             patient = await current_patient(tracker)
-            dispatcher.utter_message(response="utter_bot_answer", **safety_vars(patient))
+            dispatcher.utter_message(
+                response="utter_bot_answer", **safety_vars(patient, alerts=await call(clinic_alerts, patient))
+            )
             return keep
         reply = ASIDES.get(behaviour)
         if reply:

@@ -11,7 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot import runtime
 from bot.patients.store import PatientRef
-from bot.safety.replies import crisis_reply, screener_raised_reply
+from bot.safety.assessment import at_least
+from bot.safety.replies import crisis_reply, followup_reply, screener_raised_reply
 from bot.safety.resources import coverage_text, resources_for
 
 T = TypeVar("T")
@@ -27,16 +28,50 @@ async def current_patient(tracker: Tracker) -> PatientRef | None:
     return await call(runtime.store().patients.find_patient, tracker.sender_id)
 
 
-def safety_vars(patient: PatientRef | None) -> dict[str, str]:
-    """Template variables for crisis wording: resources for the patient's locale, coverage."""
+def clinic_alerts(patient: PatientRef | None) -> bool:
+    """Whether the patient's clinic has an alert channel configured in alerts.yml (blocking:
+    run it through `call`). Without one nobody is alerted, and no reply may say so."""
+    if patient is None:
+        return False
+    slug = runtime.store().staff.clinic_slug(patient.clinic_id)
+    return bool(runtime.alert_config().for_clinic(slug).channels())
+
+
+def flag_alerted(patient: PatientRef | None) -> bool:
+    """Whether the patient's open flag was alerted on a configured channel: the clinic has one
+    and the flag is at least moderate (a low flag is only noted for the portal), as
+    actions.safety.record_risk decides when it queues the alerts (blocking)."""
+    if patient is None or not clinic_alerts(patient):
+        return False
+    return at_least(runtime.store().flags.open_flag_severity(patient.ref) or "none", "moderate")
+
+
+def safety_vars(patient: PatientRef | None, *, alerts: bool = False) -> dict[str, str]:
+    """Template variables for crisis wording: resources for the patient's locale, and the
+    coverage sentence for whether the clinic has an alert channel (`alerts`, from clinic_alerts)."""
     settings = runtime.settings()
     locale = patient.locale if patient else settings.default_locale
     res = resources_for(locale)
     return {
         "resources": res.as_text(settings.clinic_urgent_line),
         "emergency": res.emergency,
-        "coverage": coverage_text(settings.on_call_cover),
+        "coverage": coverage_text(alerts=alerts, on_call_cover=settings.on_call_cover),
     }
+
+
+def followup_text(patient: PatientRef | None, kind: str, *, alerted: bool, recorded: bool = True) -> str:
+    """After "are you safe right now?" or a held check-in, true to whether an alert went out
+    (bot/safety/replies.py, clinic/safety/replies.yml: followups)."""
+    settings = runtime.settings()
+    locale = patient.locale if patient else settings.default_locale
+    return followup_reply(
+        kind,
+        resources_for(locale),
+        alerted=alerted,
+        on_call=settings.on_call_cover,
+        clinic_line=settings.clinic_urgent_line,
+        recorded=recorded,
+    )
 
 
 def crisis_text(

@@ -12,7 +12,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import call, current_patient, not_enrolled, safety_vars
+from actions.common import call, clinic_alerts, current_patient, not_enrolled, safety_vars
 from bot import runtime
 from bot.checkins.saving import save_checkin
 from bot.patients.requests import DAYS_TO_ACT
@@ -81,7 +81,9 @@ class ActionBotAnswer(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         patient = await current_patient(tracker)
-        dispatcher.utter_message(response="utter_bot_answer", **safety_vars(patient))
+        dispatcher.utter_message(
+            response="utter_bot_answer", **safety_vars(patient, alerts=await call(clinic_alerts, patient))
+        )
         return []
 
 

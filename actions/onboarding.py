@@ -15,10 +15,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import call, current_patient, not_enrolled, safety_vars
+from actions.common import call, clinic_alerts, current_patient, not_enrolled, safety_vars
 from actions.conversation import ask_data_confirmation, record_data_request
 from bot import runtime
 from bot.patients.consent import consent_text
+from bot.patients.store import PatientRef
 from bot.understanding import literal, yes_no
 
 CONSENT_BUTTONS = [
@@ -27,8 +28,10 @@ CONSENT_BUTTONS = [
 ]
 
 
-def ask_consent(dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:
-    dispatcher.utter_message(text=consent_text().text, buttons=CONSENT_BUTTONS)
+async def ask_consent(dispatcher: CollectingDispatcher, patient: PatientRef) -> list[dict[str, Any]]:
+    """The consent question; its sentence about risk is true to the clinic's alert channels."""
+    text = consent_text(alerts=await call(clinic_alerts, patient)).text
+    dispatcher.utter_message(text=text, buttons=CONSENT_BUTTONS)
     return [SlotSet("pending_question", "consent")]
 
 
@@ -45,13 +48,13 @@ class ActionOnboarding(Action):
         if patient.onboarded:
             dispatcher.utter_message(response="utter_welcome_back")
         else:
-            variables = safety_vars(patient)
+            variables = safety_vars(patient, alerts=await call(clinic_alerts, patient))
             dispatcher.utter_message(response="utter_onboarding_welcome")
             dispatcher.utter_message(response="utter_onboarding_privacy", **variables)
             dispatcher.utter_message(response="utter_onboarding_not_emergency", **variables)
             await call(runtime.store().patients.mark_onboarded, patient.ref)
         if not await call(runtime.store().patients.has_consented, patient.ref):
-            return ask_consent(dispatcher)
+            return await ask_consent(dispatcher, patient)
         dispatcher.utter_message(response="utter_offer_checkin")
         return []
 
@@ -89,7 +92,9 @@ class ActionAnswerPending(Action):
                 return ask_data_confirmation(dispatcher, question)
             return [SlotSet("pending_question", None)]
         if answer == "yes":
-            await call(runtime.store().patients.record_consent, patient.ref, consent_text().version)
+            # The version names the wording shown for this clinic's configuration.
+            version = consent_text(alerts=await call(clinic_alerts, patient)).version
+            await call(runtime.store().patients.record_consent, patient.ref, version)
             dispatcher.utter_message(response="utter_consent_thanks")
             dispatcher.utter_message(response="utter_offer_checkin")
         elif answer == "no":
@@ -98,7 +103,10 @@ class ActionAnswerPending(Action):
             # A question about the terms is answered before asking again.
             behaviour = literal(text)
             if behaviour == "bot_question" or intent == "ask_bot":
-                dispatcher.utter_message(response="utter_bot_answer", **safety_vars(patient))
+                dispatcher.utter_message(
+                    response="utter_bot_answer",
+                    **safety_vars(patient, alerts=await call(clinic_alerts, patient)),
+                )
             elif behaviour in ("privacy", "data_delete", "data_export") or intent == "ask_privacy":
                 dispatcher.utter_message(response="utter_privacy")
             elif behaviour == "help" or intent == "help":
@@ -107,5 +115,5 @@ class ActionAnswerPending(Action):
                 dispatcher.utter_message(response="utter_out_of_scope_medical")
             else:
                 dispatcher.utter_message(response="utter_consent_unclear")
-            return ask_consent(dispatcher)
+            return await ask_consent(dispatcher, patient)
         return [SlotSet("pending_question", None)]

@@ -16,12 +16,13 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import screener
-from actions.common import call, crisis_text, current_patient, safety_vars
+from actions.common import call, crisis_text, current_patient, flag_alerted, followup_text, safety_vars
 from bot import runtime
 from bot.flags.store import FlagResult, SignalInput
 from bot.patients.store import PatientRef
 from bot.safety.assessment import at_least
 from bot.safety.context import in_context
+from bot.safety.safe_check import NO, YES, parse_safe_answer
 from bot.safety.service import default_detector
 
 logger = logging.getLogger(__name__)
@@ -154,7 +155,9 @@ class ActionSafetyResponse(Action):
 
 
 class ActionSafetyFollowup(Action):
-    """Handle the answer to "are you safe right now?": anything but a clear yes is a no."""
+    """Handle the answer to "are you safe right now?". SafetyPolicy sends only answers here
+    (bot/safety/safe_check.py); a yes is a yes, and a no or an unsure answer is not confirmed
+    safe, which makes the flag critical."""
 
     def name(self) -> str:
         return "action_safety_followup"
@@ -162,30 +165,39 @@ class ActionSafetyFollowup(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        intent = (tracker.latest_message or {}).get("intent", {}).get("name")
+        message = tracker.latest_message or {}
+        intent = (message.get("intent") or {}).get("name")
+        answer = parse_safe_answer(message.get("text"))
+        if answer is None:  # not routed by the policy: fall back on the classifier, yes or not
+            answer = YES if intent == "affirm" else NO
         patient = await current_patient(tracker)
-        variables = safety_vars(patient)
         events: list[dict[str, Any]] = [SlotSet("safety_check_pending", False)]
-        if intent == "affirm":
-            dispatcher.utter_message(response="utter_safety_glad_safe", **variables)
+        if answer == YES:
+            alerted = await call(flag_alerted, patient)
+            dispatcher.utter_message(text=followup_text(patient, "safe_yes", alerted=alerted))
             return events + screener.after_safe_check(dispatcher, tracker)
+        alerted = recorded = False
         if patient is not None:
             try:
-                await call(
+                _flag, alerted = await call(
                     record_risk,
                     patient,
-                    (tracker.latest_message or {}).get("message_id"),
-                    (tracker.latest_message or {}).get("text"),
+                    message.get("message_id"),
+                    message.get("text"),
                     SignalInput(
                         severity="critical",
                         categories=[],
-                        rules=[{"rule": "safety_check.not_confirmed_safe", "intent": intent}],
+                        rules=[
+                            {"rule": "safety_check.not_confirmed_safe", "answer": answer, "intent": intent}
+                        ],
                         source="safety_check",
                     ),
                 )
+                recorded = True
             except Exception as exc:
                 logger.error("could not escalate the flag for %s (%s)", tracker.sender_id, type(exc).__name__)
-                dispatcher.utter_message(response="utter_safety_not_recorded", **variables)
-        dispatcher.utter_message(response="utter_safety_not_safe", **variables)
+        dispatcher.utter_message(text=followup_text(patient, "safe_no", alerted=alerted, recorded=recorded))
+        if not recorded:
+            dispatcher.utter_message(response="utter_safety_not_recorded", **safety_vars(patient))
         events.append(SlotSet("risk_level", "critical"))
         return events + screener.after_safe_check(dispatcher, tracker)

@@ -36,18 +36,34 @@ def check_safety_config() -> None:
     from bot.patients.consent import ConsentError, consent_text
     from bot.prompts.sets import PromptSetError, load_catalogue
     from bot.safety.lexicon import load_lexicon
+    from bot.safety.replies import RepliesError
+    from bot.safety.replies import check as check_replies
+    from bot.safety.screener import ScreenerError
+    from bot.safety.screener import wording as screener_wording
     from bot.safety.service import lexicon_paths
     from bot.schedule.plan import PlanError, default_plan
 
     try:
         load_lexicon(lexicon_paths())
         resources_for("en-US")
-        coverage_text(False)
+        for alerts, on_call in ((False, False), (True, False), (True, True)):
+            coverage_text(alerts=alerts, on_call_cover=on_call)
         load_catalogue()
-        consent_text()
+        consent_text(alerts=False)
+        check_replies()
+        screener_wording()
         check_channel_wording()
         default_plan()
-    except (LexiconError, ResourcesError, PromptSetError, ConsentError, WordingError, PlanError) as exc:
+    except (
+        LexiconError,
+        ResourcesError,
+        PromptSetError,
+        ConsentError,
+        WordingError,
+        PlanError,
+        RepliesError,
+        ScreenerError,
+    ) as exc:
         raise ConfigError(str(exc)) from None
 
 

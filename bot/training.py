@@ -16,6 +16,7 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
+from bot import model_cache
 from bot.config import PROJECT_ROOT
 
 TRAINING_DATA = ("data/nlu", "data/rules", "data/stories")
@@ -99,6 +100,9 @@ def ensure_model(
     if model.is_file() and not force:
         log(f"Model {model.name} is up to date (no retraining needed).")
         return model
+    if not force and model_cache.fetch(model.name, model):
+        log(f"Model {model.name} copied from the model cache (no retraining needed).")
+        return model
     log(f"Training {model.name} from {config.relative_to(root)} ...")
     models_dir.mkdir(parents=True, exist_ok=True)
     cmd = [
@@ -131,6 +135,7 @@ def ensure_model(
             f"Training failed (exit {proc.returncode}); the log is {log_path}.\n" + "\n".join(tail)
         )
     _prune(models_dir, stem, keep=model)
+    model_cache.put(model)
     log(f"Trained {model.name}.")
     return model
 

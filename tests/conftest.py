@@ -16,6 +16,8 @@ import pytest
 
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Tests that train must train: the machine-wide model cache (bot/model_cache.py) stays out of them.
+os.environ["INTERLUDE_MODEL_CACHE"] = "off"
 
 PG_ADMIN_URL = os.environ.get("INTERLUDE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -22,13 +22,14 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, IS_EXTERNAL
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.rasa_ext.risk_context import message_risk
 from bot.safety.assessment import SEVERITIES
 from bot.safety.context import takes_safety_path
+from bot.safety.safe_check import parse_safe_answer
 from bot.safety.service import default_detector
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,18 @@ def remember_pending_flag(sender_id: str, message: UserUttered, risk: dict[str, 
         logger.error("could not record a pending flag for %s (%s)", sender_id, type(exc).__name__)
 
 
+def safety_question_is_latest(tracker: DialogueStateTracker, pending_slot: str, question_slot: str) -> bool:
+    """Whether "are you safe right now?" is the last question the bot asked: a yes or no after a
+    later question (consent, confirming a data request) answers that one instead."""
+    for event in reversed(tracker.events):
+        if isinstance(event, SlotSet) and event.value:
+            if event.key == pending_slot:
+                return True
+            if event.key == question_slot:
+                return False
+    return True
+
+
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT], is_trainable=False
 )
@@ -107,6 +120,7 @@ class SafetyPolicy(Policy):
             "followup_action": "action_safety_followup",
             "pending_slot": "safety_check_pending",
             "handoff_slot": "handoff_active",
+            "question_slot": "pending_question",
             # Static crisis text in the domain, sent when a safety action produced nothing
             # (for example, the action server is down): resources must never depend on it.
             "unavailable_response": "utter_safety_unavailable",
@@ -174,8 +188,14 @@ class SafetyPolicy(Policy):
         if takes_safety_path(risk, self.threshold):
             remember_pending_flag(tracker.sender_id, message, risk)  # durable before anything can fail
             return self._predict(safety, domain)
-        if tracker.get_slot(self.config["pending_slot"]):
-            # The patient is answering "are you safe right now?": that answer goes to us.
+        if (
+            tracker.get_slot(self.config["pending_slot"])
+            and parse_safe_answer(message.text) is not None
+            and safety_question_is_latest(tracker, self.config["pending_slot"], self.config["question_slot"])
+        ):
+            # The patient is answering "are you safe right now?": that answer goes to us. Any
+            # other message is a new one (risk-checked above), answered as usual, and the
+            # question stays unanswered: it is never read as "not safe".
             return self._predict(followup, domain)
         if tracker.get_slot(self.config["handoff_slot"]):
             # A clinician has taken over: the bot stays silent (only safety messages, above).

@@ -20,6 +20,11 @@ from bot.yamlfile import read_yaml
 DEFAULT_REPLIES = CLINIC_DIR / "safety" / "replies.yml"
 
 
+WHO_KEYS = ("alerted", "alerted_on_call", "portal")
+#: Replies outside the crisis reply that say who sees what the patient shared.
+FOLLOWUPS = ("safe_yes", "safe_no", "checkin_held")
+
+
 class RepliesError(Exception):
     pass
 
@@ -28,20 +33,38 @@ class RepliesError(Exception):
 def _load(path: Path) -> dict[str, Any]:
     data = read_yaml(path, RepliesError)
     try:
-        who = {k: str(data["who_sees"][k]).strip() for k in ("alerted", "alerted_on_call", "portal")}
+        who = {k: str(data["who_sees"][k]).strip() for k in WHO_KEYS}
         categories = {str(c): dict(v) for c, v in data["categories"].items()}
         precedence = [str(c) for c in data["precedence"]]
         raised = str(data["screener_raised"]).strip()
+        followups = {
+            str(kind): {k: str(entry[k]).strip() for k in ("text", *WHO_KEYS)}
+            for kind, entry in data["followups"].items()
+        }
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise RepliesError(
-            f"{path} needs who_sees, precedence, categories and screener_raised ({exc})."
+            f"{path} needs who_sees, precedence, categories, followups and screener_raised ({exc})."
         ) from None
+    missing = set(FOLLOWUPS) - set(followups)
+    if missing:
+        raise RepliesError(f"{path}: followups needs {sorted(missing)}.")
     if "suicide" not in categories or not all(s in categories["suicide"] for s in SEVERITIES[1:]):
         raise RepliesError(f"{path}: categories.suicide needs low, moderate, high and critical.")
     unknown = set(categories) - set(CATEGORIES)
     if unknown:
         raise RepliesError(f"{path}: unknown categories {sorted(unknown)}.")
-    return {"who": who, "categories": categories, "precedence": precedence, "raised": raised}
+    return {
+        "who": who,
+        "categories": categories,
+        "precedence": precedence,
+        "raised": raised,
+        "followups": followups,
+    }
+
+
+def check(path: Path = DEFAULT_REPLIES) -> None:
+    """Load the file now, so a broken one stops start-up instead of a crisis reply."""
+    _load(path)
 
 
 def who_sees(*, alerted: bool, on_call: bool, recorded: bool = True, path: Path = DEFAULT_REPLIES) -> str:
@@ -119,6 +142,33 @@ def screener_raised_reply(
         recorded=True,
         path=path,
     )
+
+
+def followup_reply(
+    kind: str,
+    resources: CrisisResources,
+    *,
+    alerted: bool,
+    on_call: bool,
+    clinic_line: str = "",
+    recorded: bool = True,
+    path: Path = DEFAULT_REPLIES,
+) -> str:
+    """After "are you safe right now?" (safe_yes, safe_no) or a held check-in (checkin_held):
+    "alerted" only when an alert went to a configured channel, "someone will contact you" only
+    then; otherwise the portal during clinic hours. Nothing about the care team when the flag
+    could not be recorded (the caller says so)."""
+    entry = _load(path)["followups"][kind]
+    key = "portal" if not alerted else "alerted_on_call" if on_call else "alerted"
+    who = entry[key] if recorded else ""
+    text = entry["text"].format(
+        who=who,
+        emergency=resources.emergency,
+        resources=resources.as_text(clinic_line),
+        clinic=f" Your clinic's urgent line: {clinic_line}." if clinic_line else "",
+    )
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return "\n".join(line for line in lines if line).strip()
 
 
 def _fill(

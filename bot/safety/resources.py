@@ -36,12 +36,16 @@ def _raw(path: Path) -> dict:
     return data
 
 
-def coverage_text(on_call_cover: bool, path: Path = DEFAULT_RESOURCES) -> str:
-    """The honest sentence about who sees messages, and when."""
+def coverage_text(*, alerts: bool, on_call_cover: bool, path: Path = DEFAULT_RESOURCES) -> str:
+    """The honest sentence about who sees messages, and when: "alerted" only when an alert
+    channel is configured for the patient's clinic (`alerts`), on-call only with one too."""
+    key = "office_hours" if not alerts else "on_call" if on_call_cover else "alerted"
     try:
-        return str(_raw(path)["coverage"]["on_call" if on_call_cover else "office_hours"]).strip()
+        return str(_raw(path)["coverage"][key]).strip()
     except (KeyError, TypeError):
-        raise ResourcesError(f"{path} needs coverage.office_hours and coverage.on_call.") from None
+        raise ResourcesError(
+            f"{path} needs coverage.office_hours, coverage.alerted and coverage.on_call."
+        ) from None
 
 
 @lru_cache(maxsize=4)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot import model_cache
 from bot.safety.assessment import CATEGORIES, SEVERITIES, rank
 from bot.safety.examples import Example, example_paths, load_examples
 from bot.safety.sentences import assessment_units
@@ -481,6 +482,9 @@ def ensure_semantic_model(
     if path.is_file() and not force:
         log(f"Safety model {path.name} is up to date (no retraining needed).")
         return path
+    if not force and model_cache.fetch(path.name, path):
+        log(f"Safety model {path.name} copied from the model cache (no retraining needed).")
+        return path
     log(f"Training the safety model {path.name} from {len(example_files)} example files ...")
     examples = load_examples(example_files)
     lex = load_lexicon(lexicon_files)
@@ -495,6 +499,7 @@ def ensure_semantic_model(
     os.replace(tmp, path)
     (path.with_suffix(".json")).write_text(json.dumps(model.stats, indent=2), encoding="utf-8")
     _prune(path)
+    model_cache.put(path)
     log(f"Trained {path.name} ({len(examples)} examples).")
     return path
 

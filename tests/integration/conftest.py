@@ -91,6 +91,33 @@ def new_patient(stack_store: Store):
     return make
 
 
+@pytest.fixture(scope="package")
+def quiet_clinic(stack_store: Store) -> tuple[int, int]:
+    """A clinic with no alert channel in alerts.yml (the demo clinic has all three): what the
+    patient is told must not promise an alert there. Returns (clinic id, therapist's staff id)."""
+    clinic_id = stack_store.staff.ensure_clinic("quiet", "Quiet Clinic (synthetic)")
+    staff_id, _ = stack_store.staff.ensure_staff(
+        clinic_id, "quiet@example.invalid", "Dr Quiet", "therapist", None
+    )
+    return clinic_id, staff_id
+
+
+@pytest.fixture
+def quiet_patient(stack_store: Store, quiet_clinic):
+    """Enrol a fresh patient in the clinic without alert channels; returns the patient ref."""
+
+    def make(consented: bool = True) -> str:
+        clinic_id, staff_id = quiet_clinic
+        ref = stack_store.patients.create_patient(
+            clinic_id=clinic_id, therapist_id=staff_id, display_name="Q Synthetic"
+        ).ref
+        if consented:
+            stack_store.patients.record_consent(ref, "test")
+        return ref
+
+    return make
+
+
 @pytest.fixture
 def enroll(stack):
     """Run `interlude patient enroll` against the stack, as a clinic admin would; returns its JSON."""

@@ -31,6 +31,9 @@ Q6 = "Have you ever done anything"
 Q6_RECENT = "within the past 3 months"
 ALERTED = "I've alerted your care team"
 PORTAL = "Your care team will see this in their portal during clinic hours"
+SAFE_NOW = "Are you safe right now?"
+#: Words that promise a person will act: said only when an alert went to a configured channel.
+PROMISES = ("alerted", "alert your", "will be in touch", "will contact you", "follow up", "on-call")
 
 
 def say(stack, ref: str, text: str) -> str:
@@ -54,25 +57,6 @@ def deliveries(stack_store, flag_id: int) -> list[tuple[str, str]]:
             select(AlertDelivery.severity, AlertDelivery.channel).where(AlertDelivery.flag_id == flag_id)
         ).all()
     return sorted({(sev, ch) for sev, ch in rows})
-
-
-@pytest.fixture(scope="module")
-def quiet_clinic(stack_store):
-    """A clinic with no alert channel in alerts.yml."""
-    clinic_id = stack_store.staff.ensure_clinic("quiet", "Quiet Clinic (synthetic)")
-    staff_id, _ = stack_store.staff.ensure_staff(
-        clinic_id, "quiet@example.invalid", "Dr Quiet", "therapist", None
-    )
-    return clinic_id, staff_id
-
-
-def quiet_patient(stack_store, quiet_clinic) -> str:
-    clinic_id, staff_id = quiet_clinic
-    ref = stack_store.patients.create_patient(
-        clinic_id=clinic_id, therapist_id=staff_id, display_name="Q Synthetic"
-    ).ref
-    stack_store.patients.record_consent(ref, "test")
-    return ref
 
 
 def test_ideation_then_a_plan_two_turns_later_is_one_critical_flag_realerted_and_linked(
@@ -196,9 +180,9 @@ def test_mid_checkin_the_checkin_waits_and_resumes_with_its_answers(stack, stack
 
 
 def test_crisis_words_follow_the_configuration_and_the_category(
-    stack, stack_store, new_patient, quiet_clinic
+    stack, stack_store, new_patient, quiet_patient
 ):
-    alerted, quiet = new_patient(), quiet_patient(stack_store, quiet_clinic)
+    alerted, quiet = new_patient(), quiet_patient()
     for ref in (alerted, quiet):
         say(stack, ref, "hi")
     with_alerts = say(stack, alerted, "I keep thinking about ending my life")
@@ -214,9 +198,7 @@ def test_crisis_words_follow_the_configuration_and_the_category(
     medical = say(stack, new_patient(), "my chest hurts and I can't breathe after my dose")
     assert medical.startswith("This could be a medical emergency. Please call 911 now.")
     assert "988" not in medical and ALERTED in medical and Q1 not in medical
-    substance = say(
-        stack, quiet_patient(stack_store, quiet_clinic), "I drank a bottle of wine and took extra ketamine"
-    )
+    substance = say(stack, quiet_patient(), "I drank a bottle of wine and took extra ketamine")
     assert "without judgement" in substance and "988" not in substance and PORTAL in substance
     safeguarding = say(stack, new_patient(), "my partner hits me")
     assert "not your fault" in safeguarding and "deserve to be safe" in safeguarding
@@ -234,3 +216,75 @@ def test_phq9_item_9_takes_the_same_path_to_the_screener(stack, stack_store, new
     assert Q2 in say(stack, ref, "no")
     (run,) = runs_of(stack_store, ref)
     assert run["status"] == "in_progress" and run["answers"] == {"q1": "no"}
+
+
+def test_a_new_message_after_are_you_safe_is_not_read_as_an_answer(stack, stack_store, new_patient):
+    """Before: any reply that was not a clear yes was read as "not safe right now" and made the
+    flag critical, an unrelated question included."""
+    ref = new_patient()
+    say(stack, ref, "hi")
+    assert SAFE_NOW in say(stack, ref, "I keep thinking about ending my life")  # high
+    ordinary = say(stack, ref, "what time is my next session?")
+    assert "Thank you for being honest" not in ordinary and "Please call 911 now" not in ordinary
+    wine = say(stack, ref, "is it ok to have a glass of wine after my troche?")
+    assert "Thank you for being honest" not in wine
+    assert stack_store.flags.open_flag_severity(ref) == "high"
+    (flag,) = flags_of(stack_store, ref)
+    rules = [r["rule"] for sig in flag.signals for r in sig["rules"]]
+    assert "safety_check.not_confirmed_safe" not in rules
+    # Risk-checked as always: a risky new message still takes the safety path.
+    assert "Please call 911 now" in say(stack, ref, "I have the pills and I've decided to do it tonight")
+    # The question is still open: an answer, typo and all, is read as one.
+    reply = say(stack, ref, "yse im safe")
+    assert "Thank you for letting me know" in reply and Q1 in reply  # then the screener
+    assert stack_store.flags.open_flag_severity(ref) == "critical"  # from the plan, not from the answer
+    rules = [r["rule"] for f in flags_of(stack_store, ref) for sig in f.signals for r in sig["rules"]]
+    assert "safety_check.not_confirmed_safe" not in rules
+
+
+@pytest.mark.parametrize("configured", [True, False], ids=["alerts-configured", "no-alert-channel"])
+def test_replies_promise_follow_up_only_when_an_alert_went_out(
+    stack, stack_store, new_patient, quiet_patient, configured
+):
+    """The consent, "are you safe right now?" answered yes and no, the held check-in and the
+    bot's answer to "is a person reading this?", under both configurations."""
+    patient = new_patient if configured else quiet_patient
+
+    def promises(text: str) -> list[str]:
+        return [p for p in PROMISES if p in text.replace("nobody is alerted", "")]
+
+    consent = say(stack, patient(consented=False), "hi")
+    assert "Do you agree" in consent
+    if configured:
+        assert "crisis numbers and alert your care team" in consent
+    else:
+        assert "in their portal during clinic hours" in consent and "nobody is alerted" in consent
+        assert promises(consent) == []
+
+    yes_ref, no_ref = patient(), patient()
+    for ref in (yes_ref, no_ref):
+        say(stack, ref, "hi")
+        assert SAFE_NOW in say(stack, ref, "I keep thinking about ending my life")
+    safe = say(stack, yes_ref, "yes I'm safe")
+    not_safe = say(stack, no_ref, "no")
+    for ref in (yes_ref, no_ref):  # the screener follows; declined, so the next replies are ordinary
+        assert "you don't have to answer" in say(stack, ref, "I'd rather not say")
+    held = say(stack, no_ref, "check in")
+    bot = say(stack, yes_ref, "are you a real person?")
+    assert "Thank you for letting me know" in safe and "911" in safe
+    assert not_safe.startswith("Thank you for being honest with me. Please call 911 now")
+    assert "hold off on check-in questions" in held and "988" in held
+    assert "automated assistant" in bot and "not watched around the clock" in bot
+    if configured:
+        assert "I've alerted your care team, and someone will be in touch" in safe
+        assert "I've alerted your care team that this is urgent" in not_safe
+        assert "has been alerted to what you shared, and someone will be in touch" in held
+        assert "your care team is alerted" in bot
+    else:
+        assert "will see this in their portal during clinic hours" in safe
+        assert "marked this as urgent for your care team, who will see it in their portal" in not_safe
+        assert "will see what you shared in their portal during clinic hours" in held
+        assert "nobody is alerted when you write" in bot
+        for text in (safe, not_safe, held, bot):
+            assert promises(text) == [], text
+    assert stack_store.flags.open_flag_severity(no_ref) == "critical"

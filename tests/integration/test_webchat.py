@@ -423,3 +423,65 @@ def test_the_screener_in_the_web_chat(stack, stack_store, enroll):
     from tests.integration.test_screener import deliveries
 
     assert {sev for sev, _ in deliveries(stack_store, flag.id)} == {"moderate", "critical"}  # re-alerted
+
+
+def _until(probe: Probe, needle: str, start: int, timeout: float = 60) -> str:
+    """The bot's messages since `start`, joined, once one of them contains `needle`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not any(needle in m.get("text", "") for m in probe.bot[start:]):
+        time.sleep(0.1)
+    return "\n".join(m.get("text", "") for m in probe.bot[start:])
+
+
+def test_web_chat_words_follow_the_configuration_and_the_screener_waits_for_a_handoff(
+    stack, stack_store, enroll, quiet_patient
+):
+    """Over socket.io, issue #15's last two: the crisis words under both alert configurations
+    (the demo clinic has alert channels, the quiet clinic none), and never the screener during a
+    clinician handoff (tests/integration/test_screener.py has the same on the local channel)."""
+    from tests.integration.test_screener import PROMISES, runs_of
+
+    quiet = quiet_patient()
+    token = stack_store.patients.issue_web_token(quiet, ttl=timedelta(days=1), actor="test", origin="test")
+    probe = Probe(stack, token)
+    try:
+        probe.sio.emit("user_uttered", {"message": "I keep thinking about ending my life"})
+        crisis = _until(probe, "Are you safe right now?", 0)
+        assert "Your care team will see this in their portal during clinic hours" in crisis
+        assert "988" in crisis and not [p for p in PROMISES if p in crisis]
+        start = len(probe.bot)
+        probe.sio.emit("user_uttered", {"message": "no"})
+        not_safe = _until(probe, "Thank you for being honest", start)
+        assert "marked this as urgent for your care team, who will see it in their portal" in not_safe
+        assert not [p for p in PROMISES if p in not_safe]
+    finally:
+        probe.close()
+
+    links = enroll()
+    ref = links["patient_id"]
+    stack_store.patients.record_consent(ref, "test")
+    staff = stack_store.staff.staff_id_by_email(DEMO_THERAPIST_EMAIL)
+    service = HandoffService(
+        stack_store.handoffs, stack_store.staff, RasaApi(stack.settings.rasa_url, stack.settings.api_token)
+    )
+    probe = Probe(stack, token_of(links["web_chat_url"]))
+    try:
+        probe.sio.emit("user_uttered", {"message": "I keep wishing I was dead"})
+        first = _until(probe, "wished you were dead", 0)
+        assert "I've alerted your care team" in first
+        start = len(probe.bot)
+        service.start(ref, staff, origin="test")
+        # This "yes" would answer the screener's question; during the handoff it is not read.
+        probe.sio.emit("user_uttered", {"message": "yes"})
+        probe.sio.emit("user_uttered", {"message": "I have the pills and I've decided to do it"})
+        _until(probe, "Are you safe right now?", start)
+        probe.sio.emit("user_uttered", {"message": "yes, I'm safe"})
+        _until(probe, "Thank you for letting me know", start)
+        service.end(ref, staff, origin="test")
+        during = _until(probe, "handed the conversation back", start)
+        assert "has joined this conversation" in during and "Please call 911 now" in during
+        assert "Thank you for letting me know" in during and "handed the conversation back" in during
+        assert "thoughts of killing yourself" not in during and "wished you were dead" not in during
+    finally:
+        probe.close()
+    assert [r["status"] for r in runs_of(stack_store, ref)] == ["handoff"]  # stopped, not asked again

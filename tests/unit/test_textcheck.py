@@ -85,7 +85,10 @@ def test_risky_words_are_never_dropped_by_any_surrounding_text(before, after, ph
 
 @pytest.mark.parametrize("phrase", RISKY)
 @pytest.mark.parametrize("where", [0.0, 0.5, 0.999])
-def test_an_over_long_risky_text_is_handed_on_as_its_risky_passages(phrase, where):
+def test_an_over_long_risky_text_is_handed_on_as_its_risky_passages(phrase, where, monkeypatch):
+    # What is handed on is under test here, not the time bound: on a loaded machine the bound
+    # can pass first, and then (rightly) the text counts as risky without its passages.
+    monkeypatch.setattr(textcheck, "ASSESS_SECONDS", 600.0)
     filler = "Today I walked by the river and the light was soft on the water. " * 1500  # ~98,000
     cut = int(len(filler) * where)
     text = filler[:cut] + " " + phrase + ". " + filler[cut:]

@@ -45,7 +45,15 @@ def _local(value: datetime | None, tz: str = "UTC", fmt: str = "%a %d %b %Y, %H:
     return value.astimezone(ZoneInfo(tz)).strftime(fmt)
 
 
+def _overdue(flag: Any, now: datetime | None) -> bool:
+    """Past its acknowledgement deadline and not acknowledged: said in words on Today and the
+    flag page (colour alone would not reach everyone)."""
+    deadline = getattr(flag, "deadline_at", None)
+    return bool(now and deadline and getattr(flag, "status", None) == "open" and deadline < now)
+
+
 TEMPLATES.env.filters["local"] = _local
+TEMPLATES.env.globals["overdue"] = _overdue
 TEMPLATES.env.globals["SEVERITY_CLASS"] = SEVERITY_CLASS
 
 

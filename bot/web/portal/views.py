@@ -49,6 +49,16 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
 
         return wrapped
 
+    def _zones(refs: set[str]) -> dict[str, str]:
+        """Each patient's time zone: Today and the flag page show times as the timeline does,
+        in the patient's zone with the zone named (blocking: run it in the thread pool)."""
+        out = {}
+        for ref in refs:
+            patient = store().patients.find_patient(ref)
+            if patient is not None:
+                out[ref] = patient.timezone
+        return out
+
     # ---------------------------------------------------------------- sign-in
     async def login(request: Request) -> Response:
         context: dict[str, Any] = {"title": "Sign in", "next": request.query_params.get("next", "/portal")}
@@ -156,10 +166,19 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
         )
         # Patients' requests made in the chat (data deleted or sent, a word with the therapist).
         requests = await run_in_threadpool(store().requests.open_requests_for, staff_id)
+        refs = {f.patient_ref for f in view.flags} | {r["ref"] for r in view.completed + view.missed}
+        refs |= {r.ref for r in requests}
         return page(
             request,
             "today.html",
-            {"staff": request.state.staff, "title": "Today", "today": view, "requests": requests},
+            {
+                "staff": request.state.staff,
+                "title": "Today",
+                "today": view,
+                "requests": requests,
+                "zones": await run_in_threadpool(_zones, refs),
+                "now": store().core.now(),
+            },
         )
 
     @login_required
@@ -241,12 +260,16 @@ def portal_routes(settings: Settings, store: Callable[[], Store]) -> list[Route]
             )
         except NotFound:
             return not_found(request, staff)
+        zones = await run_in_threadpool(_zones, {detail.flag.patient_ref})
         return page(
             request,
             "flag.html",
             {
                 "staff": staff,
                 "title": f"Risk flag #{detail.flag.id}",
+                # Times in the patient's zone, as on their timeline, with the zone named.
+                "tz": zones.get(detail.flag.patient_ref, "UTC"),
+                "now": store().core.now(),
                 "d": detail,
                 "examples": _safety_examples(),
                 "error": request.query_params.get("error"),
