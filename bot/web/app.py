@@ -76,6 +76,9 @@ CHAT_PAGE_HEADERS = {
 SOCKETIO_PATH = "/socket.io/"
 LOCAL_WEBHOOK = "/webhooks/local/webhook"
 LOCAL_OUTBOX = "/webhooks/local/outbox"
+#: Connections from the web app to one Rasa replica: about two per open web chat (its long-poll
+#: and a message being sent) plus the local channel's and Telegram's requests.
+MAX_UPSTREAM_CONNECTIONS = 4_000
 #: The local channel's paths and the one method each takes.
 LOCAL_PATHS = {LOCAL_WEBHOOK: "POST", LOCAL_OUTBOX: "GET"}
 #: engine.io sessions remembered for stickiness (oldest forgotten first; a forgotten one's
@@ -150,8 +153,12 @@ class RasaProxy:
     def __init__(self, rasa_urls: str | Sequence[str]) -> None:
         urls = [rasa_urls] if isinstance(rasa_urls, str) else list(rasa_urls)
         # Long-polls are held up to socket.io's ping interval (25 s): allow well beyond it.
+        # Every open chat holds one connection in a long-poll, so httpx's default pool (100)
+        # would make the 101st chat's messages wait for a free connection, then fail.
+        limits = httpx.Limits(max_connections=MAX_UPSTREAM_CONNECTIONS, max_keepalive_connections=200)
         self.clients = [
-            httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(70.0, connect=5.0)) for url in urls
+            httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(70.0, connect=5.0), limits=limits)
+            for url in urls
         ]
         self._turn = itertools.count()
         #: engine.io sid -> the replica that opened it.

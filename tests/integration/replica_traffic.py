@@ -103,7 +103,9 @@ def _web(stack: Stack, patient: Patient, k: int) -> None:
     turns_done = threading.Semaphore(0)
     errors: list[dict] = []
     bot: list[dict] = []
-    sio = socketio.Client(reconnection=False)
+    # No timeout on a request, as the widget's socket.io client (requestTimeout 0): under load
+    # an answer may take longer than python-socketio's default 5 s, which drops the message.
+    sio = socketio.Client(reconnection=False, request_timeout=TURN_TIMEOUT)
     sio.on("bot_uttered", bot.append)
     sio.on("chat_error", lambda data: (errors.append(data), turns_done.release()))
     # The channel clears "typing" when a turn is over (webchat.py): one per message.
