@@ -147,6 +147,8 @@ def services(
         }
         if r.endpoints is not None:
             env["INTERLUDE_RASA_ENDPOINTS"] = str(r.endpoints)
+        if several:  # web chat messages for sockets held by another replica (relay.py)
+            env["INTERLUDE_WEBCHAT_RELAY"] = "1"
         rasa.append(
             Service(
                 name("rasa", r),

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pytest
+import socketio
 
 from bot.config import PROJECT_ROOT
+from bot.handoff import RasaApi
 from bot.store.api import Store
 from tests.integration.replica_traffic import converse, enrol, order_problems, start_replicas
 from tests.integration.stack import stack_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.redis]
 
-PATIENTS = 6
-MESSAGES = 8  # per patient: 4 through the web chat, 4 through the local channel, at once
+PATIENTS = 4
+MESSAGES = 6  # per patient: 3 through the web chat, 3 through the local channel, at once
 
 
 def test_two_replicas_keep_every_conversation_whole_and_in_order(tmp_path, postgres_url):
@@ -38,6 +41,7 @@ def test_two_replicas_keep_every_conversation_whole_and_in_order(tmp_path, postg
             for p in patients:
                 assert len(p.sent["web"]) + len(p.sent["local"]) == MESSAGES
                 assert p.replies["web"] >= len(p.sent["web"]) and p.replies["local"] == len(p.sent["local"])
+            a_checkin_reaches_every_socket_whichever_replica_holds_it(stack, store)
         finally:
             store.close()
     finally:
@@ -62,3 +66,28 @@ def test_several_replicas_are_refused_on_sqlite_in_one_sentence(tmp_path):
         "interlude: --replicas above 1 needs PostgreSQL (set INTERLUDE_DATABASE_URL=postgresql://...): "
         "several Rasa servers cannot share one SQLite file safely."
     ]
+
+
+def a_checkin_reaches_every_socket_whichever_replica_holds_it(stack, store) -> None:
+    """The scheduler and the portal call the first replica; the patient's two open chats are on
+    one replica each (the web app gives new sockets to the replicas in turn)."""
+    (patient,) = enrol(store, 1)
+    stack.client(patient.ref).send("hello")
+    heard: list[list[dict]] = [[], []]
+    sockets = []
+    for i in range(2):
+        sio = socketio.Client(reconnection=False)
+        sio.on("bot_uttered", heard[i].append)
+        sio.connect(
+            stack.settings.web_url, transports=["polling"], auth={"token": patient.token}, wait_timeout=60
+        )
+        sockets.append(sio)
+    RasaApi(stack.settings.rasa_url, stack.settings.api_token).trigger_intent(
+        patient.ref, "EXTERNAL_checkin_due", {"prompt_set": "daily"}, "webchat"
+    )
+    deadline = time.monotonic() + 60
+    while not all(any("mood" in m.get("text", "") for m in h) for h in heard) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for sio in sockets:
+        sio.disconnect()
+    assert all(any("mood" in m.get("text", "") for m in h) for h in heard), heard
