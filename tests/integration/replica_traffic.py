@@ -99,7 +99,7 @@ def texts(channel: str, ref: str, k: int) -> list[str]:
     return [f"{channel} line {i} from {tag} about the garden" for i in range(k)]
 
 
-def _web(stack: Stack, patient: Patient, k: int) -> None:
+def _web(stack: Stack, patient: Patient, k: int, start: threading.Barrier) -> None:
     turns_done = threading.Semaphore(0)
     errors: list[dict] = []
     bot: list[dict] = []
@@ -117,9 +117,12 @@ def _web(stack: Stack, patient: Patient, k: int) -> None:
     )
     closing = False
     try:
-        sio.connect(
-            stack.settings.web_url, transports=["polling"], auth={"token": patient.token}, wait_timeout=60
-        )
+        try:
+            sio.connect(
+                stack.settings.web_url, transports=["polling"], auth={"token": patient.token}, wait_timeout=60
+            )
+        finally:
+            start.wait()  # every chat open before anyone writes, as in a clinic's evening
         for text in texts("web", patient.ref, k):
             patient.sent["web"].append(text)
             sio.emit("user_uttered", {"message": text})
@@ -138,7 +141,8 @@ def _web(stack: Stack, patient: Patient, k: int) -> None:
             sio.disconnect()
 
 
-def _local(stack: Stack, patient: Patient, k: int) -> None:
+def _local(stack: Stack, patient: Patient, k: int, start: threading.Barrier) -> None:
+    start.wait()
     # Through the web app, which spreads local-channel messages over the replicas.
     client = ChatClient(stack.settings.web_url, stack.settings.api_token, patient.ref, timeout=TURN_TIMEOUT)
     for text in texts("local", patient.ref, k):
@@ -156,13 +160,16 @@ def _local(stack: Stack, patient: Patient, k: int) -> None:
 def converse(stack: Stack, patients: Sequence[Patient], k: int) -> float:
     """Every patient sends k messages (k/2 per channel) at once; returns the seconds taken."""
     half = k // 2
-    started = time.monotonic()
+    started: list[float] = []
+    # Sockets connect first (a connect waits behind every message already queued in Rasa);
+    # the clock starts when all are open and everyone begins writing.
+    start = threading.Barrier(2 * len(patients), action=lambda: started.append(time.monotonic()), timeout=600)
     with ThreadPoolExecutor(max_workers=2 * len(patients)) as pool:
-        jobs = [pool.submit(_web, stack, p, half) for p in patients]
-        jobs += [pool.submit(_local, stack, p, k - half) for p in patients]
+        jobs = [pool.submit(_web, stack, p, half, start) for p in patients]
+        jobs += [pool.submit(_local, stack, p, k - half, start) for p in patients]
         for job in jobs:
             job.result()
-    return time.monotonic() - started
+    return time.monotonic() - started[0]
 
 
 def stored_events(store: Store, ref: str) -> list[tuple[int, dict]]:
