@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import os
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -233,6 +234,10 @@ class TelegramInput(InputChannel):
                 what="setWebhook",
             )
             logger.info("telegram: webhook mode as @%s", self.bot.username)
+            return
+        if os.environ.get("INTERLUDE_TELEGRAM_POLLER", "1") == "0":
+            # Another Rasa replica polls (Telegram allows one getUpdates caller); this one sends.
+            logger.info("telegram: as @%s, sending only (another replica polls)", self.bot.username)
             return
         await send_with_retry(self.bot.delete_webhook, what="deleteWebhook")  # polling needs none
         self._spawn(self._poll())

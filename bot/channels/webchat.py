@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -42,6 +43,7 @@ from socketio.exceptions import ConnectionRefusedError
 from bot import runtime
 from bot.channels import fallback, wording
 from bot.channels.inbound import SenderQueue, sanitize
+from bot.channels.relay import Relay
 from bot.channels.sio_guard import GuardedAsyncServer
 from bot.channels.textcheck import check
 from bot.checkins import UNAVAILABLE
@@ -79,13 +81,21 @@ class WebChatOutput(OutputChannel):
     def name(cls) -> str:
         return CHANNEL
 
-    def __init__(self, sio: AsyncServer, live: Callable[[str], Awaitable[list[str]]]) -> None:
+    def __init__(
+        self, sio: AsyncServer, live: Callable[[str], Awaitable[list[str]]], relay: Relay | None = None
+    ) -> None:
         self.sio = sio
         self.live = live  # the room's sockets whose token is still valid (others are dropped)
+        self.relay = relay  # several replicas: the patient's sockets elsewhere (relay.py)
 
     async def _emit(self, recipient_id: str, payload: dict[str, Any]) -> None:
         for sid in await self.live(recipient_id):
             await self.sio.emit(BOT_EVENT, payload, room=sid)
+        if self.relay is not None:
+            try:
+                await self.relay.publish(recipient_id, payload)
+            except Exception as exc:  # sockets on this replica already have it
+                logger.warning("webchat: could not pass a message to other replicas (%s)", type(exc).__name__)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self._emit(recipient_id, bot_payload(text, None, kwargs))
@@ -143,9 +153,10 @@ class WebChatInput(InputChannel):
         self.sio: AsyncServer | None = None
         self.queue = SenderQueue()
         self._app: Any = None
+        self.relay: Relay | None = None
 
     def get_output_channel(self) -> OutputChannel | None:
-        return WebChatOutput(self.sio, self.live_sockets) if self.sio is not None else None
+        return WebChatOutput(self.sio, self.live_sockets, self.relay) if self.sio is not None else None
 
     async def _tokens(self, sids: list[str]) -> dict[str, str]:
         """sid -> token of each socket still connected."""
@@ -219,6 +230,12 @@ class WebChatInput(InputChannel):
             except Exception as exc:  # the database may be down; try again next round
                 logger.warning("webchat: token sweep failed (%s)", type(exc).__name__)
 
+    async def _deliver(self, ref: str, payload: dict[str, Any]) -> None:
+        """A message another replica sent this patient: to the sockets held here, checked."""
+        assert self.sio is not None
+        for sid in await self.live_sockets(ref):
+            await self.sio.emit(BOT_EVENT, payload, room=sid)
+
     def _crisis_text(self) -> str:
         return wording.with_resources(
             CHANNEL, "unbound_crisis", self.settings.default_locale, self.settings.clinic_urgent_line
@@ -247,12 +264,16 @@ class WebChatInput(InputChannel):
         # Malformed socket.io traffic gets a 400, not a 500 or a traceback (sio_guard.py).
         sio = GuardedAsyncServer(async_mode="sanic", cors_allowed_origins=self.settings.allowed_origins)
         self.sio = sio
+        if os.environ.get("INTERLUDE_WEBCHAT_RELAY") == "1":  # set for several replicas
+            self.relay = Relay(self.settings.redis_url, self.settings.redis_prefix, self._deliver)
         bp = SocketBlueprint(sio, self.socketio_path, "interlude_webchat", __name__)
 
         @bp.listener("after_server_start")
         async def _keep_app(app: Any, loop: Any) -> None:
             self._app = app  # for the tracker store (history)
             app.add_task(self._sweep_forever())
+            if self.relay is not None:
+                app.add_task(self.relay.listen_forever())
 
         @bp.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -363,7 +384,10 @@ class WebChatInput(InputChannel):
             return
         # Client metadata is never passed on: only Rasa's API may mark a message external.
         message = UserMessage(
-            sanitize(text), WebChatOutput(sio, self.live_sockets), patient.ref, input_channel=CHANNEL
+            sanitize(text),
+            WebChatOutput(sio, self.live_sockets, self.relay),
+            patient.ref,
+            input_channel=CHANNEL,
         )
         await sio.emit("bot_typing", {"typing": True}, room=patient.ref)
         try:
