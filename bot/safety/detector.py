@@ -39,6 +39,15 @@ DEFAULT_LEXICON = CLINIC_DIR / "safety" / "lexicon.yml"
 #: How far before a match context cues are looked for (tokens, within the sentence).
 CONTEXT_WINDOW = 6
 NEGATION_WINDOW = 3
+#: A question cue opens its sentence ("is it ok to have a glass of wine after my troche?"), so
+#: it is looked for further back than the other cues.
+QUESTION_WINDOW = 10
+
+#: Categories where a question about doing something ("can I have a drink after my troche?") is
+#: not a report of doing it: the hit is noted as `low` for the therapist, not escalated. Never
+#: suicide, self-harm or harm to others ("is it ok to want to die?" is risk), nor medical ("is it
+#: normal to have chest pain after my dose?" reports the pain).
+QUESTION_CATEGORIES = frozenset({"substance"})
 
 #: Categories where one level is all that context may take off.
 ONE_LEVEL_CATEGORIES = frozenset({"suicide", "self_harm", "harm_to_others", "safeguarding", "third_party"})
@@ -105,6 +114,7 @@ class Detector:
         self._lemma, known = _english()
         self._rules: dict[str, Rule] = {r.id: r for r in lexicon.rules}
         self._escalators = {e.id: e for e in lexicon.escalators}
+        self._benign: dict[str, Rule] = {r.id: r for r in lexicon.benign}
         self.nlp = spacy.blank("en")
         self.nlp.add_pipe("sentencizer")
         self._lexicon_words: set[str] = set()
@@ -284,7 +294,8 @@ class Detector:
         kept: list[tuple[Rule, int, int, str, Lowering | None]] = []
         for rid, start, end in sorted(hits, key=lambda h: (h[1], -h[2])):
             rule = self._rules[rid]
-            blocker = next((b for b in benign if b[1] < end and start < b[2]), None)
+            over = (b for b in benign if b[1] < end and start < b[2] and self._blocks(b[0], rid))
+            blocker = next(over, None)
             if blocker is not None:
                 result.suppressed.append(
                     {"rule": rid, "by": blocker[0], "span": self._span(doc, norm, text, start, end)[2]}
@@ -359,6 +370,11 @@ class Detector:
             result.categories = sorted({h.category for h in result.rules if h.category})
         return result
 
+    def _blocks(self, benign_id: str, rule_id: str) -> bool:
+        """A benign context blocks every rule it overlaps, or only those it names (`only`)."""
+        only = self._benign[benign_id].only
+        return not only or rule_id in only
+
     @staticmethod
     def _sentence_index(doc: Doc) -> list[int]:
         """For each token, the number of its sentence (computed once per document)."""
@@ -380,12 +396,16 @@ class Detector:
         if rule.kind in UNLOWERABLE_KINDS:
             return None
         sent = doc[start].sent
-        # The window before the match: same sentence, after the last scope breaker ("but").
-        w_start = max(sent.start, start - CONTEXT_WINDOW)
-        for i in range(start - 1, w_start - 1, -1):
-            if doc[i].norm_ in self._breakers:
-                w_start = i + 1
-                break
+
+        def window(size: int) -> int:
+            """The window before the match: same sentence, after the last scope breaker ("but")."""
+            lo = max(sent.start, start - size)
+            for i in range(start - 1, lo - 1, -1):
+                if doc[i].norm_ in self._breakers:
+                    return i + 1
+            return lo
+
+        w_start = window(CONTEXT_WINDOW)
         after_end = min(sent.end, end + CONTEXT_WINDOW)
         match_first_person = any(t.norm_ in FIRST_PERSON for t in doc[start:end])
 
@@ -401,6 +421,8 @@ class Detector:
             n_start -= 1
 
         found: tuple[str, tuple[int, int]] | None = None
+        if rule.category in QUESTION_CATEGORIES and (q := cue_in("question", window(QUESTION_WINDOW), start)):
+            return Lowering(rule.id, "question", doc[q[0] : q[1]].text, rule.severity, "low")
         third = cue_in("third_person", w_start, start)
         if (
             third

@@ -20,7 +20,7 @@ from typing import Any
 from bot.safety.assessment import CATEGORIES, SEVERITIES
 from bot.yamlfile import read_yaml
 
-CUE_KINDS = ("negation", "hypothetical", "past", "third_person")
+CUE_KINDS = ("negation", "hypothetical", "past", "third_person", "question")
 
 
 class LexiconError(Exception):
@@ -36,6 +36,8 @@ class Rule:
     patterns: tuple[str, ...]
     #: Where context may be looked for: "before" the match (default) or "around" it.
     description: str = ""
+    #: A benign context that suppresses only these rules (empty: any rule whose words it covers).
+    only: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,19 @@ def _parse_rules(items: Any, where: str, *, benign: bool) -> list[Rule]:
         rid = str(_req(entry, "id", label))
         label = f"{where} rule {rid!r}"
         if benign:
+            only = entry.get("only") or []
+            if not isinstance(only, list) or not all(isinstance(r, str) for r in only):
+                raise LexiconError(f"{label}: 'only' must be a list of rule ids.")
             rules.append(
-                Rule(rid, "", "none", "benign", _patterns(entry, label), str(entry.get("description", "")))
+                Rule(
+                    rid,
+                    "",
+                    "none",
+                    "benign",
+                    _patterns(entry, label),
+                    str(entry.get("description", "")),
+                    tuple(only),
+                )
             )
             continue
         category = _req(entry, "category", label)
@@ -213,4 +226,9 @@ def load_lexicon(paths: list[Path]) -> Lexicon:
         lexicon = parsed if lexicon is None else merge(lexicon, parsed)
     if lexicon is None or not lexicon.rules:
         raise LexiconError("No risk lexicon rules were loaded.")
+    ids = {r.id for r in lexicon.rules}
+    for b in lexicon.benign:
+        unknown = [r for r in b.only if r not in ids]
+        if unknown:
+            raise LexiconError(f"benign rule {b.id!r}: 'only' names unknown rules: {', '.join(unknown)}.")
     return lexicon
