@@ -18,6 +18,10 @@ DEATH_WISH = "honestly some nights i kinda hope i just dont wake up"
 DOSING_QUESTIONS = [
     "can I take a second lozenge if I feel nothing after 20 minutes?",
     "how many troches can I take in one go?",
+    # From a clinician's trial: an extra dose is substance risk, a question about mixing is not a
+    # report of mixing; neither is the suicide reply.
+    "I took three troches instead of one",
+    "is it ok to have a glass of wine after my troche?",
 ]
 
 
