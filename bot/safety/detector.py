@@ -45,7 +45,8 @@ NEGATION_WINDOW = 3
 QUESTION_WINDOW = 10
 
 #: Categories where a question about doing something ("can I have a drink after my troche?") is
-#: not a report of doing it: the hit is noted as `low` for the therapist, not escalated. Never
+#: not a report of doing it: when the question is the whole message, the hit is noted as `low`
+#: for the therapist, not escalated. Never
 #: suicide, self-harm or harm to others ("is it ok to want to die?" is risk), nor medical ("is it
 #: normal to have chest pain after my dose?" reports the pain).
 QUESTION_CATEGORIES = frozenset({"substance"})
@@ -549,6 +550,12 @@ class Detector:
             result.categories = sorted({h.category for h in result.rules if h.category})
         return result
 
+    @staticmethod
+    def _only_sentence(doc: Doc, sent: Span) -> bool:
+        """The question is all the message says: anything else may report doing it ("is it ok
+        to take my xanax with the troche? ive been doing it anyway" stays high)."""
+        return not any(t.is_alpha for t in doc[: sent.start]) and not any(t.is_alpha for t in doc[sent.end :])
+
     def _blocks(self, benign_id: str, rule_id: str) -> bool:
         """A benign context blocks every rule it overlaps, or only those it names (`only`)."""
         only = self._benign[benign_id].only
@@ -600,7 +607,11 @@ class Detector:
             n_start -= 1
 
         found: tuple[str, tuple[int, int]] | None = None
-        if rule.category in QUESTION_CATEGORIES and (q := cue_in("question", window(QUESTION_WINDOW), start)):
+        if (
+            rule.category in QUESTION_CATEGORIES
+            and (q := cue_in("question", window(QUESTION_WINDOW), start))
+            and self._only_sentence(doc, sent)
+        ):
             return Lowering(rule.id, "question", doc[q[0] : q[1]].text, rule.severity, "low")
         third = cue_in("third_person", w_start, start)
         if (

@@ -268,6 +268,7 @@ def test_a_question_about_mixing_is_noted_not_escalated(detector):
         "I had a glass of wine after my troche",
         "should i be worried i had 3 beers after my troche",  # a report, asked as a question
         "took an extra troche and had a few glasses of wine",
+        "is it ok to take my xanax with the troche? ive been doing it anyway",  # asked, then reported
     ],
 )
 def test_a_report_of_mixing_stays_high(detector, text):
