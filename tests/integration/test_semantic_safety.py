@@ -71,6 +71,8 @@ def test_dosing_questions_do_not_get_the_critical_suicide_reply(stack, stack_sto
     assert "Please call 911 now" not in reply, reply
     severity = stack_store.open_flag_severity(ref)
     assert severity in (None, "moderate", "high"), severity
+    if "wine" in question:  # a question is not a report of mixing: noted, no alert
+        assert severity is None, severity
     if severity is not None:
         flags = [f for f in stack_store.list_flags(actor="t", origin="t") if f.patient_ref == ref]
         fired = {r["rule"] for s in flags[0].signals for r in s["rules"]}

@@ -254,9 +254,16 @@ def test_an_overdose_stays_critical(detector, text):
     assert "suicide" in a.categories
 
 
-def test_a_question_about_mixing_is_noted_not_escalated(detector):
+@pytest.mark.parametrize(
+    "text",
+    [
+        "is it ok to have a glass of wine after my troche?",
+        "is it safe to drink alcohol the day after a troche",
+    ],
+)
+def test_a_question_about_mixing_is_noted_not_escalated(detector, text):
     """Asked before doing it, a question is not a report of mixing: low (seen by the therapist)."""
-    a = detector.assess("is it ok to have a glass of wine after my troche?")
+    a = detector.assess(text)
     assert a.severity == "low"
     assert a.categories == ["substance"]
     assert [(low.reason, low.to_severity) for low in a.lowering] == [("question", "low")]
