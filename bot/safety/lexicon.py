@@ -8,6 +8,9 @@ Pattern syntax (one phrase per string, tokens separated by spaces):
   ~  or  ~N     up to 3 (or N) other words in between, never across a sentence or punctuation
   <num>         any number, in digits or words ("20", "twenty")
 Spaces separate tokens, so "no one|nobody" means "no" then "one|nobody": write no_one|nobody.
+A `benign` entry suppresses any rule whose words it overlaps, or with `only: [rule ids]` just
+those rules (the other hits on the same words stay). Cues: negation, hypothetical, past,
+third_person, and question (lowers substance hits to low when the question is the whole message).
 See clinic/safety/README.md for the whole format.
 """
 
