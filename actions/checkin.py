@@ -17,7 +17,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import call, current_patient, not_enrolled, safety_vars
+from actions.common import call, current_patient, not_enrolled, remembered, safety_vars
 from actions.conversation import ask_data_confirmation, record_contact_request
 from actions.onboarding import ask_consent
 from actions.reminders import apply_reminder_command
@@ -129,7 +129,7 @@ class ActionStartCheckin(Action):
         if patient is None:
             not_enrolled(dispatcher)
             return [SlotSet("checkin_allowed", False)]
-        if not await call(runtime.store().has_consented, patient.ref):
+        if not await remembered(runtime.store().has_consented, patient.ref):
             # Nothing is stored before consent: ask for it again instead.
             dispatcher.utter_message(response="utter_consent_needed")
             return [SlotSet("checkin_allowed", False), *ask_consent(dispatcher)]
@@ -142,7 +142,7 @@ class ActionStartCheckin(Action):
             if wanted not in default_catalogue().sets:
                 logger.error("a due check-in named an unknown prompt set %r", wanted)
                 return [SlotSet("checkin_allowed", False)]
-        open_severity = await call(runtime.store().open_flag_severity, patient.ref)
+        open_severity = await remembered(runtime.store().open_flag_severity, patient.ref)
         if open_severity in ("high", "critical") and wanted not in NEVER_HELD:
             dispatcher.utter_message(response="utter_checkin_held")
             return [SlotSet("checkin_allowed", False)]

@@ -10,6 +10,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import runtime
+from bot.lastknown import LastKnown
 from bot.safety.replies import crisis_reply, screener_raised_reply
 from bot.safety.resources import coverage_text, resources_for
 from bot.store.api import PatientRef
@@ -22,9 +23,19 @@ async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await asyncio.to_thread(fn, *args, **kwargs)
 
 
+#: Who a patient is, whether they consented, whether a flag holds check-ins: the last answer
+#: read, so that a conversation goes on while the database is unreachable (bot/lastknown.py).
+_last_known = LastKnown()
+
+
+async def remembered(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` off the event loop; its last answer while the database is unreachable."""
+    return await call(_last_known.get, fn, *args)
+
+
 async def current_patient(tracker: Tracker) -> PatientRef | None:
     """The enrolled patient this conversation belongs to (Rasa's sender id is the patient ref)."""
-    return await call(runtime.store().find_patient, tracker.sender_id)
+    return await remembered(runtime.store().find_patient, tracker.sender_id)
 
 
 def safety_vars(patient: PatientRef | None) -> dict[str, str]:

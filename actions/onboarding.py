@@ -15,7 +15,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import call, current_patient, not_enrolled, safety_vars
+from actions.common import call, current_patient, not_enrolled, remembered, safety_vars
 from actions.conversation import ask_data_confirmation, record_data_request
 from bot import runtime
 from bot.consent import consent_text
@@ -50,7 +50,7 @@ class ActionOnboarding(Action):
             dispatcher.utter_message(response="utter_onboarding_privacy", **variables)
             dispatcher.utter_message(response="utter_onboarding_not_emergency", **variables)
             await call(runtime.store().mark_onboarded, patient.ref)
-        if not await call(runtime.store().has_consented, patient.ref):
+        if not await remembered(runtime.store().has_consented, patient.ref):
             return ask_consent(dispatcher)
         dispatcher.utter_message(response="utter_offer_checkin")
         return []

@@ -39,6 +39,7 @@ from bot.channels import fallback, wording
 from bot.channels.inbound import SeenIds, SenderQueue, sanitize
 from bot.channels.textcheck import Inbound, check
 from bot.config import Settings
+from bot.lastknown import LastKnown
 from bot.store.api import MAX_TEXT_CHARS, CredentialRefused, PatientRef
 
 logger = logging.getLogger(__name__)
@@ -176,6 +177,7 @@ class TelegramInput(InputChannel):
         self.bot: Bot | None = None
         self.queue = SenderQueue()
         self.seen = SeenIds()
+        self.known = LastKnown()  # who a chat is, as last read
         self._chats: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._on_new_message: Callable[[UserMessage], Awaitable[Any]] | None = None
@@ -336,7 +338,10 @@ class TelegramInput(InputChannel):
         )
 
     async def _patient(self, chat_id: int) -> PatientRef | None:
-        patient = await asyncio.to_thread(runtime.store().patient_for_identity, CHANNEL, str(chat_id))
+        # The last answer while the database is unreachable: the conversation goes on.
+        patient = await asyncio.to_thread(
+            self.known.get, runtime.store().patient_for_identity, CHANNEL, str(chat_id)
+        )
         if patient is not None:
             self._chats[patient.ref] = chat_id
         return patient
