@@ -46,6 +46,15 @@ class LastKnown:
                 self._values.popitem(last=False)
         return value
 
+    def put(self, fn: Callable[..., T], *args: Hashable, value: T) -> None:
+        """Remember `value` as what `fn(*args)` answers (learnt another way, e.g. on enrolment)."""
+        key = (getattr(fn, "__name__", repr(fn)), *args)
+        with self._lock:
+            self._values[key] = value
+            self._values.move_to_end(key)
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+
     def forget(self) -> None:
         with self._lock:
             self._values.clear()

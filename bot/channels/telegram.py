@@ -421,6 +421,7 @@ class TelegramInput(InputChannel):
                 await self._say(chat_id, wording.text(CHANNEL, f"code_{exc.reason}"))
                 return True
             self._chats[patient.ref] = chat_id
+            self.known.put(store.patient_for_identity, CHANNEL, str(chat_id), value=patient)
             await self._say(chat_id, wording.text(CHANNEL, "enrolled"))
             await self._to_rasa(patient, chat_id, "/greet")  # onboarding and consent follow
             return True

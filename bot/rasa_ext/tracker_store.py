@@ -123,6 +123,7 @@ class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
             raise TrackerStoreError(f"Encrypted tracker store could not start: {exc}") from exc
         TrackerStore.__init__(self, domain, event_broker, **kwargs)
         self._cache: OrderedDict[str, DialogueStateTracker] = OrderedDict()
+        self._new: OrderedDict[str, None] = OrderedDict()
         self._replaying = threading.Lock()  # the event loop and the background replay
         if replay_every > 0:
             threading.Thread(
@@ -182,9 +183,18 @@ class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
         # succeeds: with the database away it is all there is.)
         tracker = self._load(sender_id, all_sessions=False)
         self._cache.pop(sender_id, None)
+        if tracker is None:
+            self._remember_new(sender_id)
         if tracker is not None:
             self._remember(sender_id, tracker)
         return tracker
+
+    def _remember_new(self, sender_id: str) -> None:
+        """A conversation the database held nothing of (SQLite can be readable but not
+        writable): if it cannot be saved, it starts in the spool at seq 0."""
+        self._new[sender_id] = None
+        while len(self._new) > self.CACHE_SIZE:
+            self._new.popitem(last=False)
 
     def _remember(self, sender_id: str, tracker: DialogueStateTracker) -> None:
         self._cache[sender_id] = tracker
@@ -279,6 +289,7 @@ class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
             for row in rows:
                 s.add(self._event_row(sender_id, row))
             s.commit()
+        self._new.pop(sender_id, None)
         seq = rows[-1]["seq"] if rows else stored.last_seq
         session = rows[-1]["session_no"] if rows else stored.session_no
         setattr(tracker, _MARK, _Stored(len(events), seq, session))
@@ -313,6 +324,8 @@ class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
     def _save_to_spool(self, tracker: DialogueStateTracker) -> None:
         sender_id = tracker.sender_id
         stored: _Stored | None = getattr(tracker, _MARK, None)
+        if stored is None and sender_id in self._new:
+            stored = _Stored(0, -1, 0)  # the database held nothing of it when it was read
         if stored is None:
             # Not a tracker this store handed out or saved, so where its events go in the
             # conversation is unknown: Rasa's wrapper keeps it in memory instead.
