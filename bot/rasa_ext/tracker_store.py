@@ -279,7 +279,7 @@ class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
                     )
                 ).scalar_one()
                 stored = _Stored(count, -1 if last_seq is None else last_seq, session_no)
-            elif stored.last_seq != last_seq:
+            elif stored.last_seq != (-1 if last_seq is None else last_seq):  # -1: nothing stored yet
                 # Someone else appended since this tracker was loaded (Rasa's lock store should
                 # prevent it): keep both, this tracker's new events after theirs.
                 logger.warning("conversation %s changed while a message was handled", sender_id)

@@ -142,3 +142,23 @@ def test_a_turn_that_failed_before_saving_is_not_served_from_memory(store, clini
     with Outage(ts):
         served = run(ts.retrieve(ref))
     assert [e.text for e in served.events if isinstance(e, UserUttered)] == []
+
+
+def test_a_new_conversation_is_in_memory_after_its_first_turn(store, clinic, domain, tmp_path):
+    """Rasa creates a new conversation's tracker empty and saves it before the first turn; the
+    turn's save must not take that for another writer (and drop it from memory)."""
+    ref = clinic[2]
+    ts = FailSafeTrackerStore(EncryptedSQLTrackerStore(domain, store=store, spool_dir=tmp_path / "e"))
+    tracker = run(ts.get_or_create_tracker(ref, append_action_listen=False))  # as Rasa's processor
+    for e in (
+        ActionExecuted("action_session_start", timestamp=1),
+        SessionStarted(timestamp=1),
+        ActionExecuted("action_listen", timestamp=1),
+        UserUttered("hello", {"name": "greet"}, timestamp=2),
+        ActionExecuted("action_listen", timestamp=3),
+    ):
+        tracker.update(e)
+    run(ts.save(tracker))
+    with Outage(ts._tracker_store):
+        during = run(ts.retrieve(ref))
+    assert during is not None and during.latest_message.text == "hello"
