@@ -9,6 +9,7 @@ PendingQuestionPolicy. Until a patient agrees, nothing but the consent conversat
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -18,8 +19,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import call, current_patient, not_enrolled, remembered, safety_vars
 from actions.conversation import ask_data_confirmation, record_data_request
 from bot import runtime
+from bot.checkins import UNAVAILABLE
 from bot.consent import consent_text
 from bot.understanding import literal, yes_no
+
+logger = logging.getLogger(__name__)
 
 CONSENT_BUTTONS = [
     {"title": "I agree", "payload": "/affirm"},
@@ -49,7 +53,10 @@ class ActionOnboarding(Action):
             dispatcher.utter_message(response="utter_onboarding_welcome")
             dispatcher.utter_message(response="utter_onboarding_privacy", **variables)
             dispatcher.utter_message(response="utter_onboarding_not_emergency", **variables)
-            await call(runtime.store().mark_onboarded, patient.ref)
+            try:
+                await call(runtime.store().mark_onboarded, patient.ref)
+            except UNAVAILABLE:  # the database is away: the welcome is said again next time
+                logger.warning("could not mark %s onboarded (database unavailable)", patient.ref)
         if not await remembered(runtime.store().has_consented, patient.ref):
             return ask_consent(dispatcher)
         dispatcher.utter_message(response="utter_offer_checkin")
