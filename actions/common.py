@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from rasa_sdk import Tracker
@@ -31,6 +32,15 @@ _last_known = LastKnown()
 async def remembered(fn: Callable[..., T], *args: Any) -> T:
     """`fn(*args)` off the event loop; its last answer while the database is unreachable."""
     return await call(_last_known.get, fn, *args)
+
+
+def remember_after_write(patient: PatientRef, *, onboarded: bool = False, consented: bool = False) -> None:
+    """What this process just wrote, so that the last answers it serves in an outage are not
+    older than its own writes (the welcome is not said twice, consent not asked again)."""
+    if onboarded:
+        _last_known.put(runtime.store().find_patient, patient.ref, value=replace(patient, onboarded=True))
+    if consented:
+        _last_known.put(runtime.store().has_consented, patient.ref, value=True)
 
 
 async def current_patient(tracker: Tracker) -> PatientRef | None:

@@ -16,7 +16,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import call, current_patient, not_enrolled, remembered, safety_vars
+from actions.common import (
+    call,
+    current_patient,
+    not_enrolled,
+    remember_after_write,
+    remembered,
+    safety_vars,
+)
 from actions.conversation import ask_data_confirmation, record_data_request
 from bot import runtime
 from bot.checkins import UNAVAILABLE
@@ -55,6 +62,7 @@ class ActionOnboarding(Action):
             dispatcher.utter_message(response="utter_onboarding_not_emergency", **variables)
             try:
                 await call(runtime.store().mark_onboarded, patient.ref)
+                remember_after_write(patient, onboarded=True)
             except UNAVAILABLE:  # the database is away: the welcome is said again next time
                 logger.warning("could not mark %s onboarded (database unavailable)", patient.ref)
         if not await remembered(runtime.store().has_consented, patient.ref):
@@ -97,6 +105,7 @@ class ActionAnswerPending(Action):
             return [SlotSet("pending_question", None)]
         if answer == "yes":
             await call(runtime.store().record_consent, patient.ref, consent_text().version)
+            remember_after_write(patient, consented=True)
             dispatcher.utter_message(response="utter_consent_thanks")
             dispatcher.utter_message(response="utter_offer_checkin")
         elif answer == "no":
