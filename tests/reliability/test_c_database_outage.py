@@ -196,6 +196,7 @@ def test_ordinary_conversation_goes_on_in_every_channel_during_a_postgres_outage
             time.sleep(1)
             SAW["web chat, hello"] = " | ".join(b.get("text", "") for b in bot[m:])
             assert not any(b.get("error") for b in bot[m:]), bot[m:]  # answered, not "try again"
+            assert "Welcome back" in SAW["web chat, hello"]  # where it was: not a new welcome
             start = len(tg.texts_to(chat))
             tg.send_user_message(chat, "hello")
             tg.wait_for_text(chat, "", start=start, timeout=60)
@@ -203,6 +204,7 @@ def test_ordinary_conversation_goes_on_in_every_channel_during_a_postgres_outage
             SAW["telegram, hello"] = " | ".join(tg.texts_to(chat)[start:])
             assert NOT_KEPT not in SAW["telegram, hello"]
             assert "unavailable" not in SAW["telegram, hello"], SAW["telegram, hello"]
+            assert "Welcome back" in SAW["telegram, hello"], SAW["telegram, hello"]
 
         saw = journal_through_outage(stack, store, pg.patient, web_and_telegram_down, pg.up, "pg")
     finally:
