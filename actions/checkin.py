@@ -18,12 +18,14 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
+    alert_state,
     call,
     clinic_alerts,
     current_patient,
     flag_alerted,
     followup_text,
     not_enrolled,
+    remembered,
     safety_vars,
 )
 from actions.conversation import ask_data_confirmation, record_contact_request
@@ -137,7 +139,7 @@ class ActionStartCheckin(Action):
         if patient is None:
             not_enrolled(dispatcher)
             return [SlotSet("checkin_allowed", False)]
-        if not await call(runtime.store().has_consented, patient.ref):
+        if not await remembered(runtime.store().has_consented, patient.ref):
             # Nothing is stored before consent: ask for it again instead.
             dispatcher.utter_message(response="utter_consent_needed")
             return [SlotSet("checkin_allowed", False), *await ask_consent(dispatcher, patient)]
@@ -150,9 +152,9 @@ class ActionStartCheckin(Action):
             if wanted not in default_catalogue().sets:
                 logger.error("a due check-in named an unknown prompt set %r", wanted)
                 return [SlotSet("checkin_allowed", False)]
-        open_severity = await call(runtime.store().open_flag_severity, patient.ref)
+        open_severity = await remembered(runtime.store().open_flag_severity, patient.ref)
         if open_severity in ("high", "critical") and wanted not in NEVER_HELD:
-            alerted = await call(flag_alerted, patient)
+            alerted = await alert_state(flag_alerted, patient)
             dispatcher.utter_message(text=followup_text(patient, "checkin_held", alerted=alerted))
             return [SlotSet("checkin_allowed", False)]
         current, _index, answers = _state(tracker)
@@ -247,7 +249,8 @@ class ValidatePromptSetForm(FormValidationAction):
         if behaviour == "bot_question":
             patient = await current_patient(tracker)
             dispatcher.utter_message(
-                response="utter_bot_answer", **safety_vars(patient, alerts=await call(clinic_alerts, patient))
+                response="utter_bot_answer",
+                **safety_vars(patient, alerts=await alert_state(clinic_alerts, patient)),
             )
             return keep
         reply = ASIDES.get(behaviour)

@@ -40,6 +40,7 @@ from bot.channels import fallback, wording
 from bot.channels.inbound import SeenIds, SenderQueue, sanitize
 from bot.channels.textcheck import Inbound, check
 from bot.config import Settings
+from bot.lastknown import LastKnown
 from bot.store.api import MAX_TEXT_CHARS, CredentialRefused, PatientRef
 
 logger = logging.getLogger(__name__)
@@ -177,6 +178,7 @@ class TelegramInput(InputChannel):
         self.bot: Bot | None = None
         self.queue = SenderQueue()
         self.seen = SeenIds()
+        self.known = LastKnown()  # who a chat is, as last read
         self._chats: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._on_new_message: Callable[[UserMessage], Awaitable[Any]] | None = None
@@ -341,7 +343,10 @@ class TelegramInput(InputChannel):
         )
 
     async def _patient(self, chat_id: int) -> PatientRef | None:
-        patient = await asyncio.to_thread(runtime.store().patient_for_identity, CHANNEL, str(chat_id))
+        # The last answer while the database is unreachable: the conversation goes on.
+        patient = await asyncio.to_thread(
+            self.known.get, runtime.store().patient_for_identity, CHANNEL, str(chat_id)
+        )
         if patient is not None:
             self._chats[patient.ref] = chat_id
         return patient
@@ -421,6 +426,7 @@ class TelegramInput(InputChannel):
                 await self._say(chat_id, wording.text(CHANNEL, f"code_{exc.reason}"))
                 return True
             self._chats[patient.ref] = chat_id
+            self.known.put(store.patient_for_identity, CHANNEL, str(chat_id), value=patient)
             await self._say(chat_id, wording.text(CHANNEL, "enrolled"))
             await self._to_rasa(patient, chat_id, "/greet")  # onboarding and consent follow
             return True

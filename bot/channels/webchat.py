@@ -48,6 +48,7 @@ from bot.channels.sio_guard import GuardedAsyncServer
 from bot.channels.textcheck import check
 from bot.checkins import UNAVAILABLE
 from bot.config import Settings
+from bot.lastknown import LastKnown
 from bot.store.api import MAX_TEXT_CHARS, CredentialRefused, PatientRef
 
 logger = logging.getLogger(__name__)
@@ -152,6 +153,7 @@ class WebChatInput(InputChannel):
         self.socketio_path = socketio_path
         self.sio: AsyncServer | None = None
         self.queue = SenderQueue()
+        self.known = LastKnown()  # token and clinic checks, as last read
         self._app: Any = None
         self.relay: Relay | None = None
 
@@ -244,7 +246,9 @@ class WebChatInput(InputChannel):
     async def _verify(self, token: object) -> PatientRef:
         if not isinstance(token, str) or not token:
             raise CredentialRefused("missing", "No chat token was given.")
-        return await asyncio.to_thread(runtime.store().patient_for_web_token, token)
+        # The last answer for this link while the database is unreachable: an open chat goes on
+        # (a link withdrawn meanwhile cannot be, with the database away; bot/lastknown.py).
+        return await asyncio.to_thread(self.known.get, runtime.store().patient_for_web_token, token)
 
     async def _history(self, ref: str) -> list[dict[str, Any]]:
         agent = getattr(getattr(self._app, "ctx", None), "agent", None)
@@ -292,7 +296,7 @@ class WebChatInput(InputChannel):
                 raise refusal(exc.reason) from None
             clinic = auth.get("clinic")
             if clinic:
-                slug = await asyncio.to_thread(runtime.store().clinic_slug, patient.clinic_id)
+                slug = await asyncio.to_thread(self.known.get, runtime.store().clinic_slug, patient.clinic_id)
                 if clinic != slug:
                     raise refusal("wrong_clinic")
             await sio.save_session(sid, {"ref": patient.ref, "token": auth["token"]})
