@@ -246,12 +246,26 @@ def test_a_few_troches_instead_of_one_is_substance_not_an_attempt(detector):
         "took all my troches instead of one",
         "took 4 troches and some of my oxy",  # no comparison: still an attempt
         "i took 3 troches instead of one because i want to die",  # ideation + means
+        "i had 20 troches and 3 beers",  # counted drinks beside counted pills
+        "i had 3 glasses of wine then took 20 troches",
     ],
 )
 def test_an_overdose_stays_critical(detector, text):
     a = detector.assess(text)
     assert a.severity == "critical", a.to_dict()
     assert "suicide" in a.categories
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["should i be worried i had 3 beers after my troche", "had 3 beers after my troche and i feel weird"],
+)
+def test_counted_drinks_after_a_troche_are_mixing_not_an_attempt(detector, text):
+    """Mixing with alcohol is substance risk (guide section 4); "had 3 ... troche" read as
+    "had 3 troches" gave the suicide reply and a 5-minute critical alert."""
+    a = detector.assess(text)
+    assert a.severity == "high" and a.categories == ["substance"], a.to_dict()
+    assert "suicide.attempt" not in _rule_ids(a)
 
 
 @pytest.mark.parametrize(
