@@ -372,6 +372,18 @@ _ROUND4 = {
 }
 for _name, _rx in _ROUND4.items():
     _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
+# Learnt from re-scoring round 3 after round 4's changes (dev).
+_ROUND3B = {
+    "help": r"\bwhat'?s the difference between\b|\bwhat is the difference between\b",
+    "correct": r"\b(scratch|redo|rewrite|undo|cancel) (my |the |that )?(last|previous) (answer|one)\b",
+    "medical_question": r"^(can|could|should|may|do|is it (ok|okay|safe|fine) to) (i )?(take|have|skip|stop|pause|hold|keep taking|stop taking)\b.*\b(sertraline|fluoxetine|citalopram|escitalopram|prozac|zoloft|lexapro|venlafaxine|effexor|bupropion|wellbutrin|mirtazapine|quetiapine|lamotrigine|ibuprofen|paracetamol)\b",
+}
+for _name, _rx in _ROUND3B.items():
+    _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
+#: "stop here and pick this back up tomorrow": stopping now to come back to it is a pause.
+_BACK_LATER = re.compile(
+    r"\b(pick (this|it) (back )?up|come back to (it|this)|continue|finish|carry on|do the rest)\b.*\b(later|tomorrow|tonight)\b"
+)
 _NOT_THANKS = re.compile(r"^(no|nah|nope|not|no thank you)\b")
 for _name, _rx in _FAMILIES.items():
     _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
@@ -503,6 +515,8 @@ def literal(text: str, *, max_words: int = 14) -> str | None:
         if name == "thanks_bye" and _NOT_THANKS.match(full):
             continue  # "no thanks" turns something down
         if rx.search(s) or rx.search(full):
+            if name == "stop_today" and _BACK_LATER.search(full):
+                return "pause"
             return name
     return None
 

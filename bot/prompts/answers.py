@@ -346,6 +346,7 @@ INTENT_BEHAVIOURS = {
 _STRONG_CORRECTION = re.compile(
     r"\b(undo|go back|i meant|meant to (say|put)|change what i (wrote|said|put))\b"
     r"|\d+ not \d+|\bnot \d+ but\b"
+    r"|\b(scratch|redo|rewrite|delete|erase|cancel) (my |the |that )?(last|previous) (answer|one)\b"
     r"|\bwrong (\w+ )?(number|answer|score|one|option|button)\b|\b(should|supposed to) (have been|be) (a |an )?(\d+|zero|one|two|three|four|five|six|seven|eight|nine|ten)\b"
 )
 #: Questions about the service are recognised even in a free-text answer, when asked as questions.
@@ -368,6 +369,8 @@ _NOTHING = re.compile(
 _REQUEST = re.compile(
     r"^(ok |okay |sorry |hmm |um |actually |wait )?(can|could|may|shall) (i|we)\b|^let me\b|^i'?(d|ll) (like to )?"
 )
+#: ... or asked after a reason: "i need to hop off, let's finish this later".
+_ASKED_AFTER = re.compile(r"[,.;!?]\s*(ok |so )?(let'?s|lets|can (i|we)|could (i|we)|may i|shall we)\b")
 #: A short "not now" in a free-text prompt: the questions wait (a plain "no" is an answer there).
 _DEFER = re.compile(
     r"^(maybe |perhaps |ok |no |nah )?(later|not now|not right now|not yet|another time|some other time"
@@ -407,7 +410,9 @@ def behaviour_in_prompt(prompt: Prompt, text: str, intent: str = "", confidence:
             return found
         if prompt.skippable and _NOTHING.match(normalize(raw)):
             return "skip"  # "nope nothing to add": no note today, not a note saying so
-        if found in ("pause", "stop_today", "skip", "correct") and _REQUEST.match(normalize(raw)):
+        if found in ("pause", "stop_today", "skip", "correct") and (
+            _REQUEST.match(normalize(raw)) or _ASKED_AFTER.search(raw.lower())
+        ):
             return found  # "can i come back to this in a bit? need to think": asked, not written
         if found in ("start_checkin", "resume") and n <= 6 and prompt.key != "entry":
             return found  # "let's keep going" is not the note: the note is asked again

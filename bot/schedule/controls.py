@@ -77,7 +77,7 @@ _LATER_TO = re.compile(
 #: In reminder talk, "them" are the reminders: "switch them on again".
 _THEM_ON = re.compile(r"\b(turn|switch|put)\s+(them|those|it)\s+(back\s+)?on\b")
 _THEM_OFF = re.compile(
-    r"\b(turn|switch|shut)\s+(them|those|it)\s+off\b|\b(stop|pause|mute|cancel|disable)\s+(them|those)\b"
+    r"\b(turn|switch|shut)\s+(them|those|it)\s+off\b|\b(stop|pause|mute|cancel|disable)\s+(sending\s+(me\s+)?)?(them|those)\b"
 )
 #: "remind me around 6 to finish it": one reminder later today, not a new daily time.
 _ONE_OFF = re.compile(
@@ -167,6 +167,8 @@ def parse_reminder_command(text: str, *, in_reminder_talk: bool = False) -> Remi
         r"|\b(remind|ping|nudge)\s+(me\s+)?(once\s+more|one\s+more\s+time|again)\s+(later|this\s+(afternoon|evening)|tonight)\b",
         s,
     ):
+        return ReminderCommand("postpone", delay=DEFAULT_DELAY)
+    if s in ("in a bit", "in a while", "in a little while", "give me a bit", "a bit later", "bit later"):
         return ReminderCommand("postpone", delay=DEFAULT_DELAY)
     if s in ("remind me later", "remind me in a bit", "ask me later", "check in with me later") or re.search(
         r"\b(remind|ask|ping|message)\s+(me|u)\s+(again\s+)?(later|after\s+\w+|tonight|this\s+evening|in\s+a\s+(bit|while))\b"

@@ -178,3 +178,18 @@ def test_time_until_a_one_off_reminder() -> None:
     assert time_until(time(18, 0), now, UTC) == timedelta(hours=6)
     assert time_until(time(6, 0), now, UTC) == timedelta(hours=6)  # "around 6" at noon: 18:00
     assert time_until(time(11, 0), now, UTC) == timedelta(hours=11)  # 23:00
+
+
+def test_round_3_rescored_lessons() -> None:
+    assert literal("can we stop here and pick this back up tomorrow") == "pause"
+    assert literal("can we stop here for today") == "stop_today"
+    assert literal("what's the difference between several days and more than half?") == "help"
+    assert literal("should i skip my sertraline the morning of a session?") == "medical_question"
+    assert behaviour_in_prompt(NOTE, "i need to hop off, let's finish this later") == "pause"
+    assert behaviour_in_prompt(NOTE, "scratch my last answer, i want to rewrite it") == "correct"
+    assert (
+        behaviour_in_prompt(NOTE, "we walked for hours, then stopped at a cafe and talked till late")
+        == "answer"
+    )
+    assert parse_reminder_command("in a bit").kind == "postpone"
+    assert parse_reminder_command("just stop sending them altogether", in_reminder_talk=True).kind == "stop"
