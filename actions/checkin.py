@@ -11,6 +11,7 @@ safety path as a risky message.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -83,6 +84,24 @@ ASIDES = {
 }
 #: Writing is never held: these sets stay open while a high or critical flag holds the prompts.
 NEVER_HELD = frozenset({"journal", "therapist_note"})
+
+
+def _named_answer(prompt_set: PromptSet, answers: list[dict], text: str) -> tuple[int, Prompt] | None:
+    """The earlier scale or number answer a correction names by its subject ("the anxiety one"),
+    when it is not the last answer (the last one is corrected by default)."""
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    for position, answer in enumerate(answers[:-1]):
+        prompt = next((p for p in prompt_set.prompts if p.key == answer["key"]), None)
+        if prompt is None or prompt.type not in ("scale", "number"):
+            continue
+        if any(len(w) >= 4 and w in words for w in prompt.key.split("_")):
+            return position, prompt
+    return None
+
+
+def _skips_today(text: str) -> bool:
+    command = parse_reminder_command(text)
+    return command is not None and command.kind == "skip_today"
 
 
 def _in_follow_up(tracker: Tracker) -> bool:
@@ -220,6 +239,9 @@ class ValidatePromptSetForm(FormValidationAction):
         if EXITS.get(behaviour, "").removeprefix("switch:") == current_set:
             dispatcher.utter_message(response="utter_keep_going")
             return keep
+        if behaviour == "reminder" and _skips_today(text):
+            # "no more check-ins today" mid check-in: done for today, what was answered is saved.
+            return [*keep, SlotSet("loop_exit", "stop"), SlotSet("requested_slot", None)]
         if behaviour in EXITS:
             # End the questions (answers kept in the slots); action_submit_prompt_set does the rest.
             return [*keep, SlotSet("loop_exit", EXITS[behaviour]), SlotSet("requested_slot", None)]
@@ -264,6 +286,19 @@ class ValidatePromptSetForm(FormValidationAction):
         if not answers or prompt_set is None:
             dispatcher.utter_message(response="utter_nothing_to_correct")
             return [SlotSet("prompt_answer", None)]
+        named = _named_answer(prompt_set, answers, text)
+        if named is not None:
+            # "i put the wrong anxiety number, it should be 2": the answer they name, not the last.
+            position, named_prompt = named
+            value = parse_correction(named_prompt, text)
+            if value is not None:
+                answers[position] = {**answers[position], "value": value, "text": None, "skipped": False}
+                dispatcher.utter_message(
+                    response="utter_named_answer_corrected",
+                    name=named_prompt.key.replace("_", " "),
+                    value=f"{value:g}",
+                )
+                return [SlotSet("prompt_answer", None), SlotSet("prompt_answers", answers)]
         last = answers[-1]
         last_prompt = next((p for p in prompt_set.prompts if p.key == last["key"]), None)
         if last_prompt is None and prompt_set.prompt(index - 1) is not None:
@@ -376,6 +411,15 @@ class ActionSubmitPromptSet(Action):
         if prompt_set is None:
             return []
         stopped = tracker.get_slot("loop_exit") == "stop"
+        latest = (tracker.latest_message or {}).get("text") or ""
+        if stopped and _skips_today(latest):
+            # Said as "no more check-ins today": the schedule skips today as well.
+            await apply_reminder_command(
+                dispatcher,
+                patient,
+                parse_reminder_command(latest),
+                tracker.get_latest_input_channel() or "chat",
+            )
         if stopped and not answers:
             dispatcher.utter_message(response="utter_checkin_stopped")
             return [SlotSet(slot, None) for slot in LOOP_SLOTS]
