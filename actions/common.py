@@ -90,19 +90,21 @@ def safety_vars(patient: PatientRef | None, *, alerts: bool = False) -> dict[str
     }
 
 
+def _wording(patient: PatientRef | None) -> dict[str, Any]:
+    """What every safety reply is worded from: the patient's crisis numbers, the clinic's cover."""
+    settings = runtime.settings()
+    locale = patient.locale if patient else settings.default_locale
+    return {
+        "resources": resources_for(locale),
+        "on_call": settings.on_call_cover,
+        "clinic_line": settings.clinic_urgent_line,
+    }
+
+
 def followup_text(patient: PatientRef | None, kind: str, *, alerted: bool, recorded: bool = True) -> str:
     """After "are you safe right now?" or a held check-in, true to whether an alert went out
     (bot/safety/replies.py, clinic/safety/replies.yml: followups)."""
-    settings = runtime.settings()
-    locale = patient.locale if patient else settings.default_locale
-    return followup_reply(
-        kind,
-        resources_for(locale),
-        alerted=alerted,
-        on_call=settings.on_call_cover,
-        clinic_line=settings.clinic_urgent_line,
-        recorded=recorded,
-    )
+    return followup_reply(kind, alerted=alerted, recorded=recorded, **_wording(patient))
 
 
 def crisis_text(
@@ -110,16 +112,7 @@ def crisis_text(
 ) -> str:
     """The crisis reply for this risk, in the patient's locale, true to whether an alert went
     out to a configured channel (bot/safety/replies.py, clinic/safety/replies.yml)."""
-    settings = runtime.settings()
-    locale = patient.locale if patient else settings.default_locale
-    return crisis_reply(
-        risk,
-        resources_for(locale),
-        alerted=alerted,
-        on_call=settings.on_call_cover,
-        clinic_line=settings.clinic_urgent_line,
-        recorded=recorded,
-    )
+    return crisis_reply(risk, alerted=alerted, recorded=recorded, **_wording(patient))
 
 
 def raised_text(patient: PatientRef | None, *, alerted: bool) -> str:
