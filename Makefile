@@ -26,6 +26,7 @@ bench: install
 	@.venv/bin/python -m bot.bench
 	@.venv/bin/python -m bot.bench_compare
 	@.venv/bin/python -m bot.bench_compare --postgres
+	@.venv/bin/python -m bot.bench_replicas
 
 clean:
 	rm -rf build models .rasa .pytest_cache .ruff_cache

@@ -11,6 +11,7 @@ safety path as a risky message.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -18,12 +19,14 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
+    alert_state,
     call,
     clinic_alerts,
     current_patient,
     flag_alerted,
     followup_text,
     not_enrolled,
+    remembered,
     safety_vars,
 )
 from actions.conversation import ask_data_confirmation, record_contact_request
@@ -83,6 +86,24 @@ ASIDES = {
 NEVER_HELD = frozenset({"journal", "therapist_note"})
 
 
+def _named_answer(prompt_set: PromptSet, answers: list[dict], text: str) -> tuple[int, Prompt] | None:
+    """The earlier scale or number answer a correction names by its subject ("the anxiety one"),
+    when it is not the last answer (the last one is corrected by default)."""
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    for position, answer in enumerate(answers[:-1]):
+        prompt = next((p for p in prompt_set.prompts if p.key == answer["key"]), None)
+        if prompt is None or prompt.type not in ("scale", "number"):
+            continue
+        if any(len(w) >= 4 and w in words for w in prompt.key.split("_")):
+            return position, prompt
+    return None
+
+
+def _skips_today(text: str) -> bool:
+    command = parse_reminder_command(text)
+    return command is not None and command.kind == "skip_today"
+
+
 def _in_follow_up(tracker: Tracker) -> bool:
     """The position is kept in prompt_index; a half step (1.5) means prompt 1's follow-up is due."""
     return float(tracker.get_slot("prompt_index") or 0) % 1 >= 0.5
@@ -137,7 +158,7 @@ class ActionStartCheckin(Action):
         if patient is None:
             not_enrolled(dispatcher)
             return [SlotSet("checkin_allowed", False)]
-        if not await call(runtime.store().patients.has_consented, patient.ref):
+        if not await remembered(runtime.store().patients.has_consented, patient.ref):
             # Nothing is stored before consent: ask for it again instead.
             dispatcher.utter_message(response="utter_consent_needed")
             return [SlotSet("checkin_allowed", False), *await ask_consent(dispatcher, patient)]
@@ -150,9 +171,9 @@ class ActionStartCheckin(Action):
             if wanted not in default_catalogue().sets:
                 logger.error("a due check-in named an unknown prompt set %r", wanted)
                 return [SlotSet("checkin_allowed", False)]
-        open_severity = await call(runtime.store().flags.open_flag_severity, patient.ref)
+        open_severity = await remembered(runtime.store().flags.open_flag_severity, patient.ref)
         if open_severity in ("high", "critical") and wanted not in NEVER_HELD:
-            alerted = await call(flag_alerted, patient)
+            alerted = await alert_state(flag_alerted, patient)
             dispatcher.utter_message(text=followup_text(patient, "checkin_held", alerted=alerted))
             return [SlotSet("checkin_allowed", False)]
         current, _index, answers = _state(tracker)
@@ -218,6 +239,9 @@ class ValidatePromptSetForm(FormValidationAction):
         if EXITS.get(behaviour, "").removeprefix("switch:") == current_set:
             dispatcher.utter_message(response="utter_keep_going")
             return keep
+        if behaviour == "reminder" and _skips_today(text):
+            # "no more check-ins today" mid check-in: done for today, what was answered is saved.
+            return [*keep, SlotSet("loop_exit", "stop"), SlotSet("requested_slot", None)]
         if behaviour in EXITS:
             # End the questions (answers kept in the slots); action_submit_prompt_set does the rest.
             return [*keep, SlotSet("loop_exit", EXITS[behaviour]), SlotSet("requested_slot", None)]
@@ -247,7 +271,8 @@ class ValidatePromptSetForm(FormValidationAction):
         if behaviour == "bot_question":
             patient = await current_patient(tracker)
             dispatcher.utter_message(
-                response="utter_bot_answer", **safety_vars(patient, alerts=await call(clinic_alerts, patient))
+                response="utter_bot_answer",
+                **safety_vars(patient, alerts=await alert_state(clinic_alerts, patient)),
             )
             return keep
         reply = ASIDES.get(behaviour)
@@ -261,6 +286,19 @@ class ValidatePromptSetForm(FormValidationAction):
         if not answers or prompt_set is None:
             dispatcher.utter_message(response="utter_nothing_to_correct")
             return [SlotSet("prompt_answer", None)]
+        named = _named_answer(prompt_set, answers, text)
+        if named is not None:
+            # "i put the wrong anxiety number, it should be 2": the answer they name, not the last.
+            position, named_prompt = named
+            value = parse_correction(named_prompt, text)
+            if value is not None:
+                answers[position] = {**answers[position], "value": value, "text": None, "skipped": False}
+                dispatcher.utter_message(
+                    response="utter_named_answer_corrected",
+                    name=named_prompt.key.replace("_", " "),
+                    value=f"{value:g}",
+                )
+                return [SlotSet("prompt_answer", None), SlotSet("prompt_answers", answers)]
         last = answers[-1]
         last_prompt = next((p for p in prompt_set.prompts if p.key == last["key"]), None)
         if last_prompt is None and prompt_set.prompt(index - 1) is not None:
@@ -373,6 +411,15 @@ class ActionSubmitPromptSet(Action):
         if prompt_set is None:
             return []
         stopped = tracker.get_slot("loop_exit") == "stop"
+        latest = (tracker.latest_message or {}).get("text") or ""
+        if stopped and _skips_today(latest):
+            # Said as "no more check-ins today": the schedule skips today as well.
+            await apply_reminder_command(
+                dispatcher,
+                patient,
+                parse_reminder_command(latest),
+                tracker.get_latest_input_channel() or "chat",
+            )
         if stopped and not answers:
             dispatcher.utter_message(response="utter_checkin_stopped")
             return [SlotSet(slot, None) for slot in LOOP_SLOTS]

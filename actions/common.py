@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import runtime
+from bot.checkins.saving import UNAVAILABLE
+from bot.lastknown import LastKnown
 from bot.patients.store import PatientRef
 from bot.safety.assessment import at_least
 from bot.safety.replies import crisis_reply, followup_reply, screener_raised_reply
@@ -23,9 +26,39 @@ async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await asyncio.to_thread(fn, *args, **kwargs)
 
 
+#: Who a patient is, whether they consented, whether a flag holds check-ins: the last answer
+#: read, so that a conversation goes on while the database is unreachable (bot/lastknown.py).
+_last_known = LastKnown()
+
+
+async def remembered(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` off the event loop; its last answer while the database is unreachable."""
+    return await call(_last_known.get, fn, *args)
+
+
+async def alert_state(fn: Callable[[PatientRef | None], bool], patient: PatientRef | None) -> bool:
+    """`clinic_alerts` or `flag_alerted`, remembered; False when the database cannot tell, so
+    that no reply claims an alert nobody can confirm."""
+    try:
+        return await remembered(fn, patient)
+    except UNAVAILABLE:
+        return False
+
+
+def remember_after_write(patient: PatientRef, *, onboarded: bool = False, consented: bool = False) -> None:
+    """What this process just wrote, so that the last answers it serves in an outage are not
+    older than its own writes (the welcome is not said twice, consent not asked again)."""
+    if onboarded:
+        _last_known.put(
+            runtime.store().patients.find_patient, patient.ref, value=replace(patient, onboarded=True)
+        )
+    if consented:
+        _last_known.put(runtime.store().patients.has_consented, patient.ref, value=True)
+
+
 async def current_patient(tracker: Tracker) -> PatientRef | None:
     """The enrolled patient this conversation belongs to (Rasa's sender id is the patient ref)."""
-    return await call(runtime.store().patients.find_patient, tracker.sender_id)
+    return await remembered(runtime.store().patients.find_patient, tracker.sender_id)
 
 
 def clinic_alerts(patient: PatientRef | None) -> bool:
@@ -59,19 +92,21 @@ def safety_vars(patient: PatientRef | None, *, alerts: bool = False) -> dict[str
     }
 
 
+def _wording(patient: PatientRef | None) -> dict[str, Any]:
+    """What every safety reply is worded from: the patient's crisis numbers, the clinic's cover."""
+    settings = runtime.settings()
+    locale = patient.locale if patient else settings.default_locale
+    return {
+        "resources": resources_for(locale),
+        "on_call": settings.on_call_cover,
+        "clinic_line": settings.clinic_urgent_line,
+    }
+
+
 def followup_text(patient: PatientRef | None, kind: str, *, alerted: bool, recorded: bool = True) -> str:
     """After "are you safe right now?" or a held check-in, true to whether an alert went out
     (bot/safety/replies.py, clinic/safety/replies.yml: followups)."""
-    settings = runtime.settings()
-    locale = patient.locale if patient else settings.default_locale
-    return followup_reply(
-        kind,
-        resources_for(locale),
-        alerted=alerted,
-        on_call=settings.on_call_cover,
-        clinic_line=settings.clinic_urgent_line,
-        recorded=recorded,
-    )
+    return followup_reply(kind, alerted=alerted, recorded=recorded, **_wording(patient))
 
 
 def crisis_text(
@@ -79,16 +114,7 @@ def crisis_text(
 ) -> str:
     """The crisis reply for this risk, in the patient's locale, true to whether an alert went
     out to a configured channel (bot/safety/replies.py, clinic/safety/replies.yml)."""
-    settings = runtime.settings()
-    locale = patient.locale if patient else settings.default_locale
-    return crisis_reply(
-        risk,
-        resources_for(locale),
-        alerted=alerted,
-        on_call=settings.on_call_cover,
-        clinic_line=settings.clinic_urgent_line,
-        recorded=recorded,
-    )
+    return crisis_reply(risk, alerted=alerted, recorded=recorded, **_wording(patient))
 
 
 def raised_text(patient: PatientRef | None, *, alerted: bool) -> str:

@@ -12,7 +12,15 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import call, clinic_alerts, current_patient, not_enrolled, safety_vars
+from actions.common import (
+    alert_state,
+    call,
+    clinic_alerts,
+    current_patient,
+    not_enrolled,
+    remembered,
+    safety_vars,
+)
 from bot import runtime
 from bot.checkins.saving import save_checkin
 from bot.patients.requests import DAYS_TO_ACT
@@ -82,7 +90,8 @@ class ActionBotAnswer(Action):
     ) -> list[dict[str, Any]]:
         patient = await current_patient(tracker)
         dispatcher.utter_message(
-            response="utter_bot_answer", **safety_vars(patient, alerts=await call(clinic_alerts, patient))
+            response="utter_bot_answer",
+            **safety_vars(patient, alerts=await alert_state(clinic_alerts, patient)),
         )
         return []
 
@@ -104,7 +113,7 @@ class ActionOutsideText(Action):
         patient = await current_patient(tracker)
         if patient is None:
             return not_enrolled(dispatcher)
-        if not await call(runtime.store().patients.has_consented, patient.ref):
+        if not await remembered(runtime.store().patients.has_consented, patient.ref):
             dispatcher.utter_message(response="utter_consent_needed")
             return []
         if len(text) > MAX_TEXT_CHARS:

@@ -9,18 +9,31 @@ PendingQuestionPolicy. Until a patient agrees, nothing but the consent conversat
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import call, clinic_alerts, current_patient, not_enrolled, safety_vars
+from actions.common import (
+    alert_state,
+    call,
+    clinic_alerts,
+    current_patient,
+    not_enrolled,
+    remember_after_write,
+    remembered,
+    safety_vars,
+)
 from actions.conversation import ask_data_confirmation, record_data_request
 from bot import runtime
+from bot.checkins.saving import UNAVAILABLE
 from bot.patients.consent import consent_text
 from bot.patients.store import PatientRef
 from bot.understanding import literal, yes_no
+
+logger = logging.getLogger(__name__)
 
 CONSENT_BUTTONS = [
     {"title": "I agree", "payload": "/affirm"},
@@ -30,7 +43,7 @@ CONSENT_BUTTONS = [
 
 async def ask_consent(dispatcher: CollectingDispatcher, patient: PatientRef) -> list[dict[str, Any]]:
     """The consent question; its sentence about risk is true to the clinic's alert channels."""
-    text = consent_text(alerts=await call(clinic_alerts, patient)).text
+    text = consent_text(alerts=await alert_state(clinic_alerts, patient)).text
     dispatcher.utter_message(text=text, buttons=CONSENT_BUTTONS)
     return [SlotSet("pending_question", "consent")]
 
@@ -48,12 +61,16 @@ class ActionOnboarding(Action):
         if patient.onboarded:
             dispatcher.utter_message(response="utter_welcome_back")
         else:
-            variables = safety_vars(patient, alerts=await call(clinic_alerts, patient))
+            variables = safety_vars(patient, alerts=await alert_state(clinic_alerts, patient))
             dispatcher.utter_message(response="utter_onboarding_welcome")
             dispatcher.utter_message(response="utter_onboarding_privacy", **variables)
             dispatcher.utter_message(response="utter_onboarding_not_emergency", **variables)
-            await call(runtime.store().patients.mark_onboarded, patient.ref)
-        if not await call(runtime.store().patients.has_consented, patient.ref):
+            try:
+                await call(runtime.store().patients.mark_onboarded, patient.ref)
+                remember_after_write(patient, onboarded=True)
+            except UNAVAILABLE:  # the database is away: the welcome is said again next time
+                logger.warning("could not mark %s onboarded (database unavailable)", patient.ref)
+        if not await remembered(runtime.store().patients.has_consented, patient.ref):
             return await ask_consent(dispatcher, patient)
         dispatcher.utter_message(response="utter_offer_checkin")
         return []
@@ -93,8 +110,9 @@ class ActionAnswerPending(Action):
             return [SlotSet("pending_question", None)]
         if answer == "yes":
             # The version names the wording shown for this clinic's configuration.
-            version = consent_text(alerts=await call(clinic_alerts, patient)).version
+            version = consent_text(alerts=await alert_state(clinic_alerts, patient)).version
             await call(runtime.store().patients.record_consent, patient.ref, version)
+            remember_after_write(patient, consented=True)
             dispatcher.utter_message(response="utter_consent_thanks")
             dispatcher.utter_message(response="utter_offer_checkin")
         elif answer == "no":
@@ -105,7 +123,7 @@ class ActionAnswerPending(Action):
             if behaviour == "bot_question" or intent == "ask_bot":
                 dispatcher.utter_message(
                     response="utter_bot_answer",
-                    **safety_vars(patient, alerts=await call(clinic_alerts, patient)),
+                    **safety_vars(patient, alerts=await alert_state(clinic_alerts, patient)),
                 )
             elif behaviour in ("privacy", "data_delete", "data_export") or intent == "ask_privacy":
                 dispatcher.utter_message(response="utter_privacy")

@@ -13,12 +13,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import call, current_patient, not_enrolled
 from bot import runtime
 from bot.patients.store import PatientRef
-from bot.schedule.controls import ReminderCommand, parse_reminder_command
+from bot.schedule.controls import ReminderCommand, parse_reminder_command, time_until
 from bot.schedule.plan import default_plan, local_due
 from bot.schedule.worker import after_quiet_hours
 
@@ -50,7 +51,9 @@ async def apply_reminder_command(
     elif command.kind == "skip_today":
         await call(store.schedule.skip_today, patient.ref, origin=origin)
         dispatcher.utter_message(response="utter_reminders_skip_today")
-    elif command.kind == "postpone" and command.delay is not None:
+    elif command.kind == "postpone" and (command.delay is not None or command.at is not None):
+        delay = command.delay if command.delay is not None else time_until(command.at, now, tz)
+        command = ReminderCommand("postpone", delay=delay)
         moved = await call(store.schedule.postpone_outstanding, patient.ref, command.delay, origin=origin)
         if not moved:
             dispatcher.utter_message(response="utter_reminders_nothing_waiting")
@@ -108,6 +111,9 @@ class ActionReminders(Action):
         command = parse_reminder_command(
             message.get("text") or "", in_reminder_talk=_in_reminder_talk(tracker)
         )
+        events: list[dict[str, Any]] = []
+        if command is not None and command.kind == "skip_today":
+            events = await _close_paused(tracker, patient)  # no more today: a paused one is saved as it is
         if command is not None:
             await apply_reminder_command(
                 dispatcher, patient, command, tracker.get_latest_input_channel() or "chat"
@@ -116,7 +122,31 @@ class ActionReminders(Action):
             dispatcher.utter_message(response="utter_not_now")
         else:
             dispatcher.utter_message(response="utter_reminders_help")
+        return events
+
+
+async def _close_paused(tracker: Tracker, patient: PatientRef) -> list[dict[str, Any]]:
+    """A paused check-in cannot be picked up after "no more check-ins today": save what was
+    answered (as a stopped check-in), as "stop for today" does."""
+    from actions.checkin import LOOP_SLOTS, _state
+    from bot.checkins.saving import save_checkin
+
+    prompt_set, _index, answers = _state(tracker)
+    if prompt_set is None or tracker.active_loop.get("name"):
         return []
+    if answers and not prompt_set.instrument:
+        rows = [(a["key"], a.get("text"), a.get("value")) for a in answers]
+        await call(
+            save_checkin,
+            runtime.store().checkins,
+            runtime.spool(),
+            patient.ref,
+            prompt_set.id,
+            rows,
+            None,
+            "stopped",
+        )
+    return [SlotSet(slot, None) for slot in LOOP_SLOTS]
 
 
 class ActionCheckinNudge(Action):

@@ -16,7 +16,15 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import screener
-from actions.common import call, crisis_text, current_patient, flag_alerted, followup_text, safety_vars
+from actions.common import (
+    alert_state,
+    call,
+    crisis_text,
+    current_patient,
+    flag_alerted,
+    followup_text,
+    safety_vars,
+)
 from bot import runtime
 from bot.flags.store import FlagResult, SignalInput
 from bot.patients.store import PatientRef
@@ -173,7 +181,7 @@ class ActionSafetyFollowup(Action):
         patient = await current_patient(tracker)
         events: list[dict[str, Any]] = [SlotSet("safety_check_pending", False)]
         if answer == YES:
-            alerted = await call(flag_alerted, patient)
+            alerted = await alert_state(flag_alerted, patient)
             dispatcher.utter_message(text=followup_text(patient, "safe_yes", alerted=alerted))
             return events + screener.after_safe_check(dispatcher, tracker)
         alerted = recorded = False

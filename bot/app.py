@@ -7,12 +7,13 @@ tested is what users run.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import PROJECT_ROOT, ConfigError, Settings
 from bot.demo import DemoInfo, seed_demo
+from bot.replicas import Replica
 from bot.runtime import Store
 from bot.safety.lexicon import LexiconError
 from bot.safety.resources import ResourcesError, coverage_text, resources_for
@@ -92,57 +93,88 @@ def prepare(settings: Settings, *, config: Path, log: Callable[[str], None] = pr
     return Prepared(model, demo)
 
 
-def services(settings: Settings, model: Path, *, python: str = sys.executable) -> list[Service]:
-    """The processes of one Interlude box (see README, "How the pieces fit")."""
+def services(
+    settings: Settings,
+    model: Path,
+    *,
+    python: str = sys.executable,
+    replicas: Sequence[Replica] | None = None,
+    workers: bool = True,
+) -> list[Service]:
+    """The processes of one Interlude box (see README, "How the pieces fit").
+
+    With several replicas (bot/replicas.py) there is one Rasa server and one action server per
+    replica (rasa-1, actions-1, ...), each restarted on its own by the supervisor; the web app
+    spreads traffic over the Rasa servers. The workers and the Telegram poller run once (on
+    one machine: `workers=False` on the others)."""
     common = {"LOG_LEVEL": settings.log_level}
-    return [
+    reps = list(replicas or [Replica(1, settings.rasa_port, settings.actions_port)])
+    several = len(reps) > 1
+
+    def name(base: str, replica: Replica) -> str:
+        return f"{base}-{replica.index}" if several else base
+
+    actions = [
         Service(
-            "actions",
+            name("actions", r),
             [python, "-m", "bot.rasa_ext.serve", "actions"],
-            ready_url=f"{settings.actions_url}/health",
-            env=common,
+            ready_url=f"http://127.0.0.1:{r.actions_port}/health",
+            env={**common, "INTERLUDE_ACTIONS_PORT": str(r.actions_port)},
             ready_timeout=120,
-        ),
-        Service(
-            "web",
-            [
-                python,
-                "-m",
-                "uvicorn",
-                "bot.web.app:create_app",
-                "--factory",
-                "--host",
-                settings.http_host,
-                "--port",
-                str(settings.http_port),
-                "--no-access-log",  # URLs will carry personal chat tokens: keep them out of logs
-                "--ws",
-                "none",  # uvicorn's websocket probe fails on Rasa's pinned websockets 10
-                "--log-level",
-                settings.log_level.lower(),
-            ],
-            ready_url=f"{settings.web_url}/healthz",
-            env=common,
-            ready_timeout=60,
-        ),
-        Service(
-            "worker",
-            [python, "-m", "bot.escalation.worker"],
-            env=common,
-        ),
-        Service(
-            "scheduler",
-            [python, "-m", "bot.schedule.worker"],
-            env=common,
-        ),
-        Service(
-            "rasa",
-            [python, "-m", "bot.rasa_ext.serve", "rasa"],
-            ready_url=f"{settings.rasa_url}/status?token={settings.api_token}",
-            env={**common, "INTERLUDE_MODEL_PATH": str(model)},
-            ready_timeout=300,
-        ),
+        )
+        for r in reps
     ]
+    web = Service(
+        "web",
+        [
+            python,
+            "-m",
+            "uvicorn",
+            "bot.web.app:create_app",
+            "--factory",
+            "--host",
+            settings.http_host,
+            "--port",
+            str(settings.http_port),
+            "--no-access-log",  # URLs will carry personal chat tokens: keep them out of logs
+            "--ws",
+            "none",  # uvicorn's websocket probe fails on Rasa's pinned websockets 10
+            "--log-level",
+            settings.log_level.lower(),
+        ],
+        ready_url=f"{settings.web_url}/healthz",
+        env={**common, "INTERLUDE_RASA_URLS": ",".join(r.rasa_url for r in reps)},
+        ready_timeout=60,
+    )
+    background = [
+        Service("worker", [python, "-m", "bot.escalation.worker"], env=common),
+        Service("scheduler", [python, "-m", "bot.schedule.worker"], env=common),
+    ]
+    rasa = []
+    for r in reps:
+        env = {
+            **common,
+            "INTERLUDE_MODEL_PATH": str(model),
+            "INTERLUDE_RASA_PORT": str(r.rasa_port),
+            "INTERLUDE_ACTIONS_PORT": str(r.actions_port),
+            # Telegram allows one getUpdates caller per bot: the first replica polls, where the
+            # workers run; every replica sends, and takes webhook updates.
+            "INTERLUDE_TELEGRAM_POLLER": "1" if r.index == 1 and workers else "0",
+        }
+        if r.endpoints is not None:
+            env["INTERLUDE_RASA_ENDPOINTS"] = str(r.endpoints)
+        if several:  # web chat messages for sockets held by another replica (relay.py)
+            env["INTERLUDE_WEBCHAT_RELAY"] = "1"
+        rasa.append(
+            Service(
+                name("rasa", r),
+                [python, "-m", "bot.rasa_ext.serve", "rasa"],
+                ready_url=f"{r.rasa_url}/status?token={settings.api_token}",
+                env=env,
+                ready_timeout=300,
+            )
+        )
+    return [*actions, web, *(background if workers else []), *rasa]
 
 
 def base_env(settings: Settings, environ: dict[str, str]) -> dict[str, str]:

@@ -28,30 +28,35 @@ def _actor() -> str:
 # ---------------------------------------------------------------------------- run
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import banner, base_env, prepare, services
+    from bot.replicas import check_redis, plan_replicas, write_endpoints
     from bot.supervisor import RunLock, Supervisor, check_ports_free, supervise
 
     settings = load_settings()
+    replicas = plan_replicas(settings, args.replicas)  # refuses SQLite with several, first
     lock = RunLock(settings.data_dir)
     lock.acquire()
     if lock.stale_note:
         print(lock.stale_note, flush=True)
     try:
-        check_ports_free(
-            {
-                "INTERLUDE_HTTP_PORT": settings.http_port,
-                "INTERLUDE_RASA_PORT": settings.rasa_port,
-                "INTERLUDE_ACTIONS_PORT": settings.actions_port,
-            },
-        )
+        ports = {"INTERLUDE_HTTP_PORT": settings.http_port}
+        for r in replicas:
+            suffix = "" if r.index == 1 else f" + {r.index - 1} (replica {r.index})"
+            ports[f"INTERLUDE_RASA_PORT{suffix}"] = r.rasa_port
+            ports[f"INTERLUDE_ACTIONS_PORT{suffix}"] = r.actions_port
+        check_ports_free(ports)
+        if len(replicas) > 1:
+            check_redis(settings)
+            replicas = write_endpoints(settings, replicas)
         prepared = prepare(settings, config=Path(args.config))
         sup = Supervisor(
-            services(settings, prepared.model),
+            services(settings, prepared.model, replicas=replicas, workers=not args.no_workers),
             cwd=PROJECT_ROOT,
             base_env=base_env(settings, dict(os.environ)),
             log_file=settings.data_dir / "logs" / "interlude.log",
             lock=lock,  # children hold it too, so orphans could never share the data folder
         )
-        print(f"Starting Interlude (data in {settings.data_dir}) ...", flush=True)
+        several = f", {len(replicas)} Rasa replicas" if len(replicas) > 1 else ""
+        print(f"Starting Interlude (data in {settings.data_dir}{several}) ...", flush=True)
         return asyncio.run(supervise(sup, lambda: sup.say(banner(settings, prepared.demo))))
     finally:
         lock.release()
@@ -503,6 +508,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="train if needed, migrate, and run every process (make run)")
     p.add_argument("--config", default="config.yml", help="Rasa config to train with")
+    p.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="Rasa servers (each with its own action server) sharing PostgreSQL and Redis (default 1)",
+    )
+    p.add_argument(
+        "--no-workers",
+        action="store_true",
+        help="leave out the escalation worker, the scheduler and the Telegram poller "
+        "(further machines of a deployment; one machine runs them)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("prepare", help="check files, train if needed and migrate, then exit (systemd)")

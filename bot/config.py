@@ -58,6 +58,11 @@ class Settings:
     web_token_days: int = 90
     #: Origins (besides Interlude's own) whose pages may embed the web chat widget.
     webchat_origins: tuple[str, ...] = ()
+    #: Redis for Rasa's lock store when several Rasa replicas share the conversations
+    #: (`interlude run --replicas N`); unused with one replica.
+    redis_url: str = "redis://127.0.0.1:6379/1"
+    #: Prefix of Interlude's keys in that Redis (letters and digits: Rasa drops anything else).
+    redis_prefix: str = "interlude"
     project_root: Path = PROJECT_ROOT
 
     @property
@@ -106,6 +111,8 @@ class Settings:
             "INTERLUDE_ENROLLMENT_CODE_DAYS": str(self.enrollment_code_days),
             "INTERLUDE_WEB_TOKEN_DAYS": str(self.web_token_days),
             "INTERLUDE_WEBCHAT_ORIGINS": ",".join(self.webchat_origins),
+            "INTERLUDE_REDIS_URL": self.redis_url,
+            "INTERLUDE_REDIS_PREFIX": self.redis_prefix,
         }
 
     @property
@@ -218,6 +225,18 @@ def _public_url(env: Mapping[str, str]) -> str:
     return raw
 
 
+def _redis(env: Mapping[str, str]) -> dict[str, str]:
+    url = env.get("INTERLUDE_REDIS_URL", "").strip() or "redis://127.0.0.1:6379/1"
+    if not url.startswith(("redis://", "rediss://")):
+        raise ConfigError(
+            f"INTERLUDE_REDIS_URL must start with redis:// or rediss://, not {url.split(':', 1)[0]!r}."
+        )
+    prefix = env.get("INTERLUDE_REDIS_PREFIX", "").strip() or "interlude"
+    if not prefix.isalnum():
+        raise ConfigError(f"INTERLUDE_REDIS_PREFIX may only hold letters and digits, not {prefix!r}.")
+    return {"redis_url": url, "redis_prefix": prefix}
+
+
 def _ensure_data_dir(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -314,4 +333,5 @@ def load_settings(environ: Mapping[str, str] | None = None, *, cwd: Path | None 
         enrollment_code_days=_days(env, "INTERLUDE_ENROLLMENT_CODE_DAYS", 7),
         web_token_days=_days(env, "INTERLUDE_WEB_TOKEN_DAYS", 90),
         webchat_origins=_origins(env),
+        **_redis(env),
     )

@@ -20,9 +20,10 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import runtime
-from bot.channels import fallback
+from bot.channels import fallback, wording
 from bot.channels.textcheck import check, normalise
 from bot.checkins.saving import UNAVAILABLE
+from bot.lastknown import LastKnown
 from bot.store.errors import MAX_TEXT_CHARS
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,9 @@ class LocalChatInput(InputChannel):
     def __init__(self, token: str) -> None:
         self.token = token
         self.outbox: dict[str, list[dict]] = {}
+        # Who is enrolled, as last read: a patient's conversation goes on while the database is
+        # unreachable (Rasa's tracker store serves it from memory; bot/lastknown.py).
+        self.patients = LastKnown()
 
     def get_output_channel(self) -> OutboxOutputChannel:
         return OutboxOutputChannel(self.outbox)
@@ -116,15 +120,17 @@ class LocalChatInput(InputChannel):
                 fallback.keep_flag(sender, message_id, text, inbound.risk)
                 return response.json([{"recipient_id": sender, "text": fallback.unavailable_crisis_text()}])
 
+            def unavailable_reply() -> HTTPResponse:
+                # Honest: this message was not kept, and when to send it again.
+                return response.json([{"recipient_id": sender, "text": wording.text("local", "unavailable")}])
+
             try:
-                patient = await asyncio.to_thread(runtime.store().patients.find_patient, sender)
+                patient = await asyncio.to_thread(
+                    self.patients.get, runtime.store().patients.find_patient, sender
+                )
             except UNAVAILABLE as exc:
                 logger.error("local channel: database unavailable (%s)", type(exc).__name__)
-                if inbound.risky:
-                    return crisis_reply()
-                return response.json(
-                    {"error": "The assistant is unavailable for a moment; please try again."}, status=503
-                )
+                return crisis_reply() if inbound.risky else unavailable_reply()
             if patient is None:
                 return response.json({"error": "No enrolled patient has that id."}, status=404)
             collector = CollectingOutputChannel()
@@ -134,9 +140,7 @@ class LocalChatInput(InputChannel):
                 )
             except Exception as exc:
                 logger.error("local channel: message handling failed (%s)", type(exc).__name__)
-                if inbound.risky:
-                    return crisis_reply()
-                return response.json({"error": "The assistant could not answer."}, status=503)
+                return crisis_reply() if inbound.risky else unavailable_reply()
             return response.json(collector.messages)
 
         @bp.route("/outbox", methods=["GET"])

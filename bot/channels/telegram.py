@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import os
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -39,6 +40,7 @@ from bot.channels import fallback, wording
 from bot.channels.inbound import SeenIds, SenderQueue, sanitize
 from bot.channels.textcheck import Inbound, check
 from bot.config import Settings
+from bot.lastknown import LastKnown
 from bot.patients.store import PatientRef
 from bot.store.errors import MAX_TEXT_CHARS, CredentialRefused
 
@@ -177,6 +179,7 @@ class TelegramInput(InputChannel):
         self.bot: Bot | None = None
         self.queue = SenderQueue()
         self.seen = SeenIds()
+        self.known = LastKnown()  # who a chat is, as last read
         self._chats: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._on_new_message: Callable[[UserMessage], Awaitable[Any]] | None = None
@@ -234,6 +237,10 @@ class TelegramInput(InputChannel):
                 what="setWebhook",
             )
             logger.info("telegram: webhook mode as @%s", self.bot.username)
+            return
+        if os.environ.get("INTERLUDE_TELEGRAM_POLLER", "1") == "0":
+            # Another Rasa replica polls (Telegram allows one getUpdates caller); this one sends.
+            logger.info("telegram: as @%s, sending only (another replica polls)", self.bot.username)
             return
         await send_with_retry(self.bot.delete_webhook, what="deleteWebhook")  # polling needs none
         self._spawn(self._poll())
@@ -337,8 +344,9 @@ class TelegramInput(InputChannel):
         )
 
     async def _patient(self, chat_id: int) -> PatientRef | None:
+        # The last answer while the database is unreachable: the conversation goes on.
         patient = await asyncio.to_thread(
-            runtime.store().patients.patient_for_identity, CHANNEL, str(chat_id)
+            self.known.get, runtime.store().patients.patient_for_identity, CHANNEL, str(chat_id)
         )
         if patient is not None:
             self._chats[patient.ref] = chat_id
@@ -421,6 +429,7 @@ class TelegramInput(InputChannel):
                 await self._say(chat_id, wording.text(CHANNEL, f"code_{exc.reason}"))
                 return True
             self._chats[patient.ref] = chat_id
+            self.known.put(store.patients.patient_for_identity, CHANNEL, str(chat_id), value=patient)
             await self._say(chat_id, wording.text(CHANNEL, "enrolled"))
             await self._to_rasa(patient, chat_id, "/greet")  # onboarding and consent follow
             return True

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -42,10 +43,12 @@ from socketio.exceptions import ConnectionRefusedError
 from bot import runtime
 from bot.channels import fallback, wording
 from bot.channels.inbound import SenderQueue, sanitize
+from bot.channels.relay import Relay
 from bot.channels.sio_guard import GuardedAsyncServer
 from bot.channels.textcheck import check
 from bot.checkins.saving import UNAVAILABLE
 from bot.config import Settings
+from bot.lastknown import LastKnown
 from bot.patients.store import PatientRef
 from bot.store.errors import MAX_TEXT_CHARS, CredentialRefused
 
@@ -80,13 +83,21 @@ class WebChatOutput(OutputChannel):
     def name(cls) -> str:
         return CHANNEL
 
-    def __init__(self, sio: AsyncServer, live: Callable[[str], Awaitable[list[str]]]) -> None:
+    def __init__(
+        self, sio: AsyncServer, live: Callable[[str], Awaitable[list[str]]], relay: Relay | None = None
+    ) -> None:
         self.sio = sio
         self.live = live  # the room's sockets whose token is still valid (others are dropped)
+        self.relay = relay  # several replicas: the patient's sockets elsewhere (relay.py)
 
     async def _emit(self, recipient_id: str, payload: dict[str, Any]) -> None:
         for sid in await self.live(recipient_id):
             await self.sio.emit(BOT_EVENT, payload, room=sid)
+        if self.relay is not None:
+            try:
+                await self.relay.publish(recipient_id, payload)
+            except Exception as exc:  # sockets on this replica already have it
+                logger.warning("webchat: could not pass a message to other replicas (%s)", type(exc).__name__)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self._emit(recipient_id, bot_payload(text, None, kwargs))
@@ -143,10 +154,12 @@ class WebChatInput(InputChannel):
         self.socketio_path = socketio_path
         self.sio: AsyncServer | None = None
         self.queue = SenderQueue()
+        self.known = LastKnown()  # token and clinic checks, as last read
         self._app: Any = None
+        self.relay: Relay | None = None
 
     def get_output_channel(self) -> OutputChannel | None:
-        return WebChatOutput(self.sio, self.live_sockets) if self.sio is not None else None
+        return WebChatOutput(self.sio, self.live_sockets, self.relay) if self.sio is not None else None
 
     async def _tokens(self, sids: list[str]) -> dict[str, str]:
         """sid -> token of each socket still connected."""
@@ -220,6 +233,12 @@ class WebChatInput(InputChannel):
             except Exception as exc:  # the database may be down; try again next round
                 logger.warning("webchat: token sweep failed (%s)", type(exc).__name__)
 
+    async def _deliver(self, ref: str, payload: dict[str, Any]) -> None:
+        """A message another replica sent this patient: to the sockets held here, checked."""
+        assert self.sio is not None
+        for sid in await self.live_sockets(ref):
+            await self.sio.emit(BOT_EVENT, payload, room=sid)
+
     def _crisis_text(self) -> str:
         return wording.with_resources(
             CHANNEL, "unbound_crisis", self.settings.default_locale, self.settings.clinic_urgent_line
@@ -228,7 +247,9 @@ class WebChatInput(InputChannel):
     async def _verify(self, token: object) -> PatientRef:
         if not isinstance(token, str) or not token:
             raise CredentialRefused("missing", "No chat token was given.")
-        return await asyncio.to_thread(runtime.store().patients.patient_for_web_token, token)
+        # The last answer for this link while the database is unreachable: an open chat goes on
+        # (a link withdrawn meanwhile cannot be, with the database away; bot/lastknown.py).
+        return await asyncio.to_thread(self.known.get, runtime.store().patients.patient_for_web_token, token)
 
     async def _history(self, ref: str) -> list[dict[str, Any]]:
         agent = getattr(getattr(self._app, "ctx", None), "agent", None)
@@ -248,12 +269,16 @@ class WebChatInput(InputChannel):
         # Malformed socket.io traffic gets a 400, not a 500 or a traceback (sio_guard.py).
         sio = GuardedAsyncServer(async_mode="sanic", cors_allowed_origins=self.settings.allowed_origins)
         self.sio = sio
+        if os.environ.get("INTERLUDE_WEBCHAT_RELAY") == "1":  # set for several replicas
+            self.relay = Relay(self.settings.redis_url, self.settings.redis_prefix, self._deliver)
         bp = SocketBlueprint(sio, self.socketio_path, "interlude_webchat", __name__)
 
         @bp.listener("after_server_start")
         async def _keep_app(app: Any, loop: Any) -> None:
             self._app = app  # for the tracker store (history)
             app.add_task(self._sweep_forever())
+            if self.relay is not None:
+                app.add_task(self.relay.listen_forever())
 
         @bp.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -272,7 +297,9 @@ class WebChatInput(InputChannel):
                 raise refusal(exc.reason) from None
             clinic = auth.get("clinic")
             if clinic:
-                slug = await asyncio.to_thread(runtime.store().staff.clinic_slug, patient.clinic_id)
+                slug = await asyncio.to_thread(
+                    self.known.get, runtime.store().staff.clinic_slug, patient.clinic_id
+                )
                 if clinic != slug:
                     raise refusal("wrong_clinic")
             await sio.save_session(sid, {"ref": patient.ref, "token": auth["token"]})
@@ -364,7 +391,10 @@ class WebChatInput(InputChannel):
             return
         # Client metadata is never passed on: only Rasa's API may mark a message external.
         message = UserMessage(
-            sanitize(text), WebChatOutput(sio, self.live_sockets), patient.ref, input_channel=CHANNEL
+            sanitize(text),
+            WebChatOutput(sio, self.live_sockets, self.relay),
+            patient.ref,
+            input_channel=CHANNEL,
         )
         await sio.emit("bot_typing", {"typing": True}, room=patient.ref)
         try:

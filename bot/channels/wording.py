@@ -20,6 +20,7 @@ REQUIRED = {
     "webchat": (
         "unknown revoked expired wrong_clinic missing too_long too_fast not_text unbound_crisis unavailable"
     ).split(),
+    "local": ["unavailable"],
 }
 
 

@@ -52,6 +52,7 @@ def save_checkin(
                 "prompt_set": prompt_set,
                 "answers": [list(a) for a in answers],
                 "instrument": list(instrument) if instrument else None,
+                "status": status,  # "stop for today" stays a stopped check-in when replayed
             },
         )
         return SaveResult(False)

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (answer and command patterns read best one alternative per line, unwrapped)
 """Parsing patients' answers the way people actually write them."""
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ _WORD = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b")
 _NOT_A_RATING = re.compile(
     r"\s*(?::\d|am\b|pm\b|a\.m|p\.m|months?\b|years?\b|weeks?\b|minutes?\b|mins?\b|days?\b|times?\b|%|x\b)"
 )
-_FIRST_WORD_NUMBER = re.compile(r"^(zero|one|two|three|four|five|six|seven|eight|nine|ten)\s*[.,!;:-]")
+_FIRST_WORD_NUMBER = re.compile(
+    r"^(zero|one|two|three|four|five|six|seven|eight|nine|ten)(\s*[.,!;:-]|\s+(actually|honestly|probably|maybe|i think"
+    r"|i guess|i'?d say|id say|tbh|today|tonight|right now|now|really|for sure|definitely|i reckon|ish|or so)\b)"
+)
 _WORD_CUE = re.compile(
     r"(?:\b(?:a|an|about|around|like|maybe|probably|prob|say|its|it's|i'm|im|feel|feeling|at|solid|"
     r"rating|rate|give it|call it|is|was|more like|closer to|i guess|honestly|def|definitely)\s+)$"
@@ -209,7 +213,7 @@ _FREQUENCY_WORDS = {
     "not at all": re.compile(r"^(never|hardly at all|hardly ever|barely|rarely|not really|none|nope|no)\b"),
     "several days": re.compile(
         r"\b(a few days|some days|sometimes|a couple of days|once or twice|now and then|occasionally"
-        r"|a little)\b"
+        r"|a little|less than half|under half|a couple (of )?(times|days)|a few times|a day or two|only a (few|couple))\b"
     ),
     "more than half the days": re.compile(
         r"\b(more than half|over half|most days|often|more often than not|a lot of days|half the time"
@@ -337,10 +341,13 @@ INTENT_BEHAVIOURS = {
     "thank": "thanks",
     "resume_checkin": "resume",
     "emoji_only": "emoji_only",
+    "correct_answer": "correct",
 }
 _STRONG_CORRECTION = re.compile(
     r"\b(undo|go back|i meant|meant to (say|put)|change what i (wrote|said|put))\b"
     r"|\d+ not \d+|\bnot \d+ but\b"
+    r"|\b(scratch|redo|rewrite|delete|erase|cancel) (my |the |that )?(last|previous) (answer|one)\b"
+    r"|\bwrong (\w+ )?(number|answer|score|one|option|button)\b|\b(should|supposed to) (have been|be) (a |an )?(\d+|zero|one|two|three|four|five|six|seven|eight|nine|ten)\b"
 )
 #: Questions about the service are recognised even in a free-text answer, when asked as questions.
 _ASKED = {
@@ -353,6 +360,23 @@ _ASKED = {
     "help",
     "review",
 }
+#: "nothing to add", "nope, not today": no note (recorded as skipped where the prompt allows).
+_NOTHING = re.compile(
+    r"^(no|nope|nah|not really|nothing|none|n/?a|all good)?( thanks| thank you)?[ ,]*(nothing|none|not really)?"
+    r"( (else|more|much|really|at all|to add|to note|to say|to report|to share|today|for today|this time|thanks|thank you))*$"
+)
+#: A command asked for ("can I ...", "could we ...", "let me ..."), however long the reason after it.
+_REQUEST = re.compile(
+    r"^(ok |okay |sorry |hmm |um |actually |wait )?(can|could|may|shall) (i|we)\b|^let me\b|^i'?(d|ll) (like to )?"
+)
+#: ... or asked after a reason: "i need to hop off, let's finish this later".
+_ASKED_AFTER = re.compile(r"[,.;!?]\s*(ok |so )?(let'?s|lets|can (i|we)|could (i|we)|may i|shall we)\b")
+#: A short "not now" in a free-text prompt: the questions wait (a plain "no" is an answer there).
+_DEFER = re.compile(
+    r"^(maybe |perhaps |ok |no |nah )?(later|not now|not right now|not yet|another time|some other time"
+    r"|maybe tomorrow|can'?t (right )?now|not at the moment|no time( right)?( now)?|not a good time|bad time)"
+    r"( please| thanks| sorry)?$"
+)
 _BYE = re.compile(
     r"\b(bye|goodbye|good night|goodnight|gn|nite|night|ttyl|see you|see ya|cya|talk later|take care)\b"
 )
@@ -384,6 +408,16 @@ def behaviour_in_prompt(prompt: Prompt, text: str, intent: str = "", confidence:
             return found  # journaling, and they would rather do something else
         if found == "correct" and _STRONG_CORRECTION.search(raw.lower()):
             return found
+        if prompt.skippable and _NOTHING.match(normalize(raw)):
+            return "skip"  # "nope nothing to add": no note today, not a note saying so
+        if found in ("pause", "stop_today", "skip", "correct") and (
+            _REQUEST.match(normalize(raw)) or _ASKED_AFTER.search(raw.lower())
+        ):
+            return found  # "can i come back to this in a bit? need to think": asked, not written
+        if found in ("start_checkin", "resume") and n <= 6 and prompt.key != "entry":
+            return found  # "let's keep going" is not the note: the note is asked again
+        if found is None and n <= 6 and _DEFER.search(normalize(raw)):
+            return "pause"  # "maybe later", "can't right now": come back to it
         if found in (None, "note_therapist", "start_checkin", "resume"):
             mapped = INTENT_BEHAVIOURS.get(intent)
             if raw.rstrip().endswith("?") and n <= 14 and mapped in _ASKED and confidence >= 0.8:

@@ -13,6 +13,17 @@ second writer instead of interleaving two). Sessions end after the domain's
 `session_expiration_time`; earlier sessions stay stored for the portal's transcript and the
 exports, which read them through bot.store, never through a Rasa tracker.
 
+While the database is unreachable (issue #20) a conversation goes on from memory: the last
+tracker of each conversation (a few hundred, least recently used out) is served as it is, and
+each save's new events go to an encrypted local spool (bot/store/event_spool.py) with the seq
+they will have. They are inserted, exactly once (idempotent by seq), before anything else is
+read or written for that conversation once the database answers again, and a background thread
+replays conversations nobody writes to. A conversation not in memory (after a restart during
+the outage, say) cannot be read: retrieve raises ConversationUnavailable, which Rasa's
+fail-safe wrapper is made to pass on (instead of starting a fresh conversation over the old
+one), and the channel answers on its own: crisis resources for risky words, an honest "send it
+again in a few minutes" otherwise.
+
 Configured in endpoints.yml:  tracker_store: {type: bot.rasa_ext.tracker_store.EncryptedSQLTrackerStore}
 """
 
@@ -20,13 +31,16 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rasa.core.brokers.broker import EventBroker
-from rasa.core.tracker_store import SerializedTrackerAsText, TrackerStore
+from rasa.core.tracker_store import FailSafeTrackerStore, SerializedTrackerAsText, TrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -35,6 +49,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from bot import runtime
+from bot.checkins.saving import UNAVAILABLE
+from bot.store.event_spool import EventSpool
 from bot.store.models import RasaEvent
 
 logger = logging.getLogger(__name__)
@@ -46,6 +62,25 @@ _MARK = "_interlude_stored"  # attribute set on trackers this store loaded or sa
 class TrackerStoreError(RuntimeError):
     """Raised instead of ImportError/AttributeError, which Rasa would swallow by silently
     falling back to an in-memory store."""
+
+
+class ConversationUnavailable(RuntimeError):
+    """The database is unreachable and this conversation is not in memory: it cannot go on now."""
+
+
+_failsafe_retrieve_error = FailSafeTrackerStore.on_tracker_store_retrieve_error
+
+
+def _pass_on_unavailable(self: FailSafeTrackerStore, error: Exception) -> None:
+    # Rasa's wrapper turns any retrieve error into "no tracker", and Rasa then starts a new
+    # conversation (onboarding, consent) over the patient's real one. Called inside its
+    # `except`, so raising here reaches the channel, which answers honestly.
+    if isinstance(error, ConversationUnavailable):
+        raise error
+    _failsafe_retrieve_error(self, error)
+
+
+FailSafeTrackerStore.on_tracker_store_retrieve_error = _pass_on_unavailable  # type: ignore[method-assign]
 
 
 @dataclass
@@ -68,15 +103,32 @@ class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
     ) -> None:
         kwargs.pop("host", None)  # Rasa passes the endpoint url as host; ours comes from settings
         store = kwargs.pop("store", None)  # tests pass a Store; Rasa never does
+        # Tests pass their own spool folder and replay by hand; Rasa's uses <data>/spool/events.
+        spool_dir = kwargs.pop("spool_dir", None)
+        replay_every = float(kwargs.pop("replay_every", 0.0 if store else 5.0))  # 0: none
+        given = store is not None
         try:
             store = store or runtime.store()
             self.engine = store.core.engine
             self.sessionmaker = sessionmaker(bind=self.engine, future=True)
             self._store = store
+            if spool_dir:
+                directory = Path(spool_dir)
+            elif given:
+                directory = Path(tempfile.mkdtemp(prefix="interlude-events-"))
+            else:
+                directory = runtime.settings().data_dir / "spool" / "events"
+            self._spool = EventSpool(directory, store.vault.keyring)
         except (ImportError, AttributeError) as exc:
             raise TrackerStoreError(f"Encrypted tracker store could not start: {exc}") from exc
         TrackerStore.__init__(self, domain, event_broker, **kwargs)
         self._cache: OrderedDict[str, DialogueStateTracker] = OrderedDict()
+        self._new: OrderedDict[str, None] = OrderedDict()
+        self._replaying = threading.Lock()  # the event loop and the background replay
+        if replay_every > 0:
+            threading.Thread(
+                target=self._replay_loop, args=(replay_every,), name="event-replay", daemon=True
+            ).start()
 
     # ------------------------------------------------------------------ reads
     async def keys(self) -> Iterable[str]:
@@ -93,7 +145,29 @@ class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
 
         The tracker Rasa saved last is kept in memory (a few hundred conversations) and given
         back while the database shows nobody appended since and the tracker holds exactly what
-        was saved, so a message in a busy conversation decrypts and replays nothing."""
+        was saved, so a message in a busy conversation decrypts and replays nothing. With the
+        database unreachable, that tracker is all there is (see the module)."""
+        try:
+            return self._retrieve(sender_id)
+        except UNAVAILABLE as exc:
+            cached = self._cache.get(sender_id)
+            if cached is None or self.domain is None:
+                logger.error("conversation %s is not in memory and the database is unreachable", sender_id)
+                raise ConversationUnavailable(type(exc).__name__) from exc
+            stored: _Stored = getattr(cached, _MARK)
+            logger.warning("database unreachable: conversation %s goes on from memory", sender_id)
+            self._cache.move_to_end(sender_id)
+            if len(cached.events) == stored.count:
+                return cached
+            # A turn changed it and failed before saving: back to what was saved.
+            events = [e.as_dict() for e in list(cached.events)[: stored.count]]
+            tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+            setattr(tracker, _MARK, stored)
+            self._cache[sender_id] = tracker
+            return tracker
+
+    def _retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        self._replay(sender_id)  # events kept during an outage go in first, in order
         cached = self._cache.get(sender_id)
         if cached is not None:
             stored: _Stored = getattr(cached, _MARK)
@@ -105,11 +179,22 @@ class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
                 if last_seq == stored.last_seq:
                     self._cache.move_to_end(sender_id)
                     return cached
-            del self._cache[sender_id]  # changed elsewhere, or a turn failed before saving
+        # Changed elsewhere, or a turn failed before saving: load. (Kept until the load
+        # succeeds: with the database away it is all there is.)
         tracker = self._load(sender_id, all_sessions=False)
+        self._cache.pop(sender_id, None)
+        if tracker is None:
+            self._remember_new(sender_id)
         if tracker is not None:
             self._remember(sender_id, tracker)
         return tracker
+
+    def _remember_new(self, sender_id: str) -> None:
+        """A conversation the database held nothing of (SQLite can be readable but not
+        writable): if it cannot be saved, it starts in the spool at seq 0."""
+        self._new[sender_id] = None
+        while len(self._new) > self.CACHE_SIZE:
+            self._new.popitem(last=False)
 
     def _remember(self, sender_id: str, tracker: DialogueStateTracker) -> None:
         self._cache[sender_id] = tracker
@@ -160,8 +245,19 @@ class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
 
     # ------------------------------------------------------------------ writes
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """Append the tracker's events that are not stored yet, each as its own encrypted row."""
+        """Append the tracker's events that are not stored yet, each as its own encrypted row;
+        to the event spool while the database is unreachable."""
         await self.stream_events(tracker)
+        try:
+            self._replay(tracker.sender_id)
+            self._save(tracker)
+        except UNAVAILABLE as exc:
+            logger.warning(
+                "database unreachable (%s): events of %s spooled", type(exc).__name__, tracker.sender_id
+            )
+            self._save_to_spool(tracker)
+
+    def _save(self, tracker: DialogueStateTracker) -> None:
         sender_id = tracker.sender_id
         events = list(tracker.events)
         with self.sessionmaker() as s:
@@ -183,35 +279,116 @@ class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
                     )
                 ).scalar_one()
                 stored = _Stored(count, -1 if last_seq is None else last_seq, session_no)
-            elif stored.last_seq != last_seq:
+            elif stored.last_seq != (-1 if last_seq is None else last_seq):  # -1: nothing stored yet
                 # Someone else appended since this tracker was loaded (Rasa's lock store should
                 # prevent it): keep both, this tracker's new events after theirs.
                 logger.warning("conversation %s changed while a message was handled", sender_id)
                 keep = False  # this tracker lacks the other writer's events
                 stored = _Stored(stored.count, -1 if last_seq is None else last_seq, session_no or 0)
-            seq, session = stored.last_seq, stored.session_no
-            for event in events[stored.count :]:
-                data = event.as_dict()
-                seq += 1
-                if event.type_name == SessionStarted.type_name:
-                    session += 1
-                s.add(
-                    RasaEvent(
-                        sender_id=sender_id,
-                        type_name=event.type_name,
-                        timestamp=data.get("timestamp"),
-                        intent_name=(data.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY),
-                        action_name=data.get("name"),
-                        data=PREFIX + self._store.vault.encrypt_conversation(sender_id, json.dumps(data)),
-                        seq=seq,
-                        session_no=session,
-                    )
-                )
+            rows = _rows(events[stored.count :], stored)
+            for row in rows:
+                s.add(self._event_row(sender_id, row))
             s.commit()
+        self._new.pop(sender_id, None)
+        seq = rows[-1]["seq"] if rows else stored.last_seq
+        session = rows[-1]["session_no"] if rows else stored.session_no
         setattr(tracker, _MARK, _Stored(len(events), seq, session))
-        if session != stored.session_no:
-            keep = False  # a session began in this tracker: the next load reads only that session
-        if keep:
+        if keep and session != stored.session_no and self.domain is not None:
+            # A session began in this tracker: keep what a load would read (that session only),
+            # so that the conversation is in memory should the database go away next.
+            start = max(i for i, e in enumerate(events) if e.type_name == SessionStarted.type_name)
+            current = DialogueStateTracker.from_dict(
+                sender_id, [e.as_dict() for e in events[start:]], self.domain.slots
+            )
+            setattr(current, _MARK, _Stored(len(events) - start, seq, session))
+            self._remember(sender_id, current)
+        elif keep and session == stored.session_no:
             self._remember(sender_id, tracker)
         else:
             self._cache.pop(sender_id, None)
+
+    # ------------------------------------------------------------------ outages
+    def _event_row(self, sender_id: str, row: dict[str, Any]) -> RasaEvent:
+        data = row["data"]
+        return RasaEvent(
+            sender_id=sender_id,
+            type_name=data.get("event"),
+            timestamp=data.get("timestamp"),
+            intent_name=(data.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY),
+            action_name=data.get("name"),
+            data=PREFIX + self._store.vault.encrypt_conversation(sender_id, json.dumps(data)),
+            seq=row["seq"],
+            session_no=row["session_no"],
+        )
+
+    def _save_to_spool(self, tracker: DialogueStateTracker) -> None:
+        sender_id = tracker.sender_id
+        stored: _Stored | None = getattr(tracker, _MARK, None)
+        if stored is None and sender_id in self._new:
+            stored = _Stored(0, -1, 0)  # the database held nothing of it when it was read
+        if stored is None:
+            # Not a tracker this store handed out or saved, so where its events go in the
+            # conversation is unknown: Rasa's wrapper keeps it in memory instead.
+            raise ConversationUnavailable("a tracker not loaded from this store")
+        events = list(tracker.events)
+        rows = _rows(events[stored.count :], stored)
+        if rows:
+            self._spool.put(sender_id, rows)
+            setattr(tracker, _MARK, _Stored(len(events), rows[-1]["seq"], rows[-1]["session_no"]))
+        # The only copy that can be read until the database is back; a new session begun in it
+        # stays in it (the load after the outage is not needed: the seqs line up).
+        self._remember(sender_id, tracker)
+
+    def _replay(self, sender_id: str) -> int:
+        """Insert the conversation's spooled events, oldest first; each file removed once its
+        rows are committed. Idempotent by seq. Raises if the database is still unreachable."""
+        if not self._spool.has(sender_id):
+            return 0
+        done = 0
+        with self._replaying:
+            for path in self._spool.files(sender_id):
+                _sender, rows = self._spool.read(path)
+                with self.sessionmaker() as s:
+                    have = set(
+                        s.execute(
+                            select(RasaEvent.seq).where(
+                                RasaEvent.sender_id == sender_id,
+                                RasaEvent.seq.in_([r["seq"] for r in rows]),
+                            )
+                        ).scalars()
+                    )
+                    for row in rows:
+                        if row["seq"] not in have:
+                            s.add(self._event_row(sender_id, row))
+                            done += 1
+                    s.commit()
+                path.unlink()
+        if done:
+            logger.info("saved %d event(s) of %s kept during a database outage", done, sender_id)
+        return done
+
+    def replay_all(self) -> int:
+        """Replay every conversation's spooled events (the background thread; tests)."""
+        return sum(self._replay(sender_id) for sender_id in list(self._spool.senders()))
+
+    def _replay_loop(self, every: float) -> None:
+        stop = threading.Event()
+        while not stop.wait(every):
+            try:
+                self.replay_all()
+            except UNAVAILABLE:
+                pass  # still away; next round
+            except Exception as exc:  # never let the replay thread die
+                logger.error("event replay failed (%s)", type(exc).__name__)
+
+
+def _rows(events: list[Event], stored: _Stored) -> list[dict[str, Any]]:
+    """The new events as rows: each with its seq and session after what is stored."""
+    seq, session = stored.last_seq, stored.session_no
+    rows = []
+    for event in events:
+        seq += 1
+        if event.type_name == SessionStarted.type_name:
+            session += 1
+        rows.append({"seq": seq, "session_no": session, "data": event.as_dict()})
+    return rows

@@ -34,7 +34,7 @@ class Lowering:
     """One level taken off a rule hit, and the context that justified it."""
 
     rule: str
-    reason: str  # negation | hypothetical | past | third_person
+    reason: str  # negation | hypothetical | past | third_person | question
     cue: str
     from_severity: str
     to_severity: str

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import spacy
 import spacy_lookups_data
+from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.matcher import Matcher
 from spacy.tokens import Doc, Span
 
@@ -39,6 +40,16 @@ DEFAULT_LEXICON = CLINIC_DIR / "safety" / "lexicon.yml"
 #: How far before a match context cues are looked for (tokens, within the sentence).
 CONTEXT_WINDOW = 6
 NEGATION_WINDOW = 3
+#: A question cue opens its sentence ("is it ok to have a glass of wine after my troche?"), so
+#: it is looked for further back than the other cues.
+QUESTION_WINDOW = 10
+
+#: Categories where a question about doing something ("can I have a drink after my troche?") is
+#: not a report of doing it: when the question is the whole message, the hit is noted as `low`
+#: for the therapist, not escalated. Never
+#: suicide, self-harm or harm to others ("is it ok to want to die?" is risk), nor medical ("is it
+#: normal to have chest pain after my dose?" reports the pain).
+QUESTION_CATEGORIES = frozenset({"substance"})
 
 #: Categories where one level is all that context may take off.
 ONE_LEVEL_CATEGORIES = frozenset({"suicide", "self_harm", "harm_to_others", "safeguarding", "third_party"})
@@ -57,6 +68,25 @@ _CLOSED_CLASS = (
     "while who whom why will would you your yours yourself yourselves yeah yes okay ok lol idk "
     "tbh cuz coz gonna wanna gotta dont cant wont didnt isnt wasnt ive ill id youre theyre"
 ).split()
+
+
+#: How costly a word is as a pattern's anchor (how often it occurs in ordinary entries): a
+#: pattern is anchored on its required token with the lowest total. Only speed depends on it.
+_MID_COMMON = frozenset(
+    "day time today feel feeling session life go going take get want see tell try let right last keep "
+    "one thing way work good love know think make come say like really people week year home need "
+    "stop look long old part point use lot normal morning hour".split()
+)
+
+
+#: A pattern whose best anchor costs this much goes to the "common" tier.
+RARE_COST = 10
+
+
+def _anchor_cost(word: str) -> int:
+    if word in _CLOSED_CLASS or word in STOP_WORDS:
+        return 100
+    return 10 if word in _MID_COMMON else 1
 
 
 def _lookups_table(name: str) -> dict:
@@ -97,20 +127,167 @@ def _edit_distance(a: str, b: str, limit: int) -> int:
     return prev[-1]
 
 
+_Spec = tuple[str, frozenset[str]]  # ("NORM" | "LOWER" | "NUM", values)
+
+
+def _required_specs(pattern: list[dict]) -> list[tuple[tuple[int, int], _Spec]]:
+    """The tokens a match of `pattern` must contain, each with its cost as an anchor."""
+    specs: list[tuple[tuple[int, int], _Spec]] = []
+    for tok in pattern:
+        if "OP" in tok:
+            continue
+        if tok.get("LIKE_NUM"):
+            specs.append(((1000, 1), ("NUM", frozenset())))
+        for attr in ("NORM", "LOWER"):
+            if attr in tok:
+                val = tok[attr]
+                vals = frozenset(val["IN"]) if isinstance(val, dict) else frozenset([val])
+                specs.append(((sum(_anchor_cost(v) for v in vals), len(vals)), (attr, vals)))
+    return sorted(specs, key=lambda s: s[0])
+
+
+class _Anchors:
+    """Where the patterns of one Matcher can match. Each pattern is anchored on its least common
+    required token and, when it has another, on its next least common one (its partner): a
+    match holds both, at most len(pattern) tokens apart (the only operator used is "?"). So a
+    match lies within `reach` tokens of an anchor token with a partner token near it."""
+
+    def __init__(self) -> None:
+        self.reach = 1
+        #: anchor (attr, value) -> partners: None (a pattern with one required token: always)
+        #: or the union of its patterns' partner specs.
+        self.anchors: dict[tuple[str, str], dict[str, set[str]] | None] = {}
+
+    def add(self, pattern: list[dict]) -> None:
+        self.reach = max(self.reach, len(pattern))
+        specs = _required_specs(pattern)
+        if not specs:  # cannot happen for a validated lexicon; match everywhere to be safe
+            specs = [((0, 0), ("NUM", frozenset()))]
+        (_c, (attr, vals)), partner = specs[0], (specs[1][1] if len(specs) > 1 else None)
+        for v in vals if attr != "NUM" else [""]:
+            key = (attr, v)
+            if key in self.anchors and self.anchors[key] is None:
+                continue
+            if partner is None:
+                self.anchors[key] = None
+                continue
+            union = self.anchors.setdefault(key, {"NORM": set(), "LOWER": set(), "NUM": set()})
+            assert union is not None
+            union[partner[0]].update(partner[1] if partner[0] != "NUM" else {""})
+
+    def windows(self, doc: Doc) -> list[tuple[int, int]]:
+        """Token ranges holding every match, merged where they overlap."""
+        n, reach = len(doc), self.reach
+        norms = [t.norm_ for t in doc]
+        lowers = [t.lower_ for t in doc]
+        nums = [t.like_num for t in doc]
+        out: list[list[int]] = []
+        for i in range(n):
+            lo, hi = max(0, i - reach + 1), min(n, i + reach)
+            hit = False
+            for key in (("NORM", norms[i]), ("LOWER", lowers[i]), ("NUM", "") if nums[i] else None):
+                if key is None or key not in self.anchors:
+                    continue
+                part = self.anchors[key]
+                if (
+                    part is None
+                    or (part["NORM"] and not part["NORM"].isdisjoint(norms[lo:hi]))
+                    or (part["LOWER"] and not part["LOWER"].isdisjoint(lowers[lo:hi]))
+                    or (part["NUM"] and any(nums[lo:hi]))
+                ):
+                    hit = True
+                    break
+            if hit:
+                if out and lo <= out[-1][1]:
+                    out[-1][1] = max(out[-1][1], hi)
+                else:
+                    out.append([lo, hi])
+        return [(lo, hi) for lo, hi in out]
+
+
+class _Group:
+    """The patterns of one kind (rules, benign contexts, escalators, cues), matched without
+    spaCy's own filtering; `greedy="LONGEST"` is applied here, per key, over all candidates.
+
+    The Matcher's cost grows with text length times the number of patterns, and most of a long
+    entry holds none of a pattern's words. Patterns with a rare required word ("overdose",
+    "troche") are matched only around it (the "rare" matcher, hundreds of patterns); the few
+    whose words are all common ("can't go on") are matched around their own anchors (the
+    "common" matcher, a few dozen patterns). Both find every candidate that matching the whole
+    text finds, so the filtered result is the same (tests/unit/test_detector_prefilter.py)."""
+
+    def __init__(self, vocab) -> None:  # type: ignore[no-untyped-def]
+        self.tiers = {name: (Matcher(vocab, validate=True), _Anchors()) for name in ("rare", "common")}
+        self.greedy: set[str] = set()
+
+    def add(self, key: str, patterns: list[list[dict]], greedy: bool) -> None:
+        if greedy:
+            self.greedy.add(key)
+        by_tier: dict[str, list[list[dict]]] = {"rare": [], "common": []}
+        for pattern in patterns:
+            specs = _required_specs(pattern)
+            name = "rare" if specs and specs[0][0][0] < RARE_COST else "common"
+            self.tiers[name][1].add(pattern)
+            by_tier[name].append(pattern)
+        for name, pats in by_tier.items():
+            if pats:
+                self.tiers[name][0].add(key, pats)
+
+    def find(self, doc: Doc, spans: list[tuple[int, int]] | None = None) -> list[tuple[str, int, int]]:
+        """(key, start, end) of the matches in `doc`: inside each token range of `spans` (the
+        whole text, or sentences for cues, which are not greedy), or by default inside the
+        anchors' windows."""
+        strings = doc.vocab.strings
+        cands: list[tuple[str, int, int]] = []
+        for matcher, anchors in self.tiers.values():
+            if not len(matcher):
+                continue
+            for lo, hi in spans if spans is not None else anchors.windows(doc):
+                part = doc if (lo, hi) == (0, len(doc)) else doc[lo:hi]
+                cands += [(strings[m], s + lo, e + lo) for m, s, e in matcher(part)]
+        return _longest(cands, self.greedy)
+
+
+def _longest(cands: list[tuple[str, int, int]], greedy: set[str]) -> list[tuple[str, int, int]]:
+    """spaCy's greedy="LONGEST" filter (spacy/matcher/matcher.pyx): per key, longest first,
+    then earliest, keeping a match only if none of its tokens is taken."""
+    out: list[tuple[str, int, int]] = []
+    by_key: dict[str, list[tuple[int, int]]] = {}
+    for key, s, e in cands:
+        if key in greedy:
+            by_key.setdefault(key, []).append((s, e))
+        else:
+            out.append((key, s, e))
+    for key, pairs in by_key.items():
+        taken: set[int] = set()
+        for s, e in sorted(set(pairs), key=lambda x: (x[1] - x[0], -x[0]), reverse=True):
+            if not taken.intersection(range(s, e)):
+                out.append((key, s, e))
+                taken.update(range(s, e))
+    return out
+
+
 class Detector:
     """Assesses one patient message (or a whole journal entry) for risk."""
 
-    def __init__(self, lexicon: Lexicon) -> None:
+    def __init__(self, lexicon: Lexicon, *, prefilter: bool = True) -> None:
+        #: `prefilter=False` runs every pattern over the whole text: the reference the anchored
+        #: matching is tested against (tests/unit/test_detector_prefilter.py).
+        self.prefilter = prefilter
         self.lexicon = lexicon
         self._lemma, known = _english()
         self._rules: dict[str, Rule] = {r.id: r for r in lexicon.rules}
         self._escalators = {e.id: e for e in lexicon.escalators}
+        self._benign: dict[str, Rule] = {r.id: r for r in lexicon.benign}
         self.nlp = spacy.blank("en")
         self.nlp.add_pipe("sentencizer")
         self._lexicon_words: set[str] = set()
         self._known = known
         self._norm_cache: dict[str, str] = {}
-        self.matcher = Matcher(self.nlp.vocab, validate=True)
+        # One matcher per kind of pattern. Benign contexts, escalators and cues only change rule
+        # hits, so they are matched only where a rule hit can use them (see `_assess`).
+        self.groups = {g: _Group(self.nlp.vocab) for g in ("rule", "benign", "esc", "cue")}
+        self._key_order: dict[str, int] = {}
         try:
             self._compile()
         except (ValueError, KeyError) as exc:
@@ -224,20 +401,18 @@ class Detector:
         return self.lexicon.lemmas.get(raw) or self._lemma.get(raw, raw)
 
     def _compile(self) -> None:
-        for rule in self.lexicon.rules:
-            pats = [p for pattern in rule.patterns for p in self._compile_pattern(pattern)]
-            self.matcher.add(rule.id, pats, greedy="LONGEST")
-        for rule in self.lexicon.benign:
-            pats = [p for pattern in rule.patterns for p in self._compile_pattern(pattern)]
-            self.matcher.add("benign:" + rule.id, pats, greedy="LONGEST")
-        for esc in self.lexicon.escalators:
-            pats = [p for pattern in esc.patterns for p in self._compile_pattern(pattern)]
-            self.matcher.add("esc:" + esc.id, pats, greedy="LONGEST")
-        for kind in CUE_KINDS:
-            phrases = self.lexicon.cues.get(kind, [])
-            if phrases:
-                pats = [p for phrase in phrases for p in self._compile_pattern(phrase)]
-                self.matcher.add("cue:" + kind, pats)
+        keyed = [("rule", r.id, r.patterns, True) for r in self.lexicon.rules]
+        keyed += [("benign", "benign:" + r.id, r.patterns, True) for r in self.lexicon.benign]
+        keyed += [("esc", "esc:" + e.id, e.patterns, True) for e in self.lexicon.escalators]
+        keyed += [
+            ("cue", "cue:" + kind, tuple(self.lexicon.cues[kind]), False)
+            for kind in CUE_KINDS
+            if self.lexicon.cues.get(kind)
+        ]
+        for group, key, patterns, greedy in keyed:
+            pats = [p for pattern in patterns for p in self._compile_pattern(pattern)]
+            self.groups[group].add(key, pats, greedy)
+        self._key_order = {key: i for i, (_g, key, _p, _gr) in enumerate(keyed)}
 
     # ------------------------------------------------------------------ assessing
     def assess(self, text: str) -> Assessment:
@@ -264,13 +439,28 @@ class Detector:
         if not text or not text.strip():
             return Assessment()
         doc, norm = self._doc(text)
-        strings = self.nlp.vocab.strings
         hits: list[tuple[str, int, int]] = []
         benign: list[tuple[str, int, int]] = []
         escal: list[tuple[str, int, int]] = []
         cues: dict[str, list[tuple[int, int]]] = {k: [] for k in CUE_KINDS}
-        for match_id, start, end in self.matcher(doc):
-            key = strings[match_id]
+        g = self.groups
+        whole = [(0, len(doc))]
+        matches = g["rule"].find(doc, None if self.prefilter else whole)
+        if not matches:
+            return Assessment()  # no rule matched: benign contexts, escalators and cues change nothing
+        matches += g["benign"].find(doc, None if self.prefilter else whole)
+        matches += g["esc"].find(doc, None if self.prefilter else whole)
+        # Cues are only read inside the sentence of a rule hit (`_lowering`), and are not greedy:
+        # matching those sentences finds every cue that is read.
+        cue_at = whole
+        if self.prefilter:
+            cue_at = sorted(
+                {(doc[s].sent.start, doc[s].sent.end) for key, s, _e in matches if ":" not in key}
+            )
+        matches += g["cue"].find(doc, cue_at)
+        # One order whatever the path (whole text or windows): position, then lexicon order.
+        matches.sort(key=lambda m: (m[1], m[2], self._key_order[m[0]]))
+        for key, start, end in matches:
             if key.startswith("benign:"):
                 benign.append((key[7:], start, end))
             elif key.startswith("esc:"):
@@ -284,7 +474,8 @@ class Detector:
         kept: list[tuple[Rule, int, int, str, Lowering | None]] = []
         for rid, start, end in sorted(hits, key=lambda h: (h[1], -h[2])):
             rule = self._rules[rid]
-            blocker = next((b for b in benign if b[1] < end and start < b[2]), None)
+            over = (b for b in benign if b[1] < end and start < b[2] and self._blocks(b[0], rid))
+            blocker = next(over, None)
             if blocker is not None:
                 result.suppressed.append(
                     {"rule": rid, "by": blocker[0], "span": self._span(doc, norm, text, start, end)[2]}
@@ -360,6 +551,17 @@ class Detector:
         return result
 
     @staticmethod
+    def _only_sentence(doc: Doc, sent: Span) -> bool:
+        """The question is all the message says: anything else may report doing it ("is it ok
+        to take my xanax with the troche? ive been doing it anyway" stays high)."""
+        return not any(t.is_alpha for t in doc[: sent.start]) and not any(t.is_alpha for t in doc[sent.end :])
+
+    def _blocks(self, benign_id: str, rule_id: str) -> bool:
+        """A benign context blocks every rule it overlaps, or only those it names (`only`)."""
+        only = self._benign[benign_id].only
+        return not only or rule_id in only
+
+    @staticmethod
     def _sentence_index(doc: Doc) -> list[int]:
         """For each token, the number of its sentence (computed once per document)."""
         index = [0] * len(doc)
@@ -380,12 +582,16 @@ class Detector:
         if rule.kind in UNLOWERABLE_KINDS:
             return None
         sent = doc[start].sent
-        # The window before the match: same sentence, after the last scope breaker ("but").
-        w_start = max(sent.start, start - CONTEXT_WINDOW)
-        for i in range(start - 1, w_start - 1, -1):
-            if doc[i].norm_ in self._breakers:
-                w_start = i + 1
-                break
+
+        def window(size: int) -> int:
+            """The window before the match: same sentence, after the last scope breaker ("but")."""
+            lo = max(sent.start, start - size)
+            for i in range(start - 1, lo - 1, -1):
+                if doc[i].norm_ in self._breakers:
+                    return i + 1
+            return lo
+
+        w_start = window(CONTEXT_WINDOW)
         after_end = min(sent.end, end + CONTEXT_WINDOW)
         match_first_person = any(t.norm_ in FIRST_PERSON for t in doc[start:end])
 
@@ -401,6 +607,12 @@ class Detector:
             n_start -= 1
 
         found: tuple[str, tuple[int, int]] | None = None
+        if (
+            rule.category in QUESTION_CATEGORIES
+            and (q := cue_in("question", window(QUESTION_WINDOW), start))
+            and self._only_sentence(doc, sent)
+        ):
+            return Lowering(rule.id, "question", doc[q[0] : q[1]].text, rule.severity, "low")
         third = cue_in("third_person", w_start, start)
         if (
             third

@@ -8,6 +8,9 @@ Pattern syntax (one phrase per string, tokens separated by spaces):
   ~  or  ~N     up to 3 (or N) other words in between, never across a sentence or punctuation
   <num>         any number, in digits or words ("20", "twenty")
 Spaces separate tokens, so "no one|nobody" means "no" then "one|nobody": write no_one|nobody.
+A `benign` entry suppresses any rule whose words it overlaps, or with `only: [rule ids]` just
+those rules (the other hits on the same words stay). Cues: negation, hypothetical, past,
+third_person, and question (lowers substance hits to low when the question is the whole message).
 See clinic/safety/README.md for the whole format.
 """
 
@@ -20,7 +23,7 @@ from typing import Any
 from bot.safety.assessment import CATEGORIES, SEVERITIES
 from bot.yamlfile import read_yaml
 
-CUE_KINDS = ("negation", "hypothetical", "past", "third_person")
+CUE_KINDS = ("negation", "hypothetical", "past", "third_person", "question")
 
 
 class LexiconError(Exception):
@@ -36,6 +39,8 @@ class Rule:
     patterns: tuple[str, ...]
     #: Where context may be looked for: "before" the match (default) or "around" it.
     description: str = ""
+    #: A benign context that suppresses only these rules (empty: any rule whose words it covers).
+    only: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,8 +102,19 @@ def _parse_rules(items: Any, where: str, *, benign: bool) -> list[Rule]:
         rid = str(_req(entry, "id", label))
         label = f"{where} rule {rid!r}"
         if benign:
+            only = entry.get("only") or []
+            if not isinstance(only, list) or not all(isinstance(r, str) for r in only):
+                raise LexiconError(f"{label}: 'only' must be a list of rule ids.")
             rules.append(
-                Rule(rid, "", "none", "benign", _patterns(entry, label), str(entry.get("description", "")))
+                Rule(
+                    rid,
+                    "",
+                    "none",
+                    "benign",
+                    _patterns(entry, label),
+                    str(entry.get("description", "")),
+                    tuple(only),
+                )
             )
             continue
         category = _req(entry, "category", label)
@@ -213,4 +229,9 @@ def load_lexicon(paths: list[Path]) -> Lexicon:
         lexicon = parsed if lexicon is None else merge(lexicon, parsed)
     if lexicon is None or not lexicon.rules:
         raise LexiconError("No risk lexicon rules were loaded.")
+    ids = {r.id for r in lexicon.rules}
+    for b in lexicon.benign:
+        unknown = [r for r in b.only if r not in ids]
+        if unknown:
+            raise LexiconError(f"benign rule {b.id!r}: 'only' names unknown rules: {', '.join(unknown)}.")
     return lexicon

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta, tzinfo
 
 from bot.schedule.plan import PlanError, parse_hhmm
 
@@ -24,14 +24,18 @@ _RESUME = re.compile(
     r"|\bstart\s+sending\s+(me\s+)?(the\s+)?(reminders?|notifications?|nudges?)\b|\b(miss|want)\b.*\b(reminders?|nudges?|notifications?)\b.*\b(come\s+back|back\s+on)\b"
     r"|\b(resume|restart|start|unpause|unmute)\s+(the\s+|my\s+)?reminders?\b"
     r"|\breminders?\s+(back\s+)?on\b"
+    r"|\b(reminders?|notifications?|nudges?|daily\s+messages)\s+back\b|\bsend\s+(me\s+)?(the\s+)?(daily\s+)?(reminders?|notifications?|nudges?)\s+again\b"
+    r"|\b(remind|nudge|message)\s+me\s+again\s+(every\s*day|daily|each\s+day|from\s+now\s+on)\b"
 )
 _STOP = re.compile(
     r"\b(stop|pause|turn\s+off|switch\s+off|mute|disable|no\s+more|don'?t\s+send(\s+me)?)\s+"
-    r"(sending\s+(me\s+)?)?(the\s+|my\s+|any\s+|all\s+)?(reminders?|notifications?|check[\s-]?in\s+reminders?)\b"
+    r"(sending\s+(me\s+)?)?(the\s+|my\s+|any\s+|all\s+|these\s+)?(daily\s+|morning\s+|evening\s+)?(reminders?|notifications?|check[\s-]?in\s+reminders?)\b"
     r"|\b(don'?t|do\s+not)\s+want\s+(any\s+|the\s+)?(more\s+)?(of\s+)?(these\s+|the\s+)?(daily\s+)?(reminders?|notifications?)\b"
     r"|\bstop\s+all\s+(the\s+|my\s+)?(reminders?|notifications?)\b"
     r"|\b(discontinue|cancel|end|stop)\s+(the\s+|my\s+|all\s+)?(daily\s+)?(reminder|check[\s-]?in)\s+(messages|texts|notifications)\b"
     r"|\bstop\s+(messaging|texting|pinging|reminding|nagging)\s+me\b|\bunsubscribe\b"
+    r"|\b(stop|cancel|end|turn\s+off|switch\s+off|pause|mute|disable)\s+(the\s+|my\s+|these\s+|all\s+(the\s+)?)?(daily\s+|morning\s+|evening\s+)?(messages|texts|pings|nudges|alerts)\b"
+    r"|\b(no|don'?t\s+want\s+(any\s+)?)\s*(more\s+)?(daily\s+)?(reminders?|notifications?|nudges?)\s+(any\s?more|at\s+all|please|thanks)\b"
 )
 _NOT_TODAY = re.compile(
     r"^(not\s+today|skip\s+today('?s)?(\s+check[\s-]?in)?|no\s+check[\s-]?ins?\s+today)$"
@@ -39,7 +43,13 @@ _NOT_TODAY = re.compile(
     r"|\bno\s+more\s+(asking|pings?|nudges?)\s+today\b|^no\s+more\s+today\b|^not\s+today\b(?=.{0,30}$)|\bskip\s+today'?s\s+(reminders?|check[\s-]?ins?)\b"
     r"|\bskip\s+(the\s+)?(reminders?|check[\s-]?ins?)(\s+today|\s+for\s+today)?\b.*\btoday\b|\bim\s+off\s+today\b.*\bskip\b"
     r"|\b(rest\s+of\s+the\s+)?day\s+off\s+from\s+(this|you|reminders?|check[\s-]?ins?)\b"
-    r"|\bnot\s+today\b.*\b(till|until)\s+tomorrow\b|\bdon'?t\s+(ask|remind|message)\s+me\s+again\s+(till|until)\s+tomorrow\b"
+    r"|\bnot\s+today\b.*\b(till|til|until)\s+tomorrow\b|\bdon'?t\s+(ask|remind|message)\s+me\s+again\s+(till|til|until)\s+tomorrow\b"
+    # Learnt from paraphrase families: any way of saying "none today" / "done with today".
+    r"|\b(not|no|won'?t|don'?t|not\s+going\s+to)\s+(\w+\s+){0,2}(doing\s+|do\s+)?(a\s+|the\s+|any\s+)?check[\s-]?ins?\s+(today|tonight)\b"
+    r"|\b(don'?t|do\s+not)\s+(remind|ask|message|ping|bother|bug|nudge|text|pester)\s+me\s+(again\s+|any\s?more\s+)?(today|tonight|for\s+the\s+rest\s+of\s+(the\s+day|today))\b"
+    r"|\btake\s+(today|the\s+day)\s+off\b|^(nothing|none)\s+(else\s+|more\s+)?today\b|\bskip\s+(today|the\s+day)\b"
+    r"|\bno\s+(more\s+)?(reminders?|check[\s-]?ins?|messages|questions|notifications)\s+(for\s+)?(the\s+)?rest\s+of\s+(the\s+day|today)\b"
+    r"|\b(i'?m|im|i\s+am)\s+(done|finished)\s+(with\s+)?(check[\s-]?ins?|reminders?)\s+(for\s+)?today\b"
 )
 _LATER = re.compile(
     r"\b(remind|ask|message|ping|nudge|text|check\s+on)\s+me\s+(again\s+)?(in|after)\s+(like\s+|about\s+|maybe\s+)?"
@@ -49,6 +59,11 @@ _LATER = re.compile(
 _CUED_TIME = re.compile(
     r"\b(every\s*day|daily|each\s+day|every\s+(morning|evening|night)|(change|move|set|switch|make)\s+(it|that|them|the\s+time)\s+to)"
     r"\b.*?\b(at|to|for|around)?\s*(?P<t>\d{1,2}(:\d{2})?\s*(am|pm|a\.m\.|p\.m\.)?)(?![\d:])"
+)
+#: "make it 8am", "move it to 19:30": a clock time (am/pm or hh:mm) is never a 0-10 rating.
+_MAKE_IT_TIME = re.compile(
+    r"\b(make|change|move|set|switch|put)\s+(it|that|them|the\s+time|mine|the\s+reminders?)\s+(to\s+|for\s+|at\s+)?"
+    r"(?P<t>\d{1,2}(:\d{2})?\s*(am|pm|a\.m\.|p\.m\.)|\d{1,2}:\d{2})(?![\d:])"
 )
 #: In reminder talk (the bot just spoke about reminder times) a bare time is enough.
 _BARE_TIME = re.compile(
@@ -61,6 +76,16 @@ _LATER_TO = re.compile(
 )
 #: In reminder talk, "them" are the reminders: "switch them on again".
 _THEM_ON = re.compile(r"\b(turn|switch|put)\s+(them|those|it)\s+(back\s+)?on\b")
+_THEM_OFF = re.compile(
+    r"\b(turn|switch|shut)\s+(them|those|it)\s+off\b|\b(stop|pause|mute|cancel|disable)\s+(sending\s+(me\s+)?)?(them|those)\b"
+)
+#: "remind me around 6 to finish it": one reminder later today, not a new daily time.
+_ONE_OFF = re.compile(
+    r"\bto\s+(finish|do|complete|answer|continue)\b|\b(today|tonight|this\s+(afternoon|evening)|later|once\s+more|again)\b"
+)
+_DAILY_CUE = re.compile(
+    r"\b(every|daily|each|usual|from\s+now\s+on|change|set|move|switch|instead|always|time\s+to)\b"
+)
 _EVENING = re.compile(r"\b(at\s+night|in\s+the\s+evening|tonight|in\s+the\s+afternoon)\b")
 _NOON = re.compile(r"\b(noon|midday)\b")
 _BARE_LATER = re.compile(
@@ -97,13 +122,18 @@ def parse_reminder_command(text: str, *, in_reminder_talk: bool = False) -> Remi
         return ReminderCommand("resume")
     if _NOT_TODAY.search(s):
         return ReminderCommand("skip_today")
-    if _STOP.search(s):
+    if _STOP.search(s) or (in_reminder_talk and _THEM_OFF.search(s)):
         return ReminderCommand("stop")
     if _NOON.search(s) and (
         in_reminder_talk or re.search(r"\b(check[\s-]?ins?|reminders?|remind\s+me|every\s*day|daily)\b", s)
     ):
         return ReminderCommand("set_time", at=time(12, 0), daily=True if _DAILY.search(s) else None)
-    m = _TIME.search(s) or _CUED_TIME.search(s) or (_BARE_TIME.search(s) if in_reminder_talk else None)
+    m = (
+        _TIME.search(s)
+        or _CUED_TIME.search(s)
+        or _MAKE_IT_TIME.search(s)
+        or (_BARE_TIME.search(s) if in_reminder_talk else None)
+    )
     if m:
         try:
             at = parse_hhmm(m.group("t").replace(".", ""), "time")
@@ -111,6 +141,13 @@ def parse_reminder_command(text: str, *, in_reminder_talk: bool = False) -> Remi
             at = None
         if at is not None and at.hour < 12 and _EVENING.search(s) and not re.search(r"\b(am|a\.m\.)\b", s):
             at = at.replace(hour=at.hour + 12)  # "9 at night"
+        if (
+            at is not None
+            and re.match(r"^(remind|ask|ping|message|nudge)\s+me\b", s)
+            and _ONE_OFF.search(s)
+            and not _DAILY_CUE.search(s)
+        ):
+            return ReminderCommand("postpone", at=at)  # once, at that time today
         if at is not None:
             return ReminderCommand("set_time", at=at, daily=True if _DAILY.search(s) else None)
     # "in an hour" as the whole message is a postponement anywhere; "remind me to finish it in two hours"
@@ -123,6 +160,16 @@ def parse_reminder_command(text: str, *, in_reminder_talk: bool = False) -> Remi
             n = int(n_text) if n_text.isdigit() else _NUMBERS.get(" ".join(n_text.split()), 1)
             minutes = n * _UNIT[m.group("unit")]
         return ReminderCommand("postpone", delay=timedelta(minutes=max(5, min(minutes, 12 * 60))))
+    if re.search(
+        r"^(maybe\s+)?later\s+(today|tonight|on|this\s+(evening|afternoon))(\s+(please|pls|thanks))?$"
+        r"|\b(check\s+in(\s+with\s+me)?|try\s+me|come\s+back\s+to\s+me|get\s+back\s+to\s+me|ask\s+me|ping\s+me|nudge\s+me|message\s+me|text\s+me)"
+        r"(\s+again|\s+once\s+more|\s+one\s+more\s+time)?\s+(later(\s+(today|tonight|on))?|this\s+(evening|afternoon)|tonight|in\s+a\s+(bit|while|little\s+while)|after\s+(dinner|lunch|work|school))\b"
+        r"|\b(remind|ping|nudge)\s+(me\s+)?(once\s+more|one\s+more\s+time|again)\s+(later|this\s+(afternoon|evening)|tonight)\b",
+        s,
+    ):
+        return ReminderCommand("postpone", delay=DEFAULT_DELAY)
+    if s in ("in a bit", "in a while", "in a little while", "give me a bit", "a bit later", "bit later"):
+        return ReminderCommand("postpone", delay=DEFAULT_DELAY)
     if s in ("remind me later", "remind me in a bit", "ask me later", "check in with me later") or re.search(
         r"\b(remind|ask|ping|message)\s+(me|u)\s+(again\s+)?(later|after\s+\w+|tonight|this\s+evening|in\s+a\s+(bit|while))\b"
         r"|\bremind\s+me\s+to\s+\w+(\s+\w+)?\s+(later|tonight)\b|\b(can|could)\s+(u|you)\s+(ping|remind|ask)\s+me\s+(later|after)\b",
@@ -130,3 +177,15 @@ def parse_reminder_command(text: str, *, in_reminder_talk: bool = False) -> Remi
     ):
         return ReminderCommand("postpone", delay=DEFAULT_DELAY)
     return None
+
+
+def time_until(at: time, now: datetime, tz: tzinfo) -> timedelta:
+    """How long until the next `at` today (a morning hour already past means the afternoon one:
+    "remind me around 6" at noon is 18:00); tomorrow if both have passed."""
+    local = now.astimezone(tz)
+    for day in (0, 1):
+        for hour in (at.hour, at.hour + 12) if at.hour < 12 else (at.hour,):
+            when = (local + timedelta(days=day)).replace(hour=hour, minute=at.minute, second=0, microsecond=0)
+            if when > local:
+                return when - local
+    return timedelta(hours=1)

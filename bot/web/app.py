@@ -8,12 +8,25 @@ paths browsers and Telegram need from the Rasa server, which itself listens on 1
   client's path is never passed on: the raw path is decoded and normalised, must be exactly
   one of these two (anything else is a 404 from here), and the fixed upstream path is used.
   Nothing else of Rasa's HTTP API is reachable from outside.
+- `/webhooks/local/webhook` and `/webhooks/local/outbox` (the terminal client's channel, API
+  token required by Rasa): forwarded for loopback clients only, never for proxied ones.
+
+With several Rasa replicas (INTERLUDE_RASA_URLS, set by `interlude run --replicas N`) the
+forwarder spreads the traffic over them (RasaProxy): a socket.io session stays on the replica
+that opened it (engine.io keeps its sessions in that process, so every poll of one socket must
+reach it: sticky by sid); new sockets, local-channel messages and Telegram updates go to the
+replicas in turn (a conversation's order is kept by Rasa's lock store in Redis, not by routing);
+the local outbox is collected from every replica.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 import posixpath
 import re
+from collections import OrderedDict
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, unquote
@@ -61,6 +74,18 @@ CHAT_PAGE_HEADERS = {
 
 
 SOCKETIO_PATH = "/socket.io/"
+LOCAL_WEBHOOK = "/webhooks/local/webhook"
+LOCAL_OUTBOX = "/webhooks/local/outbox"
+#: Connections from the web app to one Rasa replica: about two per open web chat (its long-poll
+#: and a message being sent) plus the local channel's and Telegram's requests.
+MAX_UPSTREAM_CONNECTIONS = 4_000
+#: The local channel's paths and the one method each takes.
+LOCAL_PATHS = {LOCAL_WEBHOOK: "POST", LOCAL_OUTBOX: "GET"}
+#: engine.io sessions remembered for stickiness (oldest forgotten first; a forgotten one's
+#: client gets "invalid session" and reconnects, as after a restart).
+MAX_STICKY_SESSIONS = 50_000
+#: engine.io v4's open packet, the answer to a polling handshake: 0{"sid":"...",...}
+_OPEN_SID = re.compile(rb'^0\{[^\x1e]*?"sid":"([^"]{1,100})"')
 
 
 def normalised_path(raw: bytes | str) -> str:
@@ -96,39 +121,135 @@ def forward_target(raw_path: bytes | str, query: str, telegram_path: str) -> str
     return None
 
 
+def local_target(raw_path: bytes | str, method: str) -> str | None:
+    """The local channel's path if the raw path is exactly one of its two (with its method)."""
+    raw = raw_path.decode("latin-1") if isinstance(raw_path, bytes) else raw_path
+    if raw != normalised_path(raw) or LOCAL_PATHS.get(raw) != method:
+        return None
+    return raw
+
+
+def from_loopback(request: Request) -> bool:
+    """A client on this machine, not one relayed by a proxy (proxies add X-Forwarded-For)."""
+    host = request.client.host if request.client else ""
+    forwarded = any(h in request.headers for h in ("x-forwarded-for", "forwarded", "x-real-ip"))
+    return host in ("127.0.0.1", "::1") and not forwarded
+
+
+def rasa_urls(settings: Settings, environ: dict[str, str] | None = None) -> list[str]:
+    """The Rasa replicas to forward to: INTERLUDE_RASA_URLS (set by `interlude run`), else one."""
+    raw = (environ if environ is not None else os.environ).get("INTERLUDE_RASA_URLS", "")
+    urls = [u.strip().rstrip("/") for u in raw.split(",") if u.strip()]
+    return urls or [settings.rasa_url]
+
+
 def not_found() -> Response:
     return PlainTextResponse("Not found.", status_code=404)
 
 
 class RasaProxy:
-    """Forwards one request to the local Rasa server and its answer back, headers filtered."""
+    """Forwards one request to a Rasa replica and its answer back, headers filtered."""
 
-    def __init__(self, rasa_url: str) -> None:
+    def __init__(self, rasa_urls: str | Sequence[str]) -> None:
+        urls = [rasa_urls] if isinstance(rasa_urls, str) else list(rasa_urls)
         # Long-polls are held up to socket.io's ping interval (25 s): allow well beyond it.
-        self.client = httpx.AsyncClient(base_url=rasa_url, timeout=httpx.Timeout(70.0, connect=5.0))
+        # Every open chat holds one connection in a long-poll, so httpx's default pool (100)
+        # would make the 101st chat's messages wait for a free connection, then fail.
+        limits = httpx.Limits(max_connections=MAX_UPSTREAM_CONNECTIONS, max_keepalive_connections=200)
+        self.clients = [
+            httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(70.0, connect=5.0), limits=limits)
+            for url in urls
+        ]
+        self._turn = itertools.count()
+        #: engine.io sid -> the replica that opened it.
+        self.sessions: OrderedDict[str, int] = OrderedDict()
 
-    async def forward(self, request: Request, path: str) -> Response:
+    def _order(self) -> list[int]:
+        """Every replica once, starting with the next in turn (the rest are fall-backs)."""
+        first = next(self._turn) % len(self.clients)
+        return [(first + i) % len(self.clients) for i in range(len(self.clients))]
+
+    def _sticky(self, query: str) -> int | None:
+        sid = (parse_qs(query).get("sid") or [""])[0]
+        if not sid:
+            return None
+        replica = self.sessions.get(sid)
+        if replica is None:
+            return 0  # unknown (forgotten, or before a restart): the client will reconnect
+        self.sessions.move_to_end(sid)
+        return replica
+
+    def _remember(self, replica: int, body: bytes) -> None:
+        match = _OPEN_SID.match(body)
+        if match:
+            self.sessions[match.group(1).decode("ascii", "replace")] = replica
+            while len(self.sessions) > MAX_STICKY_SESSIONS:
+                self.sessions.popitem(last=False)
+
+    async def forward(self, request: Request, path: str, *, pass_headers: Sequence[str] = ()) -> Response:
         body = await request.body()
         if len(body) > MAX_PROXY_BODY:
             return JSONResponse({"error": "The request is too large."}, status_code=413)
-        headers = {k: v for k, v in request.headers.items() if k.lower() in REQUEST_HEADERS}
+        wanted = (*REQUEST_HEADERS, *pass_headers)
+        headers = {k: v for k, v in request.headers.items() if k.lower() in wanted}
         url = path + (f"?{request.url.query}" if request.url.query else "")
-        try:
-            upstream = await self.client.request(request.method, url, content=body, headers=headers)
-        except httpx.HTTPError:
+        sticky = self._sticky(request.url.query) if path == SOCKETIO_PATH else None
+        # A replica that refuses the connection (restarting) never saw the request: the next
+        # one may take it. A sticky socket has no other replica to go to.
+        for replica in [sticky] if sticky is not None else self._order():
+            try:
+                upstream = await self.clients[replica].request(
+                    request.method, url, content=body, headers=headers
+                )
+            except httpx.ConnectError:
+                continue
+            except httpx.HTTPError:
+                break
+            if path == SOCKETIO_PATH and sticky is None and upstream.status_code == 200:
+                self._remember(replica, upstream.content)
+            out = {k: v for k, v in upstream.headers.items() if k.lower() in RESPONSE_HEADERS}
+            return Response(upstream.content, status_code=upstream.status_code, headers=out)
+        return JSONResponse({"error": "The assistant is not reachable right now."}, status_code=502)
+
+    async def collect(self, request: Request, path: str, *, pass_headers: Sequence[str] = ()) -> Response:
+        """GET `path` from every replica and join their JSON lists (the local outbox: a
+        proactive message waits in the replica that sent it)."""
+        wanted = (*REQUEST_HEADERS, *pass_headers)
+        headers = {k: v for k, v in request.headers.items() if k.lower() in wanted}
+        url = path + (f"?{request.url.query}" if request.url.query else "")
+        items: list[object] = []
+        status, error = 502, b""
+        for client in self.clients:
+            try:
+                upstream = await client.get(url, headers=headers)
+            except httpx.HTTPError:
+                continue
+            if upstream.status_code != 200:
+                if status != 200:  # an error (401, say) is told as it is, unless one answered
+                    status, error = upstream.status_code, upstream.content
+                continue
+            status = 200
+            try:
+                found = upstream.json()
+            except ValueError:
+                continue
+            items.extend(found if isinstance(found, list) else [])
+        if status == 200:
+            return JSONResponse(items)
+        if status == 502:
             return JSONResponse({"error": "The assistant is not reachable right now."}, status_code=502)
-        out = {k: v for k, v in upstream.headers.items() if k.lower() in RESPONSE_HEADERS}
-        return Response(upstream.content, status_code=upstream.status_code, headers=out)
+        return Response(error, status_code=status, media_type="application/json")
 
     async def close(self) -> None:
-        await self.client.aclose()
+        for client in self.clients:
+            await client.aclose()
 
 
 def create_app(settings: Settings | None = None, store_: Store | None = None) -> Starlette:
     """The web app. `store_` is for tests (an injected clock); by default the store is opened
     from the settings on first use."""
     settings = settings or load_settings()
-    proxy = RasaProxy(settings.rasa_url)
+    proxy = RasaProxy(rasa_urls(settings))
     opened: list[Store] = [store_] if store_ is not None else []
 
     def store() -> Store:
@@ -179,6 +300,16 @@ def create_app(settings: Settings | None = None, store_: Store | None = None) ->
             return PlainTextResponse("Method not allowed.", status_code=405)
         return await proxy.forward(request, target)
 
+    async def forwarded_local(request: Request) -> Response:
+        # The terminal client's channel: only from this machine, and Rasa checks the API token.
+        raw = request.scope.get("raw_path") or request.scope["path"].encode()
+        target = local_target(raw, request.method)
+        if target is None or not from_loopback(request):
+            return not_found()
+        if target == LOCAL_OUTBOX:
+            return await proxy.collect(request, target, pass_headers=("authorization",))
+        return await proxy.forward(request, target, pass_headers=("authorization",))
+
     @asynccontextmanager
     async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
         yield
@@ -198,6 +329,7 @@ def create_app(settings: Settings | None = None, store_: Store | None = None) ->
             # for all but the exact paths (and never falls through to another route).
             Route("/socket.io{rest:path}", forwarded, methods=["GET", "POST", "OPTIONS"]),
             Route(settings.telegram_webhook_path + "{rest:path}", forwarded, methods=["GET", "POST"]),
+            Route("/webhooks/local{rest:path}", forwarded_local, methods=["GET", "POST"]),
             *portal_routes(settings, store),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],

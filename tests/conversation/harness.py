@@ -224,7 +224,14 @@ def expected(behaviour: str, obs: Observation) -> tuple[bool, str]:
                 )
                 and obs.loop_active
             )
-            return _ok(went_back or replaced, "not corrected")
+            # An earlier answer the patient named ("the anxiety one should be 2") replaced, said back.
+            named = (
+                len(after) == len(before)
+                and any(a.get("value") != b.get("value") for a, b in zip(after, before, strict=True))
+                and "I've changed your" in obs.replies
+                and obs.loop_active
+            )
+            return _ok(went_back or replaced or named, "not corrected")
         return _ok(obs.stored_nothing and DEFAULT not in obs.replies, "stored or not understood")
     if b == "journal":
         return _ok(

@@ -85,7 +85,24 @@ CELLS = [
 ]
 
 
-@pytest.mark.parametrize(("text", "behaviour", "state"), FOUND_IN_ISSUE + CELLS)
+#: Learnt from blind round 4 (paraphrases of its families, not its lines).
+ROUND4_CELLS = [
+    ("nothing to add thanks", "skip", "prompt_text"),
+    ("maybe later", "decline_checkin", "prompt_text"),
+    ("can't right now", "decline_checkin", "paused"),
+    ("no more check-ins today", "reminder_not_today", "prompt_number"),
+    ("take today off", "reminder_not_today", "idle"),
+    ("switch them off", "reminder_stop", "reminder_talk"),
+    ("remind me at 7 to finish it", "reminder_later", "paused"),
+    ("the mood one was wrong, it should be 3", "correct", "prompt_text"),
+    ("I typed the wrong mood this morning, can I fix it", "correct", "idle"),
+    ("zero honestly", "answer", "prompt_number"),
+    ("does 10 mean the worst?", "help", "prompt_number"),
+    ("where were we?", "resume", "paused"),
+]
+
+
+@pytest.mark.parametrize(("text", "behaviour", "state"), FOUND_IN_ISSUE + CELLS + ROUND4_CELLS)
 def test_cell(harness, text: str, behaviour: str, state: str) -> None:
     ok, why, reply = harness.judge(text, behaviour, state)
     assert ok, f"{behaviour} @ {state}: {why}; the bot said: {reply[:300]!r}"

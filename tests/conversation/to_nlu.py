@@ -1,8 +1,8 @@
 """Add a scored blind round to the NLU training data (after it was scored untuned).
 
 Only after the round was scored untuned (tests/conversation/README.md). Each behaviour maps to
-the intent that carries it outside a check-in; behaviours with no intent of their own (a
-correction) are left to bot/understanding.py and the tests. Texts already in data/nlu are skipped.
+the intent that carries it outside a check-in; behaviours with no intent of their own are left
+to bot/understanding.py and the tests. Texts already in data/nlu are skipped.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ INTENT = {
     "skip": "inform",
     "pause": "not_now",
     "resume": "resume_checkin",
+    "correct": "correct_answer",
     "stop_today": "stop_checkin",
     "review": "review_entries",
     "journal": "free_journal",

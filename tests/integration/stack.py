@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,11 +66,14 @@ class Stack:
         return self.proc.wait(timeout=90)
 
 
-def start_stack(data_dir: Path, console: Path, timeout: float = 420.0, **extra_env: str) -> Stack:
+def start_stack(
+    data_dir: Path, console: Path, timeout: float = 420.0, args: Sequence[str] = (), **extra_env: str
+) -> Stack:
+    """`interlude run` (with `args`, e.g. --replicas 2) on free ports; returns once it is ready."""
     env = stack_env(data_dir, **extra_env)
     out = open(console, "w", encoding="utf-8")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run", "--config", TEST_CONFIG],
+        [sys.executable, "-m", "bot.cli", "run", "--config", TEST_CONFIG, *args],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=out,

@@ -18,6 +18,10 @@ DEATH_WISH = "honestly some nights i kinda hope i just dont wake up"
 DOSING_QUESTIONS = [
     "can I take a second lozenge if I feel nothing after 20 minutes?",
     "how many troches can I take in one go?",
+    # From a clinician's trial: an extra dose is substance risk, a question about mixing is not a
+    # report of mixing; neither is the suicide reply.
+    "I took three troches instead of one",
+    "is it ok to have a glass of wine after my troche?",
 ]
 
 
@@ -71,6 +75,8 @@ def test_dosing_questions_do_not_get_the_critical_suicide_reply(stack, stack_sto
     assert "Please call 911 now" not in reply, reply
     severity = stack_store.flags.open_flag_severity(ref)
     assert severity in (None, "moderate", "high"), severity
+    if "wine" in question:  # a question is not a report of mixing: noted, no alert
+        assert severity is None, severity
     if severity is not None:
         flags = [f for f in stack_store.flags.list_flags(actor="t", origin="t") if f.patient_ref == ref]
         fired = {r["rule"] for s in flags[0].signals for r in s["rules"]}

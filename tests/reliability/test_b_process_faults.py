@@ -112,6 +112,13 @@ def wait_for_line(stack, text: str, after: int, timeout: float) -> bool:
 
 @pytest.mark.parametrize("name", ["worker", "scheduler", "web", "actions", "rasa"])
 def test_a_killed_process_is_restarted_while_patients_keep_being_answered(rstack, rstore, patient, name):
+    FIGURES[name] = kill_under_load(rstack, rstore, patient, name)
+    print(f"SIGKILL {name}: {FIGURES[name]}")
+
+
+def kill_under_load(rstack, rstore, patient, name: str) -> str:  # type: ignore[no-untyped-def]
+    """SIGKILL one process under load and check everything the issue asks; returns the figures.
+    Shared with the PostgreSQL run (test_c_database_outage.py)."""
     refs = [patient() for _ in range(3)]
     for ref in refs:
         say(rstack, ref, "hi")
@@ -159,8 +166,7 @@ def test_a_killed_process_is_restarted_while_patients_keep_being_answered(rstack
         twice += sum(1 for t in set(stored) if t and t.startswith("rel-entry") and stored.count(t) > 1)
     assert lost == 0 and twice == 0, (lost, twice)
     worst_gap = max(0.0, answered)
-    FIGURES[name] = (
+    return (
         f"restarted in {restarted:.1f} s; patients answered again after {worst_gap:.1f} s; "
         f"{confirmed} confirmed entries, 0 lost, 0 stored twice; risk message answered, flagged once"
     )
-    print(f"SIGKILL {name}: {FIGURES[name]}")

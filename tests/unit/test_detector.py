@@ -223,3 +223,107 @@ def test_phrases_that_would_match_too_much_are_refused(tmp_path, phrase):
     )
     with pytest.raises(LexiconError, match=r"gap|required word"):
         Detector.from_files([lex])
+
+
+# ---------------------------------------------------------------- a clinician's trial (detector brief)
+def _rule_ids(a) -> set[str]:  # type: ignore[no-untyped-def]
+    return {h.rule for h in a.rules}
+
+
+def test_a_few_troches_instead_of_one_is_substance_not_an_attempt(detector):
+    """An extra dose is dose escalation (guide section 4: substance, high), not the suicide reply."""
+    a = detector.assess("I took three troches instead of one")
+    assert a.severity == "high"
+    assert a.categories == ["substance"]
+    assert "suicide.attempt" not in _rule_ids(a)
+    assert any(s["rule"] == "suicide.attempt" and s["by"] == "dose.few_instead_of_one" for s in a.suppressed)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I took 20 troches instead of one",  # many is still an overdose
+        "took all my troches instead of one",
+        "took 4 troches and some of my oxy",  # no comparison: still an attempt
+        "i took 3 troches instead of one because i want to die",  # ideation + means
+        "i had 20 troches and 3 beers",  # counted drinks beside counted pills
+        "i had 3 glasses of wine then took 20 troches",
+    ],
+)
+def test_an_overdose_stays_critical(detector, text):
+    a = detector.assess(text)
+    assert a.severity == "critical", a.to_dict()
+    assert "suicide" in a.categories
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["should i be worried i had 3 beers after my troche", "had 3 beers after my troche and i feel weird"],
+)
+def test_counted_drinks_after_a_troche_are_mixing_not_an_attempt(detector, text):
+    """Mixing with alcohol is substance risk (guide section 4); "had 3 ... troche" read as
+    "had 3 troches" gave the suicide reply and a 5-minute critical alert."""
+    a = detector.assess(text)
+    assert a.severity == "high" and a.categories == ["substance"], a.to_dict()
+    assert "suicide.attempt" not in _rule_ids(a)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "is it ok to have a glass of wine after my troche?",
+        "is it safe to drink alcohol the day after a troche",
+    ],
+)
+def test_a_question_about_mixing_is_noted_not_escalated(detector, text):
+    """Asked before doing it, a question is not a report of mixing: low (seen by the therapist)."""
+    a = detector.assess(text)
+    assert a.severity == "low"
+    assert a.categories == ["substance"]
+    assert [(low.reason, low.to_severity) for low in a.lowering] == [("question", "low")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I had a glass of wine after my troche",
+        "should i be worried i had 3 beers after my troche",  # a report, asked as a question
+        "took an extra troche and had a few glasses of wine",
+        "is it ok to take my xanax with the troche? ive been doing it anyway",  # asked, then reported
+    ],
+)
+def test_a_report_of_mixing_stays_high(detector, text):
+    assert rank(detector.assess(text).severity) >= rank("high")
+
+
+def test_a_question_never_lowers_suicide(detector):
+    a = detector.assess("can i take all my pills tonight and just not wake up")
+    assert a.severity == "critical"
+    assert not any(low.reason == "question" for low in a.lowering)
+
+
+def test_not_gonna_be_here_tomorrow_is_a_farewell(detector):
+    a = detector.assess("not gonna be here tmrw. im not even scared anymore")
+    assert a.severity == "critical"
+    assert "suicide.farewell" in _rule_ids(a)
+
+
+def test_pregnancy(detector):
+    assert detector.assess("pregnancy test was negative fyi, nurse asked me to check").severity == "none"
+    assert detector.assess("I think I'm pregnant").severity == "high"
+    late = detector.assess("period is 9 days late and my session is friday")
+    assert rank(late.severity) >= rank("moderate")
+
+
+def test_a_rule_scoped_benign_context_must_name_real_rules(tmp_path: Path):
+    from bot.safety.detector import DEFAULT_LEXICON
+
+    extra = tmp_path / "clinic.yml"
+    extra.write_text("benign:\n  - id: x\n    only: [no.such_rule]\n    patterns: ['took one troche']\n")
+    with pytest.raises(LexiconError, match=r"unknown rules: no\.such_rule"):
+        Detector.from_files([DEFAULT_LEXICON, extra])
+
+
+def test_a_family_idiom_is_not_a_threat(detector):
+    assert detector.assess("my sister is gonna kill me for skipping her bday dinner").severity == "none"
+    assert rank(detector.assess("hes outside saying hes gonna kill me").severity) >= rank("high")

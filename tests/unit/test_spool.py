@@ -62,3 +62,23 @@ def test_replay_is_idempotent(store, clinic, tmp_path):
     apply("rec-1", "checkin", payload)
     apply("rec-1", "checkin", payload)  # a crash after applying, before removing the file
     assert len(store.checkins.list_answers(ref, actor="t", origin="t")) == 1
+
+
+def test_a_stopped_check_in_spooled_in_an_outage_is_saved_as_stopped(store, clinic, tmp_path):
+    """ "Stop for today" during an outage: replayed later, it must not become a completed one."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import OperationalError
+
+    from bot.store.models import CheckIn
+
+    class Away:
+        def record_checkin(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            raise OperationalError("insert", {}, Exception("database unreachable"))
+
+    _, _, ref = clinic
+    spool = Spool(tmp_path / "spool", store.vault.keyring)
+    result = save_checkin(Away(), spool, ref, "daily", [("mood", None, 4.0)], None, "stopped")  # type: ignore[arg-type]
+    assert not result.saved
+    assert spool.drain(apply_spooled(store.checkins)) == 1
+    with store.core.factory() as s:
+        assert list(s.execute(select(CheckIn.status)).scalars()) == ["stopped"]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time, timedelta
+
 import pytest
 
-from bot.prompts.answers import behaviour_in_prompt, parse_correction, parse_scale
+from bot.prompts.answers import behaviour_in_prompt, parse_answer, parse_correction, parse_scale
 from bot.prompts.sets import default_catalogue
 from bot.safety.resources import locale_for
-from bot.schedule.controls import parse_reminder_command
-from bot.understanding import is_emoji_only, is_long_entry, literal, yes_no
+from bot.schedule.controls import parse_reminder_command, time_until
+from bot.understanding import core, is_emoji_only, is_long_entry, literal, normalize, yes_no
 
 DAILY = default_catalogue().get("daily")
 MOOD, ANXIETY, SLEEP, NOTE = DAILY.prompts
@@ -89,3 +91,105 @@ def test_locale_follows_the_time_zone_then_the_clinic() -> None:
     assert locale_for("Europe/London") == "en-GB"
     assert locale_for("UTC", "IE") == "en-IE"
     assert locale_for("UTC") == "en-US"
+
+
+# Paraphrase families (round 4): the shape of a request, whatever its subject words and tails.
+@pytest.mark.parametrize(
+    ("text", "behaviour"),
+    [
+        ("not now please", "pause"),
+        ("let's stop here", "stop_today"),
+        ("I'm finished", "stop_today"),
+        ("ok let's leave it there for today", "stop_today"),
+        ("I want my account deleted", "data_delete"),
+        ("how do I get my data deleted", "data_delete"),
+        ("can I export these for my GP?", "data_export"),
+        ("review my entries", "review"),
+        ("show me last week's entries", "review"),
+        ("what happens to my data", "privacy"),
+        ("does my clinic see my journal entries straight away?", "privacy"),
+        ("I want a human", "human"),
+        ("is someone actually reading this", "bot_question"),
+        ("can I take ibuprofen with ketamine?", "medical_question"),
+        ("can I skip my antidepressant before the session?", "medical_question"),
+        ("where were we?", "resume"),
+        ("ready now", "resume"),
+        ("can i start another check-in", "start_checkin"),
+        ("ok thanks, talk later", "thanks_bye"),
+        ("what should I type?", "help"),
+        ("does 10 mean the worst?", "help"),
+        ("can I change the reminder time myself?", "help"),
+        ("I typed the wrong mood this morning, can I fix it", "correct"),
+        ("forward this to my therapist please", "note_therapist"),
+    ],
+)
+def test_paraphrase_families(text: str, behaviour: str) -> None:
+    assert literal(text) == behaviour
+
+
+def test_no_thanks_turns_down_and_real_words_are_not_typos() -> None:
+    assert literal("no thanks") is None and yes_no("no thanks") == "no"
+    assert normalize("stop here") == "stop here"  # not "stop where"
+    assert core("not now please") == "not now" and core("pause now please") == "pause"
+
+
+def test_more_ways_to_say_yes_and_not_now() -> None:
+    for text in ("fire away", "go on then", "let's get started", "alright, I'm up for it"):
+        assert yes_no(text) == "yes", text
+    for text in ("can't right now", "I'll pass for now", "not really in the mood", "can i say no for now"):
+        assert yes_no(text) == "no", text
+
+
+def test_free_text_prompt_reads_skips_deferrals_and_asked_commands() -> None:
+    assert behaviour_in_prompt(NOTE, "nope nothing to add") == "skip"
+    assert behaviour_in_prompt(NOTE, "nothing much happened but I felt calm walking home") == "answer"
+    assert behaviour_in_prompt(NOTE, "maybe later") == "pause"
+    assert behaviour_in_prompt(NOTE, "let's keep going") == "resume"
+    assert (
+        behaviour_in_prompt(NOTE, "could we stop here, I'm too tired to write anything today") == "stop_today"
+    )
+    assert behaviour_in_prompt(NOTE, "oops wrong mood number, it should be 6") == "correct"
+    assert behaviour_in_prompt(ANXIETY, "does 0 mean calm or the worst?") == "help"
+
+
+def test_number_words_and_frequency_words() -> None:
+    assert parse_scale("zero honestly, pretty calm") == 0 and parse_scale("two actually") == 2
+    assert parse_scale("one of those days honestly") is None
+    assert parse_answer(ITEM, "less than half the days I'd say", max_chars=100).value == 1
+
+
+def test_reminder_families() -> None:
+    assert parse_reminder_command("stop sending me the daily reminders please").kind == "stop"
+    assert parse_reminder_command("take today off").kind == "skip_today"
+    assert parse_reminder_command("not doing a check-in today").kind == "skip_today"
+    assert parse_reminder_command("please don't bug me again today").kind == "skip_today"
+    assert parse_reminder_command("turn them off") is None
+    assert parse_reminder_command("turn them off", in_reminder_talk=True).kind == "stop"
+    assert parse_reminder_command("I want the reminders back").kind == "resume"
+    assert parse_reminder_command("make it 8am instead").at.hour == 8
+    once = parse_reminder_command("remind me at 7 to finish it")
+    assert once.kind == "postpone" and once.at.hour == 7
+    assert parse_reminder_command("remind me at 7 every evening").kind == "set_time"
+    assert parse_reminder_command("can you check in later tonight").kind == "postpone"
+
+
+def test_time_until_a_one_off_reminder() -> None:
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    assert time_until(time(18, 0), now, UTC) == timedelta(hours=6)
+    assert time_until(time(6, 0), now, UTC) == timedelta(hours=6)  # "around 6" at noon: 18:00
+    assert time_until(time(11, 0), now, UTC) == timedelta(hours=11)  # 23:00
+
+
+def test_round_3_rescored_lessons() -> None:
+    assert literal("can we stop here and pick this back up tomorrow") == "pause"
+    assert literal("can we stop here for today") == "stop_today"
+    assert literal("what's the difference between several days and more than half?") == "help"
+    assert literal("should i skip my sertraline the morning of a session?") == "medical_question"
+    assert behaviour_in_prompt(NOTE, "i need to hop off, let's finish this later") == "pause"
+    assert behaviour_in_prompt(NOTE, "scratch my last answer, i want to rewrite it") == "correct"
+    assert (
+        behaviour_in_prompt(NOTE, "we walked for hours, then stopped at a cafe and talked till late")
+        == "answer"
+    )
+    assert parse_reminder_command("in a bit").kind == "postpone"
+    assert parse_reminder_command("just stop sending them altogether", in_reminder_talk=True).kind == "stop"
