@@ -18,6 +18,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.checkin_state import LOOP_SLOTS, checkin_state
 from actions.common import (
     alert_state,
     call,
@@ -43,14 +44,6 @@ from bot.store.errors import MAX_TEXT_CHARS
 
 logger = logging.getLogger(__name__)
 
-LOOP_SLOTS = (
-    "prompt_set",
-    "prompt_index",
-    "prompt_answers",
-    "prompt_retries",
-    "answer_risk",
-    "loop_exit",
-)
 INTENT_SETS = {
     "start_checkin": "daily",
     "start_questionnaire": "phq9",
@@ -111,28 +104,13 @@ def _in_follow_up(tracker: Tracker) -> bool:
 
 def current_prompt(tracker: Tracker) -> Prompt | None:
     """The prompt being asked: a pending follow-up, else the set's prompt at the index."""
-    prompt_set, index, _ = _state(tracker)
+    prompt_set, index, _ = checkin_state(tracker)
     if prompt_set is None:
         return None
     prompt = prompt_set.prompt(index)
     if prompt is not None and _in_follow_up(tracker) and prompt.follow_up is not None:
         return prompt.follow_up
     return prompt
-
-
-def _state(tracker: Tracker) -> tuple[PromptSet | None, int, list[dict]]:
-    set_id = tracker.get_slot("prompt_set")
-    if not set_id:
-        return None, 0, []
-    try:
-        prompt_set = default_catalogue().get(set_id)
-    except Exception:
-        return None, 0, []
-    return (
-        prompt_set,
-        int(tracker.get_slot("prompt_index") or 0),
-        list(tracker.get_slot("prompt_answers") or []),
-    )
 
 
 def _buttons(prompt: Prompt) -> list[dict[str, str]]:
@@ -176,7 +154,7 @@ class ActionStartCheckin(Action):
             alerted = await alert_state(flag_alerted, patient)
             dispatcher.utter_message(text=followup_text(patient, "checkin_held", alerted=alerted))
             return [SlotSet("checkin_allowed", False)]
-        current, _index, answers = _state(tracker)
+        current, _index, answers = checkin_state(tracker)
         if current is not None and answers and (intent not in INTENT_SETS or current.id == wanted):
             dispatcher.utter_message(response="utter_checkin_resume")
             return [SlotSet("checkin_allowed", True), SlotSet("loop_exit", None)]
@@ -209,7 +187,7 @@ class ValidatePromptSetForm(FormValidationAction):
     async def required_slots(
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> list[str]:
-        prompt_set, index, _ = _state(tracker)
+        prompt_set, index, _ = checkin_state(tracker)
         if prompt_set is None or index >= len(prompt_set.prompts) or tracker.get_slot("answer_risk"):
             return []  # done: the form ends and action_submit_prompt_set runs
         return domain_slots
@@ -249,7 +227,7 @@ class ValidatePromptSetForm(FormValidationAction):
             if not prompt.skippable:
                 dispatcher.utter_message(response="utter_answer_needed")
                 return keep
-            _set, index, answers = _state(tracker)
+            _set, index, answers = checkin_state(tracker)
             answers.append({"key": prompt.key, "value": None, "text": None, "skipped": True})
             events = [SlotSet(k, v) for k, v in self.__class__._advance(answers, index).items()]
             prompt_set = default_catalogue().get(tracker.get_slot("prompt_set"))
@@ -282,7 +260,7 @@ class ValidatePromptSetForm(FormValidationAction):
 
     def _correct(self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
         """ "go back" asks the last question again; "I meant 6 not 4" replaces the last answer."""
-        prompt_set, index, answers = _state(tracker)
+        prompt_set, index, answers = checkin_state(tracker)
         if not answers or prompt_set is None:
             dispatcher.utter_message(response="utter_nothing_to_correct")
             return [SlotSet("prompt_answer", None)]
@@ -326,7 +304,7 @@ class ValidatePromptSetForm(FormValidationAction):
     def validate_prompt_answer(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict[str, Any]:
-        _set, index, answers = _state(tracker)
+        _set, index, answers = checkin_state(tracker)
         prompt = current_prompt(tracker)
         if prompt is None:
             return {"prompt_answer": None}
@@ -407,7 +385,7 @@ class ActionSubmitPromptSet(Action):
         patient = await current_patient(tracker)
         if patient is None:
             return not_enrolled(dispatcher)
-        prompt_set, _index, answers = _state(tracker)
+        prompt_set, _index, answers = checkin_state(tracker)
         if prompt_set is None:
             return []
         stopped = tracker.get_slot("loop_exit") == "stop"
@@ -475,7 +453,7 @@ class ActionSubmitPromptSet(Action):
 
 async def _save_partial(tracker: Tracker) -> None:
     """What was answered before switching to other writing is saved (as a stopped check-in)."""
-    prompt_set, _index, answers = _state(tracker)
+    prompt_set, _index, answers = checkin_state(tracker)
     patient = await current_patient(tracker)
     if prompt_set is None or not answers or prompt_set.instrument or patient is None:
         return

@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot import runtime
 from bot.checkins.saving import UNAVAILABLE
+from bot.flags.store import FlagResult, SignalInput
 from bot.lastknown import LastKnown
 from bot.patients.store import PatientRef
 from bot.safety.assessment import at_least
@@ -73,7 +74,7 @@ def clinic_alerts(patient: PatientRef | None) -> bool:
 def flag_alerted(patient: PatientRef | None) -> bool:
     """Whether the patient's open flag was alerted on a configured channel: the clinic has one
     and the flag is at least moderate (a low flag is only noted for the portal), as
-    actions.safety.record_risk decides when it queues the alerts (blocking)."""
+    record_risk decides when it queues the alerts (blocking)."""
     if patient is None or not clinic_alerts(patient):
         return False
     return at_least(runtime.store().flags.open_flag_severity(patient.ref) or "none", "moderate")
@@ -132,3 +133,23 @@ def raised_text(patient: PatientRef | None, *, alerted: bool) -> str:
 def not_enrolled(dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:
     dispatcher.utter_message(response="utter_not_enrolled")
     return []
+
+
+def record_risk(
+    patient: PatientRef, message_id: str | None, text: str | None, signal: SignalInput
+) -> tuple[FlagResult, bool]:
+    """Write the flag and queue alerts on the clinic's configured channels, with its deadlines.
+    Returns the flag and whether the flag's alerts go to a configured channel (so the patient
+    may be told "alerted"); a low flag is only noted for the portal."""
+    store = runtime.store()
+    clinic = runtime.alert_config().for_clinic(store.staff.clinic_slug(patient.clinic_id))
+    channels = clinic.channels() if at_least(signal.severity, "moderate") else []
+    result = store.flags.record_risk(
+        patient.ref,
+        message_id=message_id,
+        text=text,
+        signal=signal,
+        alert_channels=channels or ["portal"],
+        deadlines=clinic.deadlines,
+    )
+    return result, bool(clinic.channels()) and at_least(result.severity, "moderate")

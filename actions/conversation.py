@@ -12,6 +12,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.checkin_state import LOOP_SLOTS, checkin_state
 from actions.common import (
     alert_state,
     call,
@@ -140,9 +141,8 @@ class ActionStopOutside(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        from actions.checkin import LOOP_SLOTS, _state
 
-        prompt_set, _index, answers = _state(tracker)
+        prompt_set, _index, answers = checkin_state(tracker)
         if prompt_set is None or not answers or prompt_set.instrument:
             dispatcher.utter_message(response="utter_nothing_to_stop")
             return [SlotSet(slot, None) for slot in LOOP_SLOTS] if prompt_set is not None else []

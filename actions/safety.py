@@ -23,12 +23,12 @@ from actions.common import (
     current_patient,
     flag_alerted,
     followup_text,
+    record_risk,
     safety_vars,
 )
 from bot import runtime
 from bot.flags.store import FlagResult, SignalInput
 from bot.patients.store import PatientRef
-from bot.safety.assessment import at_least
 from bot.safety.context import in_context
 from bot.safety.safe_check import NO, YES, parse_safe_answer
 from bot.safety.service import default_detector
@@ -36,26 +36,6 @@ from bot.safety.service import default_detector
 logger = logging.getLogger(__name__)
 
 HOLDING_SEVERITIES = ("high", "critical")
-
-
-def record_risk(
-    patient: PatientRef, message_id: str | None, text: str | None, signal: SignalInput
-) -> tuple[FlagResult, bool]:
-    """Write the flag and queue alerts on the clinic's configured channels, with its deadlines.
-    Returns the flag and whether the flag's alerts go to a configured channel (so the patient
-    may be told "alerted"); a low flag is only noted for the portal."""
-    store = runtime.store()
-    clinic = runtime.alert_config().for_clinic(store.staff.clinic_slug(patient.clinic_id))
-    channels = clinic.channels() if at_least(signal.severity, "moderate") else []
-    result = store.flags.record_risk(
-        patient.ref,
-        message_id=message_id,
-        text=text,
-        signal=signal,
-        alert_channels=channels or ["portal"],
-        deadlines=clinic.deadlines,
-    )
-    return result, bool(clinic.channels()) and at_least(result.severity, "moderate")
 
 
 def _semantic_entry(semantic: dict[str, Any]) -> dict[str, Any]:

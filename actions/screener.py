@@ -18,7 +18,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import call, current_patient, raised_text, safety_vars
+from actions.common import call, current_patient, raised_text, record_risk, safety_vars
 from bot import runtime
 from bot.flags.store import SignalInput
 from bot.patients.store import PatientRef
@@ -170,8 +170,6 @@ async def _take_answer(
         logger.error("could not save a screener answer for %s (%s)", tracker.sender_id, type(exc).__name__)
     current = await call(store.flags.open_flag_severity, patient.ref) or "none"
     if rank(result) > rank(current):
-        from actions.safety import record_risk
-
         try:
             _flag, alerted = await call(
                 record_risk,

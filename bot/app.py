@@ -42,19 +42,19 @@ def check_safety_config() -> None:
     from bot.safety.screener import ScreenerError
     from bot.safety.screener import wording as screener_wording
     from bot.safety.service import lexicon_paths
-    from bot.schedule.plan import PlanError, default_plan
+    from bot.schedule.plan import PLAN_FILE, PlanError, load_plan
 
     try:
         load_lexicon(lexicon_paths())
         resources_for("en-US")
         for alerts, on_call in ((False, False), (True, False), (True, True)):
             coverage_text(alerts=alerts, on_call_cover=on_call)
-        load_catalogue()
+        catalogue = load_catalogue()
         consent_text(alerts=False)
         check_replies()
         screener_wording()
         check_channel_wording()
-        default_plan()
+        load_plan(PLAN_FILE, set(catalogue.sets))  # the plan names only prompt sets that exist
     except (
         LexiconError,
         ResourcesError,
@@ -147,8 +147,8 @@ def services(
         ready_timeout=60,
     )
     background = [
-        Service("worker", [python, "-m", "bot.escalation.worker"], env=common),
-        Service("scheduler", [python, "-m", "bot.schedule.worker"], env=common),
+        Service("worker", [python, "-m", "bot.workers", "escalation"], env=common),
+        Service("scheduler", [python, "-m", "bot.workers", "scheduler"], env=common),
     ]
     rasa = []
     for r in reps:

@@ -121,8 +121,8 @@ def _name(pid: int) -> str:
         ("serve rasa", "rasa"),
         ("serve actions", "actions"),
         ("uvicorn", "web"),
-        ("escalation.worker", "worker"),
-        ("schedule.worker", "scheduler"),
+        ("bot.workers escalation", "worker"),
+        ("bot.workers scheduler", "scheduler"),
         ("bot.cli run", "supervisor"),
         (" run ", "rasa"),
     ):

@@ -1,7 +1,7 @@
 """The escalation worker: delivers queued clinician alerts and re-escalates missed deadlines.
 
-Started by `interlude run` as its own process (`python -m bot.escalation.worker`). Everything
-it needs is in the database (the outbox), so it survives restarts: a delivery claimed by a
+Started by `interlude run` as its own process (`python -m bot.workers escalation` composes it).
+Everything it needs is in the database (the outbox), so it survives restarts: a delivery claimed by a
 worker that died is claimed again when the claim's lease runs out.
 """
 
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +16,7 @@ from datetime import datetime, timedelta
 from bot.escalation.config import AlertConfig
 from bot.escalation.deliveries import DeliveryRepo
 from bot.escalation.senders import SendError, TelegramSender
-from bot.service import run_every, serve
+from bot.service import run_every
 from bot.store.models import utcnow
 
 logger = logging.getLogger("interlude.worker")
@@ -153,46 +151,3 @@ class Worker:
 
     async def run(self, stop: asyncio.Event, interval: float = 0.25) -> None:
         await run_every(self.tick, stop, interval, logger)
-
-
-def main() -> int:
-    from bot import runtime
-
-    runtime.block_tensorflow()
-    from bot.escalation.senders import build_senders
-    from bot.flags.pending import store_writer
-
-    logging.basicConfig(
-        level=runtime.settings().log_level, format="%(asctime)s %(levelname)-8s %(name)s - %(message)s"
-    )
-    config = runtime.alert_config()
-    # How long a claim protects a delivery being sent; after a crash, another worker retries then.
-    lease = timedelta(seconds=float(os.environ.get("INTERLUDE_ALERT_LEASE_SECONDS", "60")))
-    worker = Worker(
-        runtime.store().deliveries, config, build_senders(config), lease=lease, reload=runtime.alert_config
-    )
-    channels = sorted({c for clinic in config.clinics.values() for c in clinic.channels()})
-    logger.info("escalation worker started; alert channels: %s", ", ".join(channels) or "none configured")
-
-    # Risk decisions the Rasa server made durable but no safety action turned into a flag
-    # (action server or database down): written here, exactly once, then alerted as usual.
-    pending = runtime.pending_flags()
-    write = store_writer(
-        runtime.store().patients, runtime.store().flags, runtime.store().staff, runtime.alert_config
-    )
-
-    async def reconcile() -> None:
-        if pending.pending():
-            n = await asyncio.to_thread(pending.reconcile, write)
-            if n:
-                logger.warning("wrote %d pending risk flag(s) the safety action could not write", n)
-
-    async def both(stop: asyncio.Event) -> None:
-        await asyncio.gather(worker.run(stop), run_every(reconcile, stop, 2.0, logger))
-
-    serve(both)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import os
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +37,16 @@ from bot.safety.normalize import normalize
 logger = logging.getLogger(__name__)
 
 DEFAULT_LEXICON = CLINIC_DIR / "safety" / "lexicon.yml"
+
+
+def lexicon_paths(environ: dict[str, str] | None = None) -> list[Path]:
+    """The base lexicon plus any clinic extensions (INTERLUDE_SAFETY_LEXICON_EXTRA, os.pathsep-separated)."""
+    env = os.environ if environ is None else environ
+    paths = [Path(env.get("INTERLUDE_SAFETY_LEXICON", "") or DEFAULT_LEXICON)]
+    extra = env.get("INTERLUDE_SAFETY_LEXICON_EXTRA", "")
+    paths += [Path(p) for p in extra.split(os.pathsep) if p.strip()]
+    return paths
+
 
 #: How far before a match context cues are looked for (tokens, within the sentence).
 CONTEXT_WINDOW = 6

@@ -259,7 +259,7 @@ def _code_version() -> str:
 def fingerprint(paths: list[Path] | None = None, lexicon_paths: list[Path] | None = None) -> str:
     """Content hash of the examples, the lexicon's normalisation (it rewrites what is embedded)
     and the code version: the model file's name."""
-    from bot.safety.service import lexicon_paths as configured_lexicon
+    from bot.safety.detector import lexicon_paths as configured_lexicon
 
     h = hashlib.sha256(_code_version().encode())
     for path in [
@@ -471,9 +471,9 @@ def ensure_semantic_model(
     """Return the trained semantic model for the current examples, training it only if no
     cached file has the same content hash. Written atomically (several processes may race)."""
     from bot.safety.detector import Detector
+    from bot.safety.detector import lexicon_paths as configured_lexicon
     from bot.safety.lexicon import load_lexicon
     from bot.safety.normalize import normalize
-    from bot.safety.service import lexicon_paths as configured_lexicon
 
     example_files = example_files if example_files is not None else example_paths()
     lexicon_files = lexicon_files if lexicon_files is not None else configured_lexicon()

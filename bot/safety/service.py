@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
 from functools import lru_cache
-from pathlib import Path
 
-from bot.safety.detector import DEFAULT_LEXICON, Detector
+from bot.safety.detector import Detector, lexicon_paths
 
 logger = logging.getLogger(__name__)
-
-
-def lexicon_paths(environ: dict[str, str] | None = None) -> list[Path]:
-    """The base lexicon plus any clinic extensions (INTERLUDE_SAFETY_LEXICON_EXTRA, os.pathsep-separated)."""
-    env = os.environ if environ is None else environ
-    paths = [Path(env.get("INTERLUDE_SAFETY_LEXICON", "") or DEFAULT_LEXICON)]
-    extra = env.get("INTERLUDE_SAFETY_LEXICON_EXTRA", "")
-    paths += [Path(p) for p in extra.split(os.pathsep) if p.strip()]
-    return paths
 
 
 @lru_cache(maxsize=1)

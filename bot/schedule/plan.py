@@ -118,9 +118,9 @@ def load_plan(path: Path = PLAN_FILE, known_sets: set[str] | None = None) -> Pla
 
 @lru_cache(maxsize=1)
 def default_plan() -> Plan:
-    from bot.prompts.sets import default_catalogue
-
-    return load_plan(PLAN_FILE, set(default_catalogue().sets))
+    """The clinic's plan. Its prompt set ids are checked against the prompt sets at start-up
+    (`bot/app.py`, which sees both): the schedule does not depend on the prompts package."""
+    return load_plan(PLAN_FILE)
 
 
 def in_quiet_hours(t: time, plan: Plan) -> bool:

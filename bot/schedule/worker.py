@@ -1,7 +1,7 @@
 """The check-in scheduler: sends due check-ins through Rasa, nudges once, expires.
 
-Started by `interlude run` as its own process (`python -m bot.schedule.worker`). The queue is in
-the database (`scheduled_checkins`), so nothing is lost on restart; Rasa's own reminders live
+Started by `interlude run` as its own process (`python -m bot.workers scheduler` composes it).
+The queue is in the database (`scheduled_checkins`), so nothing is lost on restart; Rasa's own reminders live
 in memory and are not used. Each tick:
 
 1. gives patients with daily check-ins their next one;
@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -28,7 +26,7 @@ from zoneinfo import ZoneInfo
 from bot.schedule.plan import Plan, in_quiet_hours, local_due
 from bot.schedule.store import ScheduleRepo
 from bot.schedule.views import DueJob
-from bot.service import run_every, serve
+from bot.service import run_every
 
 logger = logging.getLogger("interlude.scheduler")
 
@@ -138,26 +136,3 @@ class Scheduler:
 
     async def run(self, stop: asyncio.Event, interval: float = 5.0) -> None:
         await run_every(self.tick, stop, interval, logger)
-
-
-def main() -> int:
-    from bot import runtime
-
-    runtime.block_tensorflow()
-    from bot.flags.handoff import RasaApi
-    from bot.schedule.plan import default_plan
-
-    settings = runtime.settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)-8s %(name)s - %(message)s")
-    interval = float(os.environ.get("INTERLUDE_SCHEDULER_INTERVAL", "5"))
-    scheduler = Scheduler(
-        runtime.store().schedule, default_plan(), RasaApi(settings.rasa_url, settings.api_token)
-    )
-    logger.info("check-in scheduler started (every %.0fs)", interval)
-
-    serve(lambda stop: scheduler.run(stop, interval))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

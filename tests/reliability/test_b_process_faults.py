@@ -23,8 +23,8 @@ MARKERS = {
     "actions": "bot.rasa_ext.serve actions",
     "rasa": "bot.rasa_ext.serve rasa",
     "web": "uvicorn",
-    "worker": "bot.escalation.worker",
-    "scheduler": "bot.schedule.worker",
+    "worker": "bot.workers escalation",
+    "scheduler": "bot.workers scheduler",
 }
 #: Figures for the closing note, printed at the end of the module.
 FIGURES: dict[str, str] = {}

@@ -143,3 +143,19 @@ def test_a_broken_plan_file_names_the_problem(tmp_path):
     with pytest.raises(PlanError, match="default_time"):
         load_plan(bad)
     assert timedelta(hours=4) == default_plan().nudge_after
+
+
+def test_start_up_refuses_a_plan_that_names_a_missing_prompt_set(tmp_path, monkeypatch):
+    """The plan no longer loads the prompt sets itself (the schedule does not import the prompts
+    package); the start-up check, which sees both, still refuses an unknown set in one sentence."""
+    from bot import app
+    from bot.config import ConfigError
+    from bot.schedule import plan as plan_module
+
+    text = plan_module.PLAN_FILE.read_text(encoding="utf-8")
+    bad = tmp_path / "schedule.yml"
+    bad.write_text(text.replace("prompt_set: day1", "prompt_set: nope", 1), encoding="utf-8")
+    assert bad.read_text(encoding="utf-8") != text
+    monkeypatch.setattr(plan_module, "PLAN_FILE", bad)
+    with pytest.raises(ConfigError, match="unknown prompt set 'nope'"):
+        app.check_safety_config()

@@ -1,0 +1,38 @@
+"""Where an open check-in stands, read from the tracker's slots.
+
+Its own module because the check-in, the reminder commands and the data requests all read and
+clear it, and the check-in imports the other two.
+"""
+
+from __future__ import annotations
+
+from rasa_sdk import Tracker
+
+from bot.prompts.sets import PromptSet, default_catalogue
+
+#: The slots that hold an open check-in; clearing them all ends it.
+LOOP_SLOTS = (
+    "prompt_set",
+    "prompt_index",
+    "prompt_answers",
+    "prompt_retries",
+    "answer_risk",
+    "loop_exit",
+)
+
+
+def checkin_state(tracker: Tracker) -> tuple[PromptSet | None, int, list[dict]]:
+    """The open prompt set (None when no check-in is open), the index of its next prompt and the
+    answers given so far."""
+    set_id = tracker.get_slot("prompt_set")
+    if not set_id:
+        return None, 0, []
+    try:
+        prompt_set = default_catalogue().get(set_id)
+    except Exception:
+        return None, 0, []
+    return (
+        prompt_set,
+        int(tracker.get_slot("prompt_index") or 0),
+        list(tracker.get_slot("prompt_answers") or []),
+    )
