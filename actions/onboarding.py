@@ -35,6 +35,9 @@ from bot.understanding import literal, yes_no
 
 logger = logging.getLogger(__name__)
 
+#: Below this confidence an affirm/deny from the classifier is not taken as the answer.
+SURE = 0.6
+
 CONSENT_BUTTONS = [
     {"title": "I agree", "payload": "/affirm"},
     {"title": "Not now", "payload": "/deny"},
@@ -93,7 +96,10 @@ class ActionAnswerPending(Action):
         intent = (message.get("intent") or {}).get("name")
         text = message.get("text") or ""
         answer = yes_no(text) if not text.startswith("/") else None
-        if answer is None and intent in ("affirm", "deny"):
+        confidence = float((message.get("intent") or {}).get("confidence") or 0.0)
+        # The classifier decides only when it is sure: "hmm let me see" (deny at 0.40) is asked
+        # again, not taken as a no to the patient's own request.
+        if answer is None and intent in ("affirm", "deny") and confidence >= SURE:
             answer = "yes" if intent == "affirm" else "no"
         question = tracker.get_slot("pending_question")
         if question in ("data_delete", "data_export"):

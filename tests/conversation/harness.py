@@ -306,10 +306,8 @@ class Harness:
         ]
 
     def _requests(self, ref: str) -> list:
-        lister = getattr(self.store, "patient_requests", None)
-        if lister is None:
-            return []
-        return [{"kind": r.kind} for r in lister(ref, actor="test:conversation", origin="test")]
+        rows = self.store.requests.patient_requests(ref, actor="test:conversation", origin="test")
+        return [{"kind": r.kind} for r in rows]
 
     def prepare(self, state: str, behaviour: str) -> str:
         ref = self.store.patients.create_patient(
