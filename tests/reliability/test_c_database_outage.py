@@ -221,7 +221,7 @@ def test_ordinary_conversation_goes_on_in_every_channel_during_a_postgres_outage
     assert user_texts(store, tele)[-1:] == ["hello"] and user_texts(store, tele).count("hello") == 1
 
 
-@pytest.mark.parametrize("name", ["actions", "rasa"])
+@pytest.mark.parametrize("name", ["worker", "scheduler", "web", "actions", "rasa"])
 def test_a_killed_process_on_postgres_is_restarted_and_nothing_is_lost(pg, name):
     figures = kill_under_load(pg.stack, pg.store, pg.patient, name)
     print(f"PostgreSQL, SIGKILL {name}: {figures}")
