@@ -318,7 +318,7 @@ def test_worker_killed_mid_delivery_delivers_exactly_once_after_restart(tmp_path
 
         def start_worker(log: Path) -> subprocess.Popen:
             return subprocess.Popen(
-                [sys.executable, "-m", "bot.escalation.worker"],
+                [sys.executable, "-m", "bot.workers", "escalation"],
                 cwd=PROJECT_ROOT,
                 env=env,
                 stdout=log.open("w"),
