@@ -163,14 +163,21 @@ class Probe:
         self.sio.on("session_confirm", self.confirmed.append)
         self.sio.on("connect_error", lambda data: setattr(self, "refused", data))
         auth = {"clinic": clinic, **({"token": token} if token is not None else {})}
+        # wait=False and our own wait: python-socketio's wait keeps waiting out the whole timeout
+        # after a refusal (20 s per refused probe), the refusal itself arrives at once.
         try:
-            self.sio.connect(stack.settings.web_url, transports=["polling"], auth=auth, wait_timeout=20)
+            self.sio.connect(stack.settings.web_url, transports=["polling"], auth=auth, wait=False)
         except socketio.exceptions.ConnectionError:
-            pass
+            return
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not self.connected and self.refused is None:
+            time.sleep(0.05)
+        if not self.connected:  # refused or timed out: do not leave engine.io polling
+            self.sio.disconnect()
 
     @property
     def connected(self) -> bool:
-        return self.sio.connected
+        return self.sio.connected and "/" in self.sio.namespaces
 
     def say(self, text: object, wait: float = 60.0, **extra: object) -> list[dict]:
         n = len(self.bot)
