@@ -18,7 +18,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.checkin_state import LOOP_SLOTS, checkin_state
+from actions.checkin_state import LOOP_SLOTS, checkin_state, save_stopped
 from actions.common import (
     alert_state,
     call,
@@ -453,21 +453,9 @@ class ActionSubmitPromptSet(Action):
 
 async def _save_partial(tracker: Tracker) -> None:
     """What was answered before switching to other writing is saved (as a stopped check-in)."""
-    prompt_set, _index, answers = checkin_state(tracker)
     patient = await current_patient(tracker)
-    if prompt_set is None or not answers or prompt_set.instrument or patient is None:
-        return
-    rows = [(a["key"], a.get("text"), a.get("value")) for a in answers]
-    await call(
-        save_checkin,
-        runtime.store().checkins,
-        runtime.spool(),
-        patient.ref,
-        prompt_set.id,
-        rows,
-        None,
-        "stopped",
-    )
+    if patient is not None:
+        await save_stopped(tracker, patient)
 
 
 def _fresh_loop(set_id: str) -> list[dict[str, Any]]:

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from rasa_sdk import Tracker
 
+from actions.common import call
+from bot import runtime
+from bot.checkins.saving import save_checkin
+from bot.patients.store import PatientRef
 from bot.prompts.sets import PromptSet, default_catalogue
 
 #: The slots that hold an open check-in; clearing them all ends it.
@@ -36,3 +40,25 @@ def checkin_state(tracker: Tracker) -> tuple[PromptSet | None, int, list[dict]]:
         int(tracker.get_slot("prompt_index") or 0),
         list(tracker.get_slot("prompt_answers") or []),
     )
+
+
+async def save_stopped(tracker: Tracker, patient: PatientRef) -> bool:
+    """Save what an open or paused check-in has answered so far, as a stopped check-in (the
+    way "stop for today", "no more check-ins today" and switching to other writing end one).
+    Questionnaires are never saved half done: their score needs every item. Returns whether
+    anything was saved (or held in the outage spool)."""
+    prompt_set, _index, answers = checkin_state(tracker)
+    if prompt_set is None or not answers or prompt_set.instrument:
+        return False
+    rows = [(a["key"], a.get("text"), a.get("value")) for a in answers]
+    await call(
+        save_checkin,
+        runtime.store().checkins,
+        runtime.spool(),
+        patient.ref,
+        prompt_set.id,
+        rows,
+        None,
+        "stopped",
+    )
+    return True

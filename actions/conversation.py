@@ -12,7 +12,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.checkin_state import LOOP_SLOTS, checkin_state
+from actions.checkin_state import LOOP_SLOTS, checkin_state, save_stopped
 from actions.common import (
     alert_state,
     call,
@@ -149,16 +149,6 @@ class ActionStopOutside(Action):
         patient = await current_patient(tracker)
         if patient is None:
             return not_enrolled(dispatcher)
-        rows = [(a["key"], a.get("text"), a.get("value")) for a in answers]
-        await call(
-            save_checkin,
-            runtime.store().checkins,
-            runtime.spool(),
-            patient.ref,
-            prompt_set.id,
-            rows,
-            None,
-            "stopped",
-        )
+        await save_stopped(tracker, patient)
         dispatcher.utter_message(response="utter_checkin_stopped_saved")
         return [SlotSet(slot, None) for slot in LOOP_SLOTS]

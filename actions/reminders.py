@@ -16,7 +16,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.checkin_state import LOOP_SLOTS, checkin_state
+from actions.checkin_state import LOOP_SLOTS, checkin_state, save_stopped
 from actions.common import call, current_patient, not_enrolled
 from bot import runtime
 from bot.patients.store import PatientRef
@@ -129,23 +129,10 @@ class ActionReminders(Action):
 async def _close_paused(tracker: Tracker, patient: PatientRef) -> list[dict[str, Any]]:
     """A paused check-in cannot be picked up after "no more check-ins today": save what was
     answered (as a stopped check-in), as "stop for today" does."""
-    from bot.checkins.saving import save_checkin
-
-    prompt_set, _index, answers = checkin_state(tracker)
+    prompt_set, _index, _answers = checkin_state(tracker)
     if prompt_set is None or tracker.active_loop.get("name"):
         return []
-    if answers and not prompt_set.instrument:
-        rows = [(a["key"], a.get("text"), a.get("value")) for a in answers]
-        await call(
-            save_checkin,
-            runtime.store().checkins,
-            runtime.spool(),
-            patient.ref,
-            prompt_set.id,
-            rows,
-            None,
-            "stopped",
-        )
+    await save_stopped(tracker, patient)
     return [SlotSet(slot, None) for slot in LOOP_SLOTS]
 
 
