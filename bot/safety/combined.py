@@ -12,7 +12,7 @@ import logging
 from bot.safety.assessment import Assessment, RuleHit, rank
 from bot.safety.detector import Detector
 from bot.safety.normalize import normalize
-from bot.safety.semantic import SemanticModel
+from bot.safety.semantic import NEAR_IDENTICAL, SemanticModel
 
 logger = logging.getLogger(__name__)
 
@@ -21,10 +21,6 @@ logger = logging.getLogger(__name__)
 #: being safe: on blind rounds the layer's own `critical` fired on ordinary messages too often,
 #: while `high` already gives resources at once, "are you safe right now?" and same-day contact.
 SEMANTIC_MAX = "high"
-#: A labelled example this close (cosine of the embeddings) to the whole message is taken at
-#: its word: the classifier does not raise above it. Short replies ("I don't know", "nearly
-#: every day") carry too little signal for the classifier; their labelled twins decide.
-NEAR_IDENTICAL = 0.92
 
 
 def combine(rules: Assessment, semantic: dict | None) -> Assessment:

@@ -54,6 +54,11 @@ NEAREST = 3
 #: `high_confident`, chosen at training (see `train`). On blind round 4 most false alarms were
 #: integration stories and logistics questions scored just past the operating points.
 MODERATE_CONFIDENT = 0.80
+#: A labelled example this close (cosine of the embeddings) to a message, or to one unit of a
+#: longer one, is taken at its word: the classifier does not raise that unit above it. Short
+#: replies ("I don't know", "nearly every day", "bye") carry too little signal for the
+#: classifier; their labelled twins decide (combined.py for a whole message, `assess` for units).
+NEAR_IDENTICAL = 0.92
 
 _embedder_lock = threading.Lock()
 _embedder = None
@@ -194,6 +199,22 @@ class SemanticModel:
         n = self.level_w.shape[1]
         return _sigmoid(logits[:, :n]), _sigmoid(logits[:, n:])
 
+    def _held_by_twins(self, unit_rank: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        """Each flagged unit of a longer message held at its near-identical labelled example:
+        "bye" closing "thanks for checking in, i'm ok now. bye" is the labelled "bye" (none),
+        not a farewell (conversation round 6). A single unit is left to combined.py."""
+        flagged = np.flatnonzero(unit_rank > 0)
+        if len(unit_rank) < 2 or len(flagged) == 0 or len(self.ex_vectors) == 0:
+            return unit_rank
+        sims = vectors[flagged] @ self.ex_vectors.T
+        nearest = sims.argmax(axis=1)
+        held = unit_rank.copy()
+        for row, unit in enumerate(flagged):
+            k = int(nearest[row])
+            if sims[row, k] >= NEAR_IDENTICAL:
+                held[unit] = min(int(held[unit]), SEVERITIES.index(self.ex_meta[k][2]))
+        return held
+
     def assess(self, text: str, prepare: Callable[[str], str] | None = None) -> SemanticResult:
         """Assess the whole text and each of its units; the most severe unit decides.
 
@@ -204,7 +225,7 @@ class SemanticModel:
         pieces = [prepare(p) for p in pieces] if prepare else pieces
         vectors = embed(pieces)
         level_p, cat_p = self.fast_scores(pieces, vectors)
-        unit_rank = unit_ranks(level_p, self.level_t, self.high_confident)
+        unit_rank = self._held_by_twins(unit_ranks(level_p, self.level_t, self.high_confident), vectors)
         # The deciding unit: highest severity, then highest margin over its threshold.
         margin = np.where(
             unit_rank > 0, level_p[np.arange(len(units)), np.maximum(unit_rank - 1, 0)], level_p[:, 0]

@@ -327,3 +327,32 @@ def test_a_rule_scoped_benign_context_must_name_real_rules(tmp_path: Path):
 def test_a_family_idiom_is_not_a_threat(detector):
     assert detector.assess("my sister is gonna kill me for skipping her bday dinner").severity == "none"
     assert rank(detector.assess("hes outside saying hes gonna kill me").severity) >= rank("high")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "leave a note for my therapist before thursday",
+        "can you pass a note to my therapist that the new routine is helping",
+        "skip today's reminder, i'll do it tomorrow",
+        "no more today pls, ill do it tmrw",
+    ],
+)
+def test_the_note_feature_and_putting_off_a_checkin_are_not_suicide_rules(detector, text):
+    """Conversation rounds 6-7: "leave a note for my therapist" met the farewell rule and "I'll
+    do it tomorrow" the intent rule, both critical, so ordinary requests got the crisis reply."""
+    ids = _rule_ids(detector.assess(text))
+    assert "suicide.farewell" not in ids and "suicide.intent" not in ids, ids
+
+
+@pytest.mark.parametrize(
+    "text, rule",
+    [
+        ("i wrote a note for my family, they'll understand", "suicide.farewell"),
+        ("going to leave a note for my kids", "suicide.farewell"),
+        ("i'm doing it tonight", "suicide.intent"),
+    ],
+)
+def test_farewell_notes_and_present_intent_still_fire(detector, text, rule):
+    a = detector.assess(text)
+    assert rule in _rule_ids(a) and a.severity == "critical", a.to_dict()

@@ -242,3 +242,10 @@ def test_below_the_threshold_only_a_rule_on_suicide_starts_the_safety_path():
     assert not takes_safety_path({"severity": "low", "categories": ["medical"], "rules": []}, "moderate")
     assert takes_safety_path({"severity": "moderate", "categories": ["medical"], "rules": []}, "moderate")
     assert takes_safety_path({"severity": "low", "categories": [], "rules": []}, "low")
+
+
+def test_putting_it_off_until_tomorrow_after_ideation_is_critical():
+    """The lexicon no longer reads "I'll do it tomorrow" alone as intent (it is how patients put
+    off a check-in); after ideation the context layer still makes it critical."""
+    risk = assess_in_context("I'll do it tomorrow", dict(NOTHING), [Turn("m1", IDEATION, 120)])
+    assert risk["severity"] == "critical" and "suicide" in risk["categories"]

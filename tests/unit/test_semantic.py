@@ -208,3 +208,12 @@ def test_normalising_twice_with_the_same_words_gives_the_same_text():
     assert first == again
     assert first.text == "gonna kill myself  knife  tbh"
     assert normalize("unalive", emoji={}, words={"unalive": "end"}).text == "end"
+
+
+def test_a_unit_of_a_longer_message_is_held_by_its_labelled_twin(detector):
+    """Conversation round 6: "bye" closing a thank-you took the safety path (the classifier
+    scores a lone "bye" near farewells); the labelled "bye" decides that unit, as it does the
+    whole message. A risky sentence next to it still flags."""
+    assert detector.assess("thanks for checking in on me, i am ok now. bye").severity == "none"
+    risky = detector.assess("thanks for checking in. i want to kill myself. bye")
+    assert rank(risky.severity) >= rank("high")
