@@ -41,6 +41,7 @@ from bot.prompts.instruments import phq9_item9_severity, score
 from bot.prompts.sets import Prompt, PromptSet, default_catalogue
 from bot.schedule.controls import parse_reminder_command
 from bot.store.errors import MAX_TEXT_CHARS
+from bot.understanding import note_content
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +142,10 @@ class ActionStartCheckin(Action):
             dispatcher.utter_message(response="utter_consent_needed")
             return [SlotSet("checkin_allowed", False), *await ask_consent(dispatcher, patient)]
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        text = (tracker.latest_message or {}).get("text") or ""
+        if intent == "message_therapist" and note_content(text):
+            await pass_note(dispatcher, tracker, text)  # "tell my therapist that ...": kept as said
+            return [SlotSet("checkin_allowed", False)]
         wanted = INTENT_SETS.get(intent or "", "daily")
         if intent == "EXTERNAL_checkin_due":
             # Sent by the scheduler through Rasa's API, with the set that is due.
@@ -204,8 +209,10 @@ class ValidatePromptSetForm(FormValidationAction):
         behaviour = behaviour_in_prompt(
             prompt, text, str(intent.get("name") or ""), float(intent.get("confidence") or 0.0)
         )
-        if behaviour == "answer":
-            return await super().run(dispatcher, tracker, domain)
+        if behaviour == "answer" or (
+            behaviour == "note_therapist" and tracker.get_slot("prompt_set") == "therapist_note"
+        ):
+            return await super().run(dispatcher, tracker, domain)  # in the note, "tell her ..." is the note
         return await self._command(behaviour, text, prompt, dispatcher, tracker)
 
     async def _command(
@@ -214,6 +221,9 @@ class ValidatePromptSetForm(FormValidationAction):
         """Something other than an answer, said mid check-in: never stored as the answer."""
         keep = [SlotSet("prompt_answer", None)]  # the prompt is asked again
         current_set = tracker.get_slot("prompt_set")
+        if behaviour == "note_therapist" and note_content(text):
+            await pass_note(dispatcher, tracker, text)  # the note came with the request
+            return keep
         if EXITS.get(behaviour, "").removeprefix("switch:") == current_set:
             dispatcher.utter_message(response="utter_keep_going")
             return keep
@@ -467,6 +477,27 @@ def _fresh_loop(set_id: str) -> list[dict[str, Any]]:
         SlotSet("answer_risk", None),
         SlotSet("loop_exit", None),
     ]
+
+
+async def pass_note(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> None:
+    """Keep a note for the therapist that came with the request itself, in the patient's words,
+    as the note prompt would have (an open check-in is left as it is)."""
+    patient = await current_patient(tracker)
+    if patient is None:
+        not_enrolled(dispatcher)
+        return
+    if len(text) > MAX_TEXT_CHARS:
+        dispatcher.utter_message(response="utter_text_too_long", limit=f"{MAX_TEXT_CHARS:,}")
+        return
+    result = await call(
+        save_checkin,
+        runtime.store().checkins,
+        runtime.spool(),
+        patient.ref,
+        "therapist_note",
+        [("note", text, None)],
+    )
+    dispatcher.utter_message(response="utter_note_passed" if result.saved else "utter_checkin_queued")
 
 
 async def _switch_to(target: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:

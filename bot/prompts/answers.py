@@ -404,7 +404,9 @@ def behaviour_in_prompt(prompt: Prompt, text: str, intent: str = "", confidence:
     n = len(normalize(raw).split())
     found = literal(raw, max_words=16)
     if prompt.type == "text":
-        if found in ("note_therapist", "start_checkin", "questionnaire") and prompt.key == "entry":
+        if found == "note_therapist":
+            return found  # a note for the therapist: passed on, or the note prompt (actions/checkin.py)
+        if found in ("start_checkin", "questionnaire") and prompt.key == "entry":
             return found  # journaling, and they would rather do something else
         if found == "correct" and _STRONG_CORRECTION.search(raw.lower()):
             return found
@@ -423,8 +425,8 @@ def behaviour_in_prompt(prompt: Prompt, text: str, intent: str = "", confidence:
             if raw.rstrip().endswith("?") and n <= 14 and mapped in _ASKED and confidence >= 0.8:
                 return mapped
             return "answer"
-        if n > 8 and found not in _ASKED:
-            return "answer"
+        if n > 8 and found not in _ASKED and found != "thanks_bye":
+            return "answer"  # (thanks_bye matches a whole sign-off only: "that's all for now, thank you")
     elif found in (None, "greet", "thanks_bye") and parse_answer(prompt, raw, max_chars=100_000).ok:
         return "answer"  # "hi, 7" or "7 thanks": the number is the answer
     elif found is None:

@@ -50,9 +50,12 @@ _NOT_TODAY = re.compile(
     r"|\btake\s+(today|the\s+day)\s+off\b|^(nothing|none)\s+(else\s+|more\s+)?today\b|\bskip\s+(today|the\s+day)\b"
     r"|\bno\s+(more\s+)?(reminders?|check[\s-]?ins?|messages|questions|notifications)\s+(for\s+)?(the\s+)?rest\s+of\s+(the\s+day|today)\b"
     r"|\b(i'?m|im|i\s+am)\s+(done|finished)\s+(with\s+)?(check[\s-]?ins?|reminders?)\s+(for\s+)?today\b"
+    # Round 7: "don't send me any more today, I'll finish tomorrow".
+    r"|\b(don'?t|do\s+not)\s+(send|ask|remind|message|ping|text|bother)\s+(me\s+)?(anything\s+|any\s+)?(more|else)\s+today\b"
 )
 _LATER = re.compile(
-    r"\b(remind|ask|message|ping|nudge|text|check\s+on)\s+me\s+(again\s+)?(in|after)\s+(like\s+|about\s+|maybe\s+)?"
+    # "remind me in an hour", "remind me about this in an hour please" (round 6)
+    r"\b(remind|ask|message|ping|nudge|text|check\s+on)\s+me\s+(again\s+|about\s+(this|it|that)\s+|to\s+\w+(\s+(it|this|that|the\s+rest))?\s+)?(in|after)\s+(like\s+|about\s+|maybe\s+)?"
     r"(?P<n>\d+|an?|one|two|three|four|(a\s+)?couple\s+of|half\s+an)\s+(?P<unit>minute|min|hour|hr)s?\b"
 )
 #: A time with a scheduling cue that needs no mention of check-ins ("every day at 8pm").
@@ -74,6 +77,26 @@ _LATER_TO = re.compile(
     r"\b(remind|ask|message|ping)\s+me\s+to\s+\w+(\s+\w+){0,3}\s+(in|after)\s+"
     r"(?P<n>\d+|an?|one|two|three|four|(a\s+)?couple\s+of|half\s+an)\s+(?P<unit>minute|min|hour|hr)s?\b"
 )
+#: The things patients call reminders.
+_NOUN = (
+    r"(reminders?|notifications?|pings?|nudges?|alerts?|reminder\s+(messages|texts)|check[\s-]?in\s+(reminders?|messages|texts|pings)"
+    r"|daily\s+(ones|messages|texts|reminders?|pings|nudges))"
+)
+#: Learnt from blind rounds 6-7: any words between a reminder noun and "back on", "again",
+#: "resumed" ("switch them back on", "can I have the reminders again pls", "start the daily
+#: ones again"), unless the sentence turns them down.
+_RESUME_GENERAL = re.compile(
+    rf"\b{_NOUN}\b.*\b(back\s+on|on\s+again|again|resumed?|restarted|re-?enabled|turned\s+(back\s+)?on)\b"
+    rf"|\b(resume|restart|re-?enable|reactivate|unpause|unmute|bring\s+back|turn\s+on|switch\s+on)\b.*\b{_NOUN}\b"
+)
+_RESUME_THEM = re.compile(r"\b(them|those|the\s+daily\s+ones)\b.*\b(back\s+on|on\s+again|again)\b")
+_ASKING = re.compile(
+    r"\b(can|could|would|will|please|pls|plz|want|wanna|like|i'?d|start|turn|switch|put|have|get|resume|bring|miss|need|yes|let'?s)\b"
+)
+_TURNED_DOWN = re.compile(rf"\b(don'?t|do\s+not|dont|never|no\s+more)\b(\s+\w+){{0,4}}?\s+{_NOUN}\b")
+_STOP_GENERAL = re.compile(
+    rf"\b(stop|pause|mute|silence|disable|cancel|turn\s+off|switch\s+off|shut\s+off|get\s+rid\s+of|opt\s+out\s+of|unsubscribe\s+from|no\s+more)\b(\s+\w+){{0,3}}?\s+{_NOUN}\b"
+)
 #: In reminder talk, "them" are the reminders: "switch them on again".
 _THEM_ON = re.compile(r"\b(turn|switch|put)\s+(them|those|it)\s+(back\s+)?on\b")
 _THEM_OFF = re.compile(
@@ -94,6 +117,10 @@ _BARE_LATER = re.compile(
 _TIME = re.compile(
     r"\b(check[\s-]?ins?|reminders?|remind\s+me|message\s+me|ask\s+me)\b.*?\b(at|to|for|around)\s+"
     r"(?P<t>\d{1,2}(:\d{2})?\s*(am|pm|a\.m\.|p\.m\.)?)(?![\d:])"
+)
+#: A clock time or a delay: "remind me again at 8" sets a time, it does not resume.
+_TIMEISH = re.compile(
+    r"\b\d{1,2}(:\d{2})?\s*(am|pm)?\b|\bin\s+(an?|one|two|half)\s+\w+|\b(tonight|later|tomorrow)\b"
 )
 _DAILY = re.compile(r"\b(every\s*day|daily|each\s+day|every\s+evening|every\s+morning|every\s+night)\b")
 #: "remind me later" without a time: an hour.
@@ -120,9 +147,17 @@ def parse_reminder_command(text: str, *, in_reminder_talk: bool = False) -> Remi
         return None
     if _RESUME.search(s) or (in_reminder_talk and _THEM_ON.search(s)):
         return ReminderCommand("resume")
+    if not _TIMEISH.search(s) and (
+        (_RESUME_GENERAL.search(s) or (in_reminder_talk and _RESUME_THEM.search(s)))
+        and _ASKING.search(s)
+        and not _TURNED_DOWN.search(s)
+        and not _STOP.search(s)
+        and not _STOP_GENERAL.search(s)
+    ):
+        return ReminderCommand("resume")
     if _NOT_TODAY.search(s):
         return ReminderCommand("skip_today")
-    if _STOP.search(s) or (in_reminder_talk and _THEM_OFF.search(s)):
+    if _STOP.search(s) or _STOP_GENERAL.search(s) or (in_reminder_talk and _THEM_OFF.search(s)):
         return ReminderCommand("stop")
     if _NOON.search(s) and (
         in_reminder_talk or re.search(r"\b(check[\s-]?ins?|reminders?|remind\s+me|every\s*day|daily)\b", s)
@@ -172,7 +207,9 @@ def parse_reminder_command(text: str, *, in_reminder_talk: bool = False) -> Remi
         return ReminderCommand("postpone", delay=DEFAULT_DELAY)
     if s in ("remind me later", "remind me in a bit", "ask me later", "check in with me later") or re.search(
         r"\b(remind|ask|ping|message)\s+(me|u)\s+(again\s+)?(later|after\s+\w+|tonight|this\s+evening|in\s+a\s+(bit|while))\b"
-        r"|\bremind\s+me\s+to\s+\w+(\s+\w+)?\s+(later|tonight)\b|\b(can|could)\s+(u|you)\s+(ping|remind|ask)\s+me\s+(later|after)\b",
+        r"|\bremind\s+me\s+to\s+\w+(\s+\w+)?\s+(later|tonight)\b|\b(can|could)\s+(u|you)\s+(ping|remind|ask)\s+me\s+(later|after)\b"
+        # Round 6: "remind me to finish it after dinner", "remind me about it after work".
+        r"|\b(remind|ping|nudge|ask)\s+me\s+(to\s+\w+(\s+(it|this|that|the\s+rest))?|about\s+(it|this|that))\s+(after|once|when)\s+\w+",
         s,
     ):
         return ReminderCommand("postpone", delay=DEFAULT_DELAY)

@@ -102,7 +102,24 @@ ROUND4_CELLS = [
 ]
 
 
-@pytest.mark.parametrize(("text", "behaviour", "state"), FOUND_IN_ISSUE + CELLS + ROUND4_CELLS)
+#: Learnt from blind rounds 6 and 7 (paraphrases of their families, not their lines).
+ROUND67_CELLS = [
+    ("could you put the reminders back on for me", "reminder_resume", "journal"),
+    ("i'd like my pings again please", "reminder_resume", "reminder_talk"),
+    ("please just stop with the pings", "reminder_stop", "idle"),
+    ("yep that works for me", "answer", "reminder_talk"),
+    ("please tell my therapist that the new evening routine is helping", "note_therapist", "prompt_text"),
+    ("can this go to my therapist?", "note_therapist", "journal"),
+    ("could we pick this up another time", "pause", "prompt_questionnaire"),
+    ("remind me about it in two hours", "reminder_later", "prompt_questionnaire"),
+    ("leave a note for my therapist please", "note_therapist", "paused"),
+]
+
+
+ALL_CELLS = FOUND_IN_ISSUE + CELLS + ROUND4_CELLS + ROUND67_CELLS
+
+
+@pytest.mark.parametrize(("text", "behaviour", "state"), ALL_CELLS)
 def test_cell(harness, text: str, behaviour: str, state: str) -> None:
     ok, why, reply = harness.judge(text, behaviour, state)
     assert ok, f"{behaviour} @ {state}: {why}; the bot said: {reply[:300]!r}"

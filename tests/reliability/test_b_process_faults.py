@@ -110,9 +110,8 @@ def wait_for_line(stack, text: str, after: int, timeout: float) -> bool:
     return False
 
 
-# The action server and Rasa are killed on PostgreSQL (test_c_database_outage.py), where each
-# kill costs a restart of a minute or more; together the two runs kill every process.
-@pytest.mark.parametrize("name", ["worker", "scheduler", "web"])
+# Every process is killed here on SQLite and again on PostgreSQL (test_c_database_outage.py).
+@pytest.mark.parametrize("name", ["worker", "scheduler", "web", "actions", "rasa"])
 def test_a_killed_process_is_restarted_while_patients_keep_being_answered(rstack, rstore, patient, name):
     FIGURES[name] = kill_under_load(rstack, rstore, patient, name)
     print(f"SIGKILL {name}: {FIGURES[name]}")

@@ -10,7 +10,7 @@ from bot.prompts.answers import behaviour_in_prompt, parse_answer, parse_correct
 from bot.prompts.sets import default_catalogue
 from bot.safety.resources import locale_for
 from bot.schedule.controls import parse_reminder_command, time_until
-from bot.understanding import core, is_emoji_only, is_long_entry, literal, normalize, yes_no
+from bot.understanding import core, is_emoji_only, is_long_entry, literal, normalize, note_content, yes_no
 
 DAILY = default_catalogue().get("daily")
 MOOD, ANXIETY, SLEEP, NOTE = DAILY.prompts
@@ -193,3 +193,72 @@ def test_round_3_rescored_lessons() -> None:
     )
     assert parse_reminder_command("in a bit").kind == "postpone"
     assert parse_reminder_command("just stop sending them altogether", in_reminder_talk=True).kind == "stop"
+
+
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("btw i turned reminders off last month, can you switch them back on", "resume"),
+        ("can I have the reminders again pls, I forget without them", "resume"),
+        ("Yes, I would like the reminders resumed, thank you.", "resume"),
+        ("honestly can you just stop with these reminders", "stop"),
+        ("is there a way to stop all these pings, I'll message when I want", "stop"),
+        ("stop sending the reminders again", "stop"),
+        ("don't send me any more today, I'll finish tomorrow", "skip_today"),
+        ("remind me to finish it after dinner", "postpone"),
+        ("remind me about this in an hour please", "postpone"),
+        ("the reminders were nice again this week, they help", None),
+        ("my reminders keep coming back even though i stopped them", None),
+    ],
+)
+def test_round_6_7_reminder_shapes(text: str, kind: str | None) -> None:
+    """Blind rounds 6-7 (scored untuned first): any words between a reminder noun and "back
+    on"/"again", a stop verb before any reminder noun; a remark about reminders is no command."""
+    command = parse_reminder_command(text)
+    assert (command.kind if command else None) == kind
+
+
+@pytest.mark.parametrize(
+    "text, behaviour",
+    [
+        ("can we pick this up another time, not in the headspace rn", "pause"),
+        ("can i stop here and carry on tonight? got a meeting", "pause"),
+        ("Sorry, I made a mistake on the previous question. Could I change my answer to 5?", "correct"),
+        ("how many more questions are there in this?", "help"),
+        ("what can I actually do in here besides check ins", "help"),
+        ("can this bit go to my therapist? I want to bring it up on monday", "note_therapist"),
+        ("thank you, that's me done, goodnight", "thanks_bye"),
+        ("I made a mistake at work today and felt awful about it for hours", None),
+        ("carry on", "resume"),
+    ],
+)
+def test_round_6_7_families(text: str, behaviour: str | None) -> None:
+    assert literal(text, max_words=16) == behaviour
+
+
+def test_a_note_that_comes_with_the_request_is_the_note() -> None:
+    assert note_content("can you pass this on to Sarah: I'd like to talk about my dad next session") == (
+        "I'd like to talk about my dad next session"
+    )
+    assert note_content("leave a note for my therapist that the new routine is helping")
+    assert note_content("can I leave a note for my therapist?") is None
+    assert note_content("i told my therapist that i was scared") is None  # not a request
+
+
+def test_a_note_request_in_any_free_text_prompt_is_not_the_answer() -> None:
+    daily = default_catalogue().get("daily")
+    note = next(p for p in daily.prompts if p.key == "note")
+    assert behaviour_in_prompt(note, "can you pass a note to dr patel that i want to talk about sleep") == (
+        "note_therapist"
+    )
+
+
+def test_a_sign_off_or_a_delete_request_while_journaling_is_not_the_entry() -> None:
+    entry = default_catalogue().get("journal").prompts[0]
+    assert behaviour_in_prompt(entry, "ok that's all for now, thank you for listening") == "thanks"
+    assert behaviour_in_prompt(entry, "can you delete what I just wrote and everything from before") == (
+        "data_delete"
+    )
+    assert behaviour_in_prompt(entry, "thanks to my sister the day was much better than I expected") == (
+        "answer"
+    )
