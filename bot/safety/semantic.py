@@ -59,6 +59,12 @@ MODERATE_CONFIDENT = 0.80
 #: replies ("I don't know", "nearly every day", "bye") carry too little signal for the
 #: classifier; their labelled twins decide (combined.py for a whole message, `assess` for units).
 NEAR_IDENTICAL = 0.92
+#: A sentence or window of a longer message (not the message as a whole) says `moderate` or
+#: `high` on its own only this sure. An entry of ten sentences has ten chances of a chance false
+#: alarm: on conversation rounds 8-9, 9 of 12 long ordinary journal entries took the crisis path
+#: at the whole-message operating points. With this, every safety blind round (1-9) kept its
+#: recall and lost about half its false alarms (README of tests/safety).
+UNIT_CONFIDENT = 0.90
 
 _embedder_lock = threading.Lock()
 _embedder = None
@@ -106,6 +112,23 @@ def unit_ranks(level_p: np.ndarray, level_t: np.ndarray, high_confident: float =
     ranks = np.where((ranks >= 3) & (level_p[:, 2] < high_confident), 2, ranks)
     ranks = np.where((ranks == 2) & (level_p[:, 1] < MODERATE_CONFIDENT), 1, ranks)
     return ranks.astype(int)
+
+
+def _parts_need_confidence(
+    unit_rank: np.ndarray, level_p: np.ndarray, units: list[tuple[int, int]]
+) -> np.ndarray:
+    """Units other than the whole message keep `high` and `moderate` only when confident
+    (UNIT_CONFIDENT); otherwise they are held one step down, and `moderate` to `low` (noted
+    for the therapist, no alert). The whole message (units[0]) keeps the operating points."""
+    if len(units) < 2:
+        return unit_rank
+    held = unit_rank.copy()
+    for i in range(1, len(units)):
+        if held[i] >= 3 and level_p[i, 2] < UNIT_CONFIDENT:
+            held[i] = 2
+        if held[i] == 2 and level_p[i, 1] < UNIT_CONFIDENT:
+            held[i] = 1
+    return held
 
 
 @dataclass
@@ -226,6 +249,7 @@ class SemanticModel:
         vectors = embed(pieces)
         level_p, cat_p = self.fast_scores(pieces, vectors)
         unit_rank = self._held_by_twins(unit_ranks(level_p, self.level_t, self.high_confident), vectors)
+        unit_rank = _parts_need_confidence(unit_rank, level_p, units)
         # The deciding unit: highest severity, then highest margin over its threshold.
         margin = np.where(
             unit_rank > 0, level_p[np.arange(len(units)), np.maximum(unit_rank - 1, 0)], level_p[:, 0]
