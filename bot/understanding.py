@@ -205,7 +205,7 @@ _P: list[tuple[str, re.Pattern[str]]] = [
         (
             "data_export",
             r"\b(export|download|copy of|send me|email me|e mail me|give me|get|have) (a copy of |all )?(all |of )?(my|the|these|this|those|everything)?\s*"
-            r"(data|entries|history|journal|journals|answers|records?|information|info|check ?ins?|check ?in history|stuff|notes)\b"
+            r"(data|entries|history|journal|journals|answers|records?|information|info|check ?ins|check ?in history|stuff|notes)\b"
             r"|\b(export|download) (it|everything|all)\b|\bcopy of (everything|it all|what i wrote)\b",
         ),
         (
@@ -405,7 +405,30 @@ _ROUND67 = {
     "data_delete": r"\b(delete|erase|remove|wipe|scrap) (what i (just )?(wrote|said|put|typed)|it all|all of it|everything i (wrote|said|put))\b",
     "start_checkin": r"\b(do|start|have) (that|the|my|a) (normal |usual |daily |regular )?check ?in( now)?\b.{0,40}$",
 }
-for _name, _rx in _ROUND67.items():
+# Learnt from round 5 re-scored after rounds 6-7 (dev).
+_ROUND5B = {
+    "privacy": r"\bwho (\w+ )?(exactly |actually |else )?(reads|sees|can read|can see|gets to read|will read|will see|has access)\b"
+    r"|\b(will|would|can|could|does|do) (my |the )?(therapist|clinician|doctor|clinic|team|care team|anyone|anybody|someone|they|staff|other (people|staff))( \w+){0,4} (read|see|access|look at)\b",
+    "help": r"\bis (0|zero|1|one|10|ten) the (\w+ )?(end|one)\b|^(what )?(does|do) (['\"][^'\"]{1,30}['\"]|several days|more than half( the days)?|nearly every day|not at all|\d+|zero|ten|the (scale|options|numbers)) (mean|count as)\b"
+    r"|\bhow do i (end|finish|stop|save|submit|send|exit|leave|close) (the |this |my )?(entry|journal|note|it|this)\b|^do i just (type|write)\b",
+    "resume": r"\b(go|carry) on with (the |my )?(questions|check ?in|it|this)\b",
+}
+# Learnt from blind rounds 8 and 9 (after they were scored untuned).
+_ROUND89 = {
+    "note_therapist": r"\b(this|it|that|these)( one| bit| part)? (is|'s) (for|to) (my )?(therapist|dr|doctor|clinician|counsellor|counselor)\b"
+    r"|\b(note|flag|save|mark|keep) (this|that|it)( one| bit| part)? (for|to) (my )?(therapist|dr|doctor|clinician|[a-z]+)\b(?=.{0,60}\b(read|see|session|appointment|therapist|note|:))"
+    r"|\b(note|flag) (this|that|it)( one)? for (my )?(therapist|dr|doctor|clinician)\b",
+    "review": r"\b(show|see|read) (me )?(my |the )?(last|latest|recent|previous) (couple|few|two|three|\d+)?( of)? ?(entries|ones|answers|check ?ins|notes)\b"
+    r"|\bshow me (everything|all of (it|them)|all)( \w+){0,3} (from|since|for) (last|the last|this|the past)\b",
+    "thanks_bye": r"^((ok|okay|right|perfect|great|lovely|brilliant|awesome|good|super|fab|wonderful|cool|sounds good|got it|noted|nothing|no|nope|that'?s (all|it)( i had)?|thanks|thank you|thank u|thx|ty|cheers)[ ,.!]+){1,4}(bye|goodbye|good ?night|night|gn|nite|ttyl|see you|cya|thanks|thank you|thx|ty)$",
+    "data_delete": r"\b(get|have) (everything|all|it all|all of it)( (i'?ve|i have|i) (written|wrote|said|put))? (erased|deleted|removed|wiped)\b",
+    "help": r"\bhow (do|can|would) i (change|set|move|stop|pause|get|turn) (them|it|these)\b",
+    "start_checkin": r"\b(give me|i'?ll (do|take)|i'?d rather do) (the |a )?(check ?in|questions)( instead)?\b",
+    "skip": r"\b(skip|skipped|skipping) (this|that|the)( particular| next| last| current)? (question|one|q)\b|\bif i skip(ped)?\b",
+}
+for _name, _rx in _ROUND89.items():
+    _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
+for _name, _rx in [*_ROUND67.items(), *_ROUND5B.items()]:
     _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
 
 #: "... that the new routine is helping", "...: I'd like to talk about my dad": the note itself.
@@ -467,10 +490,18 @@ NO = re.compile(
 )
 
 
+#: "before i say yes, who reads this?": a question about the terms, not the answer.
+_BEFORE_ANSWERING = re.compile(r"\bbefore (i|we) (say yes|agree|answer|accept|consent|decide|sign)\b")
+
+
 def yes_no(text: str) -> str | None:
     """A typed yes or no, politely or not: "yes I agree 👍" -> "yes"; "not rn" -> "no"."""
     s = core(text)
     s = re.sub(r"\s+", " ", s).strip()
+    if _BEFORE_ANSWERING.search(normalize(text)):
+        return None
+    if re.match(r"^no (check ?in|checkin|check ins|questions)( now| today| thanks| for now| right now)?$", s):
+        return "no"  # "no check in now." (round 8)
     if YES.match(s) or YES.match(normalize(text)):
         return "yes"
     if NO.match(s) or NO.match(normalize(text)):
@@ -540,6 +571,20 @@ _ANY_LENGTH = {
 _DEFERRED = re.compile(
     r"\b(later|tomorrow|tmrw|tonight|another time|some other time|next time|after (work|dinner|lunch|school|my \w+)|in a (bit|while))\b"
 )
+_PREAMBLE = re.compile(r"^(wait |sorry |ok |okay |actually )*before i (write|answer|start|type|say|go on)\b")
+_CLAUSE_ASKS = re.compile(
+    r"^(hold on |wait |ok |okay |sorry |actually |um )*(can|could|may|shall) (we|i|you)\b"
+)
+_NOT_NOW = re.compile(r"\b(right now|now|rn|yet|at the moment)\b")
+_NEGATED_DO = re.compile(
+    r"\b(don'?t|do not|dont|not|no|can'?t|cannot|won'?t)( \w+){0,3} (do|start|begin|continue|carry on|doing)\b"
+)
+_HOW_DO_I = re.compile(
+    r"^(wait |sorry |so |ok |okay |um |hmm )?(how (do|can|would|should) i|what (do|should) i (type|say|write))\b"
+)
+_NOT_GOING_ON = re.compile(
+    r"\b(don'?t|do not|dont|not|can'?t|cannot|won'?t|no longer)( \w+){0,2} (continue|carry on|keep going|go on|finish)\b"
+)
 #: Behaviours a question inside a longer message can ask for ("... Could I change my answer to 5?").
 _ASKED_IN_A_SENTENCE = frozenset({"correct", "pause", "skip", "help", "review", "stop_today", "resume"})
 
@@ -549,11 +594,27 @@ def literal(text: str, *, max_words: int = 14) -> str | None:
     found = _literal(text, max_words=max_words)
     if found in ("resume", "start_checkin") and _DEFERRED.search(normalize(text)):
         return "pause"
-    if found is None and len(normalize(text).split()) > max_words:
+    full = normalize(text)
+    if found in ("start_checkin", "resume") and _NOT_NOW.search(full) and _NEGATED_DO.search(full):
+        return "pause"  # "no I dont want to do the check in right now": turned down for now
+    if found == "resume" and _NOT_GOING_ON.search(full):
+        return "stop_today"  # "I'm done for today, I don't want to continue"
+    if found == "start_checkin" and _NEGATED_DO.search(full):
+        return "pause"
+    if found in ("pause", "resume", "skip", "stop_today") and _HOW_DO_I.match(full):
+        return "help"  # "how do I get back to it later, what do I type"
+    if found == "start_checkin" and re.match(r"^(no|nah|nope|not)\b", full):
+        return "pause"  # "no check in now."
+    if found is None and len(full.split()) > max_words:
         # A long message whose question asks for a command: "sorry, I think I made a mistake on
-        # the previous question. Could I change my answer to 5?"
-        for sentence in re.findall(r"[^.!?]*\?", text):
-            asked = _literal(sentence, max_words=max_words)
+        # the previous question. Could I change my answer to 5?"; every sentence after "before I
+        # write anything, ..."; a clause that asks ("hold on can we pause, i need to think ...").
+        parts = re.findall(r"[^.!?]*\?", text)
+        if _PREAMBLE.match(full):
+            parts += re.split(r"[.!?]+", text)
+        parts += [c for c in re.split(r"[,.;!?]+", text) if _CLAUSE_ASKS.match(normalize(c))]
+        for part in parts:
+            asked = _literal(part, max_words=max_words)
             if asked in _ASKED_IN_A_SENTENCE:
                 return asked
     return found

@@ -36,7 +36,12 @@ _FIRST_WORD_NUMBER = re.compile(
 )
 _WORD_CUE = re.compile(
     r"(?:\b(?:a|an|about|around|like|maybe|probably|prob|say|its|it's|i'm|im|feel|feeling|at|solid|"
-    r"rating|rate|give it|call it|is|was|more like|closer to|i guess|honestly|def|definitely)\s+)$"
+    r"rating|rate|give it|call it|is|was|more like|closer to|i guess|honestly|def|definitely|think|reckon|put it at)\s+)$"
+)
+#: "between 6 and 7, call it 6": the number the patient settles on decides (round 5).
+_SETTLED = re.compile(
+    r"\b(?:call it|go with|let'?s say|say|make it|put it at|put it down as|settle (?:on|for)|i'?ll (?:say|go with|put))"
+    r"\s+(?:a\s+)?(\d{1,2}|zero|one|two|three|four|five|six|seven|eight|nine|ten)\b(?!.*\d)"
 )
 _WORD_NOT_RATING = re.compile(r"\s+(?:of|more|another|thing|day|days|time|times|person|more time|bit)\b")
 
@@ -69,6 +74,10 @@ def parse_scale(text: str, low: int = 0, high: int = 10, *, words_anywhere: bool
         if short or _WORD_CUE.search(s, 0, m.start()):
             if not _WORD_NOT_RATING.match(s, m.end()):
                 values.add(_NUMBER_WORDS[m.group(1)])
+    settled = _SETTLED.search(s)
+    if len(values) > 1 and settled:
+        word = settled.group(1)
+        values = {int(word) if word.isdigit() else _NUMBER_WORDS[word]}
     if len(values) != 1:
         return None
     (value,) = values
@@ -210,17 +219,21 @@ _ORDINAL = re.compile(
     r"\b(?:the\s+)?(first|1st|second|2nd|third|3rd|fourth|4th|last)\s+(?:one|option|answer)\b"
 )
 _FREQUENCY_WORDS = {
-    "not at all": re.compile(r"^(never|hardly at all|hardly ever|barely|rarely|not really|none|nope|no)\b"),
+    "not at all": re.compile(
+        r"^(never|hardly at all|hardly ever|barely|rarely|not really|none|nope|nah|no|nil|zero days)\b"
+    ),
     "several days": re.compile(
         r"\b(a few days|some days|sometimes|a couple of days|once or twice|now and then|occasionally"
-        r"|a little|less than half|under half|a couple (of )?(times|days)|a few times|a day or two|only a (few|couple))\b"
+        r"|a little|less than half|under half|a couple (of )?(times|days)|a few times|a day or two|only a (few|couple)"
+        r"|(only )?few (days|times)|sev(e)?r(a)?l days)\b"
     ),
     "more than half the days": re.compile(
         r"\b(more than half|over half|most days|often|more often than not|a lot of days|half the time"
         r"|majority)\b"
     ),
     "nearly every day": re.compile(
-        r"\b(every day|everyday|all the time|always|daily|constantly|almost every day)\b"
+        r"\b(every day|everyday|all the time|always|daily|constantly|almost every day"
+        r"|(almost|nearly|pretty much|basically) (all|every)( single)? (the )?(days?|week|time)|every single day|all (the )?days|all week)\b"
     ),
 }
 _YES = frozenset({"yes", "y", "yeah", "yep", "yup", "sure", "i did", "i have", "true"})
@@ -347,6 +360,7 @@ _STRONG_CORRECTION = re.compile(
     r"\b(undo|go back|i meant|meant to (say|put)|change what i (wrote|said|put))\b"
     r"|\d+ not \d+|\bnot \d+ but\b"
     r"|\b(scratch|redo|rewrite|delete|erase|cancel) (my |the |that )?(last|previous) (answer|one)\b"
+    r"|\b(ought to|needs to|has to) be (a |an )?(\d+|zero|one|two|three|four|five|six|seven|eight|nine|ten)\b"
     r"|\bwrong (\w+ )?(number|answer|score|one|option|button)\b|\b(should|supposed to) (have been|be) (a |an )?(\d+|zero|one|two|three|four|five|six|seven|eight|nine|ten)\b"
 )
 #: Questions about the service are recognised even in a free-text answer, when asked as questions.
@@ -360,15 +374,20 @@ _ASKED = {
     "help",
     "review",
 }
+_RATHER = re.compile(r"\b(i'?d rather|id rather|would rather|rather just|prefer to|can i just|let me just)\b")
 #: "nothing to add", "nope, not today": no note (recorded as skipped where the prompt allows).
 _NOTHING = re.compile(
     r"^(no|nope|nah|not really|nothing|none|n/?a|all good)?( thanks| thank you)?[ ,]*(nothing|none|not really)?"
-    r"( (else|more|much|really|at all|to add|to note|to say|to report|to share|today|for today|this time|thanks|thank you))*$"
+    r"( (else|more|much|really|at all|to add|to note|to say|to report|to share|today|for today|this time|thanks|thank you))*"
+    r"([ ,]+(pass|skip|skip it|next))?$"
 )
 #: A command asked for ("can I ...", "could we ...", "let me ..."), however long the reason after it.
 _REQUEST = re.compile(
     r"^(ok |okay |sorry |hmm |um |actually |wait )?(can|could|may|shall) (i|we)\b|^let me\b|^i'?(d|ll) (like to )?"
 )
+#: "hold on can we pause, i need to think ...": a request anywhere in the message (round 8).
+_PLAIN_ASK = re.compile(r"\b(can|could|may|shall) (we|i|you) (pause|stop|skip|go back|come back|finish)\b")
+_SHOW_ME = re.compile(r"\b(show|give|let) me\b|\?\s*$|^(can|could) you\b|\bcan i (see|read|look)\b")
 #: ... or asked after a reason: "i need to hop off, let's finish this later".
 _ASKED_AFTER = re.compile(r"[,.;!?]\s*(ok |so )?(let'?s|lets|can (i|we)|could (i|we)|may i|shall we)\b")
 #: A short "not now" in a free-text prompt: the questions wait (a plain "no" is an answer there).
@@ -406,14 +425,20 @@ def behaviour_in_prompt(prompt: Prompt, text: str, intent: str = "", confidence:
     if prompt.type == "text":
         if found == "note_therapist":
             return found  # a note for the therapist: passed on, or the note prompt (actions/checkin.py)
+        if found == "journal" and _RATHER.search(normalize(raw)):
+            return found  # "actually i'd rather just write freely instead of the questions"
         if found in ("start_checkin", "questionnaire") and prompt.key == "entry":
             return found  # journaling, and they would rather do something else
         if found == "correct" and _STRONG_CORRECTION.search(raw.lower()):
             return found
         if prompt.skippable and _NOTHING.match(normalize(raw)):
             return "skip"  # "nope nothing to add": no note today, not a note saying so
+        if found == "review" and not (_REQUEST.match(normalize(raw)) or _SHOW_ME.search(normalize(raw))):
+            return "answer"  # "read over my integration notes again tonight, they helped" is a note
         if found in ("pause", "stop_today", "skip", "correct") and (
-            _REQUEST.match(normalize(raw)) or _ASKED_AFTER.search(raw.lower())
+            _REQUEST.match(normalize(raw))
+            or _ASKED_AFTER.search(raw.lower())
+            or _PLAIN_ASK.search(normalize(raw))
         ):
             return found  # "can i come back to this in a bit? need to think": asked, not written
         if found in ("start_checkin", "resume") and n <= 6 and prompt.key != "entry":

@@ -52,6 +52,7 @@ _NOT_TODAY = re.compile(
     r"|\b(i'?m|im|i\s+am)\s+(done|finished)\s+(with\s+)?(check[\s-]?ins?|reminders?)\s+(for\s+)?today\b"
     # Round 7: "don't send me any more today, I'll finish tomorrow".
     r"|\b(don'?t|do\s+not)\s+(send|ask|remind|message|ping|text|bother)\s+(me\s+)?(anything\s+|any\s+)?(more|else)\s+today\b"
+    r"|^today\s+no\s+more\b|\bgive\s+(today|it|this)\s+a\s+miss\b"
 )
 _LATER = re.compile(
     # "remind me in an hour", "remind me about this in an hour please" (round 6)
@@ -60,8 +61,10 @@ _LATER = re.compile(
 )
 #: A time with a scheduling cue that needs no mention of check-ins ("every day at 8pm").
 _CUED_TIME = re.compile(
-    r"\b(every\s*day|daily|each\s+day|every\s+(morning|evening|night)|(change|move|set|switch|make)\s+(it|that|them|the\s+time)\s+to)"
-    r"\b.*?\b(at|to|for|around)?\s*(?P<t>\d{1,2}(:\d{2})?\s*(am|pm|a\.m\.|p\.m\.)?)(?![\d:])"
+    # Not "not every day ... like 2 or 3 times" (a PHQ-9 answer, round 7): the cue is not negated,
+    # and the time follows at/to/for/around or is a clock time (am/pm, hh:mm).
+    r"(?<!not\s)\b(every\s*day|daily|each\s+day|every\s+(morning|evening|night)|(change|move|set|switch|make)\s+(it|that|them|the\s+time)\s+to)"
+    r"\b.*?(\b(at|to|for|around)\s*(?P<t>\d{1,2}(:\d{2})?\s*(am|pm|a\.m\.|p\.m\.)?)|\s(?P<t2>\d{1,2}(:\d{2}\s*(am|pm)?|\s*(am|pm|a\.m\.|p\.m\.))))(?![\d:])"
 )
 #: "make it 8am", "move it to 19:30": a clock time (am/pm or hh:mm) is never a 0-10 rating.
 _MAKE_IT_TIME = re.compile(
@@ -94,12 +97,17 @@ _ASKING = re.compile(
     r"\b(can|could|would|will|please|pls|plz|want|wanna|like|i'?d|start|turn|switch|put|have|get|resume|bring|miss|need|yes|let'?s)\b"
 )
 _TURNED_DOWN = re.compile(rf"\b(don'?t|do\s+not|dont|never|no\s+more)\b(\s+\w+){{0,4}}?\s+{_NOUN}\b")
+_STRONG_RESUME = re.compile(r"\b(back\s+on|on\s+again|resumed?|turned\s+back\s+on)\b")
 _STOP_GENERAL = re.compile(
     rf"\b(stop|pause|mute|silence|disable|cancel|turn\s+off|switch\s+off|shut\s+off|get\s+rid\s+of|opt\s+out\s+of|unsubscribe\s+from|no\s+more)\b(\s+\w+){{0,3}}?\s+{_NOUN}\b"
+    # "turn the reminders off altogether", "stop sending these every day" (round 8-9)
+    rf"|\b(turn|switch|shut)\s+(the\s+|my\s+|these\s+|all\s+(the\s+)?)?(daily\s+)?{_NOUN}\s+off\b"
+    r"|\bstop\s+sending\s+(me\s+)?(these|those|them)\b"
 )
 #: In reminder talk, "them" are the reminders: "switch them on again".
 _THEM_ON = re.compile(r"\b(turn|switch|put)\s+(them|those|it)\s+(back\s+)?on\b")
 _THEM_OFF = re.compile(
+    r"\bmake\s+(them|it|those)\s+stop\b|\bstop\s+(them|those)\s+(entirely|altogether|completely|for\s+good)\b|"
     r"\b(turn|switch|shut)\s+(them|those|it)\s+off\b|\b(stop|pause|mute|cancel|disable)\s+(sending\s+(me\s+)?)?(them|those)\b"
 )
 #: "remind me around 6 to finish it": one reminder later today, not a new daily time.
@@ -109,7 +117,9 @@ _ONE_OFF = re.compile(
 _DAILY_CUE = re.compile(
     r"\b(every|daily|each|usual|from\s+now\s+on|change|set|move|switch|instead|always|time\s+to)\b"
 )
-_EVENING = re.compile(r"\b(at\s+night|in\s+the\s+evening|tonight|in\s+the\s+afternoon)\b")
+_EVENING = re.compile(
+    r"\b(at\s+night|in\s+the\s+evenings?|evenings|tonight|in\s+the\s+afternoons?|afternoons)\b"
+)
 _NOON = re.compile(r"\b(noon|midday)\b")
 _BARE_LATER = re.compile(
     r"^(give\s+me\s+)?(in\s+)?(like\s+|about\s+)?(?P<n>\d+|an?|one|two|three|half\s+an)\s+(?P<unit>minute|min|hour|hr)s?$"
@@ -121,6 +131,11 @@ _TIME = re.compile(
 #: A clock time or a delay: "remind me again at 8" sets a time, it does not resume.
 _TIMEISH = re.compile(
     r"\b\d{1,2}(:\d{2})?\s*(am|pm)?\b|\bin\s+(an?|one|two|half)\s+\w+|\b(tonight|later|tomorrow)\b"
+)
+#: "can you send these at 8pm instead of the morning" (round 9).
+_SEND_AT = re.compile(
+    r"\b(send|sending|move|do|have|get)\s+(these|them|those|it|the\s+(messages|reminders?|check[\s-]?ins?|pings))\s+"
+    r"(at|around|for)\s+(?P<t>\d{1,2}(:\d{2})?\s*(am|pm|a\.m\.|p\.m\.)?)(?![\d:])"
 )
 _DAILY = re.compile(r"\b(every\s*day|daily|each\s+day|every\s+evening|every\s+morning|every\s+night)\b")
 #: "remind me later" without a time: an hour.
@@ -139,10 +154,45 @@ def _text(text: str) -> str:
     return " ".join(text.strip().lower().replace("\u2019", "'").rstrip(".!?,").split())
 
 
+_CLOCK_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+}
+_CLOCK_N = r"(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+
+
+def _clock_words(s: str) -> str:
+    """ "half past six", "half nine" (UK), "quarter to eight", "seven pm" as clock times (round 8-9)."""
+
+    def n(word: str) -> int:
+        return int(word) if word.isdigit() else _CLOCK_WORDS[word]
+
+    s = re.sub(rf"\bhalf\s+past\s+{_CLOCK_N}\b", lambda m: f"{n(m.group(1))}:30", s)
+    s = re.sub(rf"\bquarter\s+past\s+{_CLOCK_N}\b", lambda m: f"{n(m.group(1))}:15", s)
+    s = re.sub(rf"\bquarter\s+to\s+{_CLOCK_N}\b", lambda m: f"{(n(m.group(1)) - 2) % 12 + 1}:45", s)
+    s = re.sub(rf"\bhalf\s+{_CLOCK_N}\b(?!\s+(hour|hours|an|a))", lambda m: f"{n(m.group(1))}:30", s)
+    s = re.sub(
+        r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s*(am|pm|o'?clock)\b",
+        lambda m: f"{_CLOCK_WORDS[m.group(1)]}{'' if m.group(2).startswith('o') else m.group(2)}",
+        s,
+    )
+    return s
+
+
 def parse_reminder_command(text: str, *, in_reminder_talk: bool = False) -> ReminderCommand | None:
     """The reminder command in `text`, or None if it is not one. `in_reminder_talk`: the bot
     just spoke about reminders, so a bare "10pm" or "in 30 mins" is an answer about them."""
-    s = _text(text)
+    s = _clock_words(_text(text))
     if not s or len(s) > 120:  # a long entry is an entry, not a command
         return None
     if _RESUME.search(s) or (in_reminder_talk and _THEM_ON.search(s)):
@@ -150,13 +200,13 @@ def parse_reminder_command(text: str, *, in_reminder_talk: bool = False) -> Remi
     if not _TIMEISH.search(s) and (
         (_RESUME_GENERAL.search(s) or (in_reminder_talk and _RESUME_THEM.search(s)))
         and _ASKING.search(s)
+        and not re.search(r"\bhow\s+(do|can|would)\s+i\b", s)
         and not _TURNED_DOWN.search(s)
-        and not _STOP.search(s)
-        and not _STOP_GENERAL.search(s)
+        and (_STRONG_RESUME.search(s) or not (_STOP.search(s) or _STOP_GENERAL.search(s)))
     ):
         return ReminderCommand("resume")
-    if _NOT_TODAY.search(s):
-        return ReminderCommand("skip_today")
+    if _NOT_TODAY.search(s) or (in_reminder_talk and re.match(r"^(not|none|no check[\s-]?ins?) today\b", s)):
+        return ReminderCommand("skip_today")  # in reminder talk, "not today though, I'll be out all day"
     if _STOP.search(s) or _STOP_GENERAL.search(s) or (in_reminder_talk and _THEM_OFF.search(s)):
         return ReminderCommand("stop")
     if _NOON.search(s) and (
@@ -164,14 +214,15 @@ def parse_reminder_command(text: str, *, in_reminder_talk: bool = False) -> Remi
     ):
         return ReminderCommand("set_time", at=time(12, 0), daily=True if _DAILY.search(s) else None)
     m = (
-        _TIME.search(s)
+        _SEND_AT.search(s)
+        or _TIME.search(s)
         or _CUED_TIME.search(s)
         or _MAKE_IT_TIME.search(s)
         or (_BARE_TIME.search(s) if in_reminder_talk else None)
     )
     if m:
         try:
-            at = parse_hhmm(m.group("t").replace(".", ""), "time")
+            at = parse_hhmm((m.group("t") or m.groupdict().get("t2") or "").replace(".", ""), "time")
         except PlanError:
             at = None
         if at is not None and at.hour < 12 and _EVENING.search(s) and not re.search(r"\b(am|a\.m\.)\b", s):

@@ -262,3 +262,74 @@ def test_a_sign_off_or_a_delete_request_while_journaling_is_not_the_entry() -> N
     assert behaviour_in_prompt(entry, "thanks to my sister the day was much better than I expected") == (
         "answer"
     )
+
+
+def test_round_5_rescored_lessons() -> None:
+    """Round 5 re-scored after rounds 6-7 (dev): a question before consenting is not consent, and
+    the shapes of its other misses."""
+    assert yes_no("before i say yes who exactly reads this? just my therapist or other ppl too") is None
+    assert literal("before i say yes who exactly reads this?", max_words=16) == "privacy"
+    assert literal("will my therapist be able to read everything I type here?", max_words=16) == "privacy"
+    assert literal("is 0 the calm end or the anxious end?", max_words=16) == "help"
+    assert literal("what does my mum mean by that", max_words=16) is None
+    assert literal("I'm done for today, I don't want to continue", max_words=16) == "stop_today"
+    assert literal("ok can we go on with the questions", max_words=16) == "resume"
+    assert parse_scale("hmm between 6 and 7, call it 6") == 6 and parse_scale("6 or 7") is None
+    phq = default_catalogue().get("phq9").prompts[1]
+    assert parse_answer(phq, "almost all the days, yes", max_chars=100).value == 3
+    assert parse_reminder_command("some days yes, not every day. like 2 or 3 times") is None
+    assert parse_reminder_command("not today though, I'll be out all day", in_reminder_talk=True).kind == (
+        "skip_today"
+    )
+
+
+@pytest.mark.parametrize(
+    "text, talk, kind, at",
+    [
+        ("could they come at half past six in the evening instead?", True, "set_time", time(18, 30)),
+        ("id prefer evenings, like half nine", True, "set_time", time(21, 30)),
+        ("every day at half 6 pls", False, "set_time", time(6, 30)),
+        ("can you send these at 8pm instead of the morning", False, "set_time", time(20, 0)),
+        ("how do I make them stop entirely", True, "stop", None),
+        ("I'd like to turn the reminders off altogether", False, "stop", None),
+        ("can you stop sending these every day", False, "stop", None),
+        ("give today a miss please", True, "skip_today", None),
+        ("I turned reminders off a while ago but I'd like them back on please", False, "resume", None),
+    ],
+)
+def test_round_8_9_reminder_shapes(text: str, talk: bool, kind: str, at: time | None) -> None:
+    """Blind rounds 8-9 (scored untuned first): clock words, 'send these at', 'turn ... off'."""
+    command = parse_reminder_command(text, in_reminder_talk=talk)
+    assert command is not None and command.kind == kind and (at is None or command.at == at)
+
+
+@pytest.mark.parametrize(
+    "text, behaviour",
+    [
+        ("please this is for my therapist: I want to talk about my father next session", "note_therapist"),
+        ("wait before i write can you show me my last couple entries", "review"),
+        ("ok perfect, thank you! bye", "thanks_bye"),
+        ("no check in now.", "pause"),
+        ("no I dont want to do the check in right now", "pause"),
+        ("how do I get back to it later, what do I type", "help"),
+        ("how do I get everything I've written erased", "data_delete"),
+        ("changed my mind, give me the check-in instead. less typing", "start_checkin"),
+        ("Would it be alright if I skipped this particular question?", "skip"),
+        ("I skipped breakfast and had a big lunch", None),
+    ],
+)
+def test_round_8_9_families(text: str, behaviour: str | None) -> None:
+    assert literal(text, max_words=16) == behaviour
+
+
+def test_round_8_9_answers_and_free_text() -> None:
+    phq = default_catalogue().get("phq9").prompts[1]
+    assert parse_answer(phq, "nah not really. none", max_chars=100).value == 0
+    assert parse_answer(phq, "sevral days", max_chars=100).value == 1
+    assert parse_answer(phq, "pretty much every single day", max_chars=100).value == 3
+    note = next(p for p in default_catalogue().get("daily").prompts if p.key == "note")
+    long_fix = "Before I write anything, I think I gave the wrong number for my mood. It ought to be 6."
+    assert behaviour_in_prompt(note, long_fix) == "correct"
+    on_the_bus = "hold on can we pause, i need to think about what to write and i'm on the bus"
+    assert behaviour_in_prompt(note, on_the_bus) == "pause"
+    assert behaviour_in_prompt(note, "read over my integration notes again tonight, they helped") == "answer"
