@@ -426,6 +426,21 @@ _ROUND89 = {
     "start_checkin": r"\b(give me|i'?ll (do|take)|i'?d rather do) (the |a )?(check ?in|questions)( instead)?\b",
     "skip": r"\b(skip|skipped|skipping) (this|that|the)( particular| next| last| current)? (question|one|q)\b|\bif i skip(ped)?\b",
 }
+# Learnt from blind rounds 10 and 11 (after they were scored untuned).
+_ROUND1011 = {
+    "note_therapist": r"^(this is |this one'?s |it'?s )?for (my therapist|my doctor|dr\.? [a-z]+|doctor [a-z]+|my clinician)( only| please| to read)?\s*[:\-]",
+    "bot_question": r"\bam i (talking|texting|chatting|writing|speaking) (to |with )?(a |an )?(bot|robot|ai|machine|computer|real person|person|human)\b",
+    "privacy": r"\b(show|display|appear|say)\b.{0,40}\b(lock ?screen|notifications?|previews?)\b",
+    "medical_question": r"\bshould i (take|have|skip|stop|double|up) (my|the|an? extra|another)\b",
+    "resume": r"^(ok |okay |right )?back( now| again)?[ !.,]+(let'?s|lets) (go|finish|continue|carry on|do (it|this))\b"
+    r"|\b(let'?s|lets) finish (it|this|up|the rest)\b",
+    "stop_today": r"\bforget (about )?(the rest|it|the questions)( for)? (today|tonight|for now)\b",
+    "start_checkin": r"\b(do|start|have) (a|the|my) (proper|full|real|whole) check ?in\b",
+    "journal": r"\b(like|want|wanna|need) to (just |simply )?write\b|\b(just|simply) write (something|some thoughts|a few thoughts|it down)\b",
+    "thanks_bye": r"^(ok |okay )?(that'?s|thats) (all|it) i (needed|wanted|had) to (say|get out|write|get off my chest)[ ,.!]+(thanks|thank you|thx|ty)$",
+}
+for _name, _rx in _ROUND1011.items():
+    _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
 for _name, _rx in _ROUND89.items():
     _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
 for _name, _rx in [*_ROUND67.items(), *_ROUND5B.items()]:
@@ -502,6 +517,11 @@ def yes_no(text: str) -> str | None:
         return None
     if re.match(r"^no (check ?in|checkin|check ins|questions)( now| today| thanks| for now| right now)?$", s):
         return "no"  # "no check in now." (round 8)
+    if re.match(
+        r"^(those|that|these|it|all|everything) (all )?(look|looks|seem|seems|is|are) (right|good|fine|correct|ok|okay|accurate)\b",
+        s,
+    ):
+        return "yes"  # "Those look right." after reading back (round 10)
     if YES.match(s) or YES.match(normalize(text)):
         return "yes"
     if NO.match(s) or NO.match(normalize(text)):
@@ -586,7 +606,9 @@ _NOT_GOING_ON = re.compile(
     r"\b(don'?t|do not|dont|not|can'?t|cannot|won'?t|no longer)( \w+){0,2} (continue|carry on|keep going|go on|finish)\b"
 )
 #: Behaviours a question inside a longer message can ask for ("... Could I change my answer to 5?").
-_ASKED_IN_A_SENTENCE = frozenset({"correct", "pause", "skip", "help", "review", "stop_today", "resume"})
+_ASKED_IN_A_SENTENCE = frozenset(
+    {"correct", "pause", "skip", "help", "review", "stop_today", "resume", "journal"}
+)
 
 
 def literal(text: str, *, max_words: int = 14) -> str | None:
@@ -595,13 +617,19 @@ def literal(text: str, *, max_words: int = 14) -> str | None:
     if found in ("resume", "start_checkin") and _DEFERRED.search(normalize(text)):
         return "pause"
     full = normalize(text)
+    if (
+        found in ("stop_today", "pause", "resume")
+        and has_pattern("journal", text)
+        and re.search(r"\bbut\b", full)
+    ):
+        return "journal"  # "I don't want to finish the questions but I'd like to just write something"
     if found in ("start_checkin", "resume") and _NOT_NOW.search(full) and _NEGATED_DO.search(full):
         return "pause"  # "no I dont want to do the check in right now": turned down for now
     if found == "resume" and _NOT_GOING_ON.search(full):
         return "stop_today"  # "I'm done for today, I don't want to continue"
     if found == "start_checkin" and _NEGATED_DO.search(full):
         return "pause"
-    if found in ("pause", "resume", "skip", "stop_today") and _HOW_DO_I.match(full):
+    if found in ("pause", "resume", "skip", "stop_today", "correct") and _HOW_DO_I.match(full):
         return "help"  # "how do I get back to it later, what do I type"
     if found == "start_checkin" and re.match(r"^(no|nah|nope|not)\b", full):
         return "pause"  # "no check in now."

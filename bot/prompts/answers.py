@@ -228,7 +228,7 @@ _FREQUENCY_WORDS = {
         r"|(only )?few (days|times)|sev(e)?r(a)?l days)\b"
     ),
     "more than half the days": re.compile(
-        r"\b(more than half|over half|most days|often|more often than not|a lot of days|half the time"
+        r"\b(more than half|over half|most days|often|more often than not|more days than not|a lot of days|half the time"
         r"|majority)\b"
     ),
     "nearly every day": re.compile(
@@ -361,6 +361,7 @@ _STRONG_CORRECTION = re.compile(
     r"|\d+ not \d+|\bnot \d+ but\b"
     r"|\b(scratch|redo|rewrite|delete|erase|cancel) (my |the |that )?(last|previous) (answer|one)\b"
     r"|\b(ought to|needs to|has to) be (a |an )?(\d+|zero|one|two|three|four|five|six|seven|eight|nine|ten)\b"
+    r"|\bchange (my|the) (\w+ )?(answer|number|score|rating) to (a )?(\d+|zero|one|two|three|four|five|six|seven|eight|nine|ten)\b"
     r"|\bwrong (\w+ )?(number|answer|score|one|option|button)\b|\b(should|supposed to) (have been|be) (a |an )?(\d+|zero|one|two|three|four|five|six|seven|eight|nine|ten)\b"
 )
 #: Questions about the service are recognised even in a free-text answer, when asked as questions.
@@ -374,7 +375,9 @@ _ASKED = {
     "help",
     "review",
 }
-_RATHER = re.compile(r"\b(i'?d rather|id rather|would rather|rather just|prefer to|can i just|let me just)\b")
+_RATHER = re.compile(
+    r"\b(i'?d rather|id rather|would rather|rather just|prefer to|(can|could|may) i (just|simply)|let me just)\b"
+)
 #: "nothing to add", "nope, not today": no note (recorded as skipped where the prompt allows).
 _NOTHING = re.compile(
     r"^(no|nope|nah|not really|nothing|none|n/?a|all good)?( thanks| thank you)?[ ,]*(nothing|none|not really)?"
@@ -387,7 +390,9 @@ _REQUEST = re.compile(
 )
 #: "hold on can we pause, i need to think ...": a request anywhere in the message (round 8).
 _PLAIN_ASK = re.compile(r"\b(can|could|may|shall) (we|i|you) (pause|stop|skip|go back|come back|finish)\b")
-_SHOW_ME = re.compile(r"\b(show|give|let) me\b|\?\s*$|^(can|could) you\b|\bcan i (see|read|look)\b")
+_SHOW_ME = re.compile(
+    r"\b(show|give|let) me\b|\?\s*$|^(can|could) you\b|\bcan i (see|read|look)\b|\bwhat did i (write|say|put)\b"
+)
 #: ... or asked after a reason: "i need to hop off, let's finish this later".
 _ASKED_AFTER = re.compile(r"[,.;!?]\s*(ok |so )?(let'?s|lets|can (i|we)|could (i|we)|may i|shall we)\b")
 #: A short "not now" in a free-text prompt: the questions wait (a plain "no" is an answer there).

@@ -53,11 +53,12 @@ _NOT_TODAY = re.compile(
     # Round 7: "don't send me any more today, I'll finish tomorrow".
     r"|\b(don'?t|do\s+not)\s+(send|ask|remind|message|ping|text|bother)\s+(me\s+)?(anything\s+|any\s+)?(more|else)\s+today\b"
     r"|^today\s+no\s+more\b|\bgive\s+(today|it|this)\s+a\s+miss\b"
+    r"|\b(don'?t|do\s+not)\s+(send|give)\s+(me\s+)?(any\s+)?(more|further|other)?\s*([\w-]+\s+){0,2}(reminders?|messages|check[\s-]?ins?|pings?)\s+today\b"
 )
 _LATER = re.compile(
     # "remind me in an hour", "remind me about this in an hour please" (round 6)
-    r"\b(remind|ask|message|ping|nudge|text|check\s+on)\s+me\s+(again\s+|about\s+(this|it|that)\s+|to\s+\w+(\s+(it|this|that|the\s+rest))?\s+)?(in|after)\s+(like\s+|about\s+|maybe\s+)?"
-    r"(?P<n>\d+|an?|one|two|three|four|(a\s+)?couple\s+of|half\s+an)\s+(?P<unit>minute|min|hour|hr)s?\b"
+    r"\b(remind|ask|message|ping|nudge|text|check\s+on)\s+me\s+(again\s+|about\s+(this|it|that)\s+|(this|that|it)\s+|to\s+\w+(\s+(it|this|that|the\s+rest))?\s+)?(in|after)\s+(like\s+|about\s+|maybe\s+)?"
+    r"(?P<n>\d+|an?|one|two|three|four|(a\s+)?couple(\s+of)?|half\s+an)\s+(?P<unit>minute|min|hour|hr)s?\b"
 )
 #: A time with a scheduling cue that needs no mention of check-ins ("every day at 8pm").
 _CUED_TIME = re.compile(
@@ -103,6 +104,9 @@ _STOP_GENERAL = re.compile(
     # "turn the reminders off altogether", "stop sending these every day" (round 8-9)
     rf"|\b(turn|switch|shut)\s+(the\s+|my\s+|these\s+|all\s+(the\s+)?)?(daily\s+)?{_NOUN}\s+off\b"
     r"|\bstop\s+sending\s+(me\s+)?(these|those|them)\b"
+    # Round 11: "please don't send any more", "I'd rather not get them at all".
+    r"|\b(don'?t|do\s+not)\s+send\s+(me\s+)?(any\s?more|any\s+more\s+of\s+(these|them)|these|them)\s*$"
+    r"|\b(rather\s+not|don'?t\s+want\s+to|do\s+not\s+want\s+to)\s+(get|receive|have)\s+(them|these|any)(\s+\w+)?\s+(at\s+all|any\s?more)\b"
 )
 #: In reminder talk, "them" are the reminders: "switch them on again".
 _THEM_ON = re.compile(r"\b(turn|switch|put)\s+(them|those|it)\s+(back\s+)?on\b")
@@ -135,7 +139,7 @@ _TIMEISH = re.compile(
 #: "can you send these at 8pm instead of the morning" (round 9).
 _SEND_AT = re.compile(
     r"\b(send|sending|move|do|have|get)\s+(these|them|those|it|the\s+(messages|reminders?|check[\s-]?ins?|pings))\s+"
-    r"(at|around|for)\s+(?P<t>\d{1,2}(:\d{2})?\s*(am|pm|a\.m\.|p\.m\.)?)(?![\d:])"
+    r"(at|around|for|to)\s+(?P<t>\d{1,2}(:\d{2})?\s*(am|pm|a\.m\.|p\.m\.)?)(?![\d:])"
 )
 _DAILY = re.compile(r"\b(every\s*day|daily|each\s+day|every\s+evening|every\s+morning|every\s+night)\b")
 #: "remind me later" without a time: an hour.
@@ -181,6 +185,11 @@ def _clock_words(s: str) -> str:
     s = re.sub(rf"\bquarter\s+past\s+{_CLOCK_N}\b", lambda m: f"{n(m.group(1))}:15", s)
     s = re.sub(rf"\bquarter\s+to\s+{_CLOCK_N}\b", lambda m: f"{(n(m.group(1)) - 2) % 12 + 1}:45", s)
     s = re.sub(rf"\bhalf\s+{_CLOCK_N}\b(?!\s+(hour|hours|an|a))", lambda m: f"{n(m.group(1))}:30", s)
+    s = re.sub(
+        r"\b(at|around|about)\s+(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b(?!\s+(hours?|minutes?|mins?|days?))",
+        lambda m: f"{m.group(1)} {_CLOCK_WORDS[m.group(2)]}",
+        s,
+    )
     s = re.sub(
         r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s*(am|pm|o'?clock)\b",
         lambda m: f"{_CLOCK_WORDS[m.group(1)]}{'' if m.group(2).startswith('o') else m.group(2)}",
@@ -243,7 +252,8 @@ def parse_reminder_command(text: str, *, in_reminder_talk: bool = False) -> Remi
         if n_text == "half an":
             minutes = 30
         else:
-            n = int(n_text) if n_text.isdigit() else _NUMBERS.get(" ".join(n_text.split()), 1)
+            fallback = 2 if "couple" in n_text else 1
+            n = int(n_text) if n_text.isdigit() else _NUMBERS.get(" ".join(n_text.split()), fallback)
             minutes = n * _UNIT[m.group("unit")]
         return ReminderCommand("postpone", delay=timedelta(minutes=max(5, min(minutes, 12 * 60))))
     if re.search(

@@ -333,3 +333,53 @@ def test_round_8_9_answers_and_free_text() -> None:
     on_the_bus = "hold on can we pause, i need to think about what to write and i'm on the bus"
     assert behaviour_in_prompt(note, on_the_bus) == "pause"
     assert behaviour_in_prompt(note, "read over my integration notes again tonight, they helped") == "answer"
+
+
+@pytest.mark.parametrize(
+    "text, talk, kind",
+    [
+        ("Please don't send me any further check-in reminders today, I have guests.", False, "skip_today"),
+        ("not now but can you move these to 7am instead, mornings are easier", False, "set_time"),
+        ("can you do the reminders at seven in the evening every day", True, "set_time"),
+        ("remind me in a couple hours, out in the field", True, "postpone"),
+        ("can you ask me this in like an hour? I'm mid meeting", False, "postpone"),
+        ("honestly I'd rather not get them at all", False, "stop"),
+        ("Please don't send any more.", True, "stop"),
+        ("meet at seven for dinner", False, None),
+    ],
+)
+def test_round_10_11_reminder_shapes(text: str, talk: bool, kind: str | None) -> None:
+    """Blind rounds 10-11 (scored untuned first)."""
+    command = parse_reminder_command(text, in_reminder_talk=talk)
+    assert (command.kind if command else None) == kind
+
+
+@pytest.mark.parametrize(
+    "text, behaviour",
+    [
+        ("no questions today if you don't mind. Could I simply jot a few thoughts down instead?", "journal"),
+        ("ok back lets finish it", "resume"),
+        ("back pain again today", None),
+        ("back", "correct"),
+        ("Forget the rest today.", "stop_today"),
+        ("Actually, let's do a proper check-in instead.", "start_checkin"),
+        ("For Dr Hayes only: want to discuss reducing sessions.", "note_therapist"),
+        ("how do i change it then", "help"),
+        ("am I texting a bot right now lol", "bot_question"),
+        ("do the reminders show what I wrote on the lock screen?", "privacy"),
+        ("I don't want to finish the questions but I'd like to just write something", "journal"),
+        ("should I take my propranolol if it's high?", "medical_question"),
+    ],
+)
+def test_round_10_11_families(text: str, behaviour: str | None) -> None:
+    assert literal(text, max_words=16) == behaviour
+
+
+def test_round_10_11_answers_and_acknowledgements() -> None:
+    assert yes_no("Those look right.") == "yes"
+    phq = default_catalogue().get("phq9").prompts[1]
+    assert parse_answer(phq, "more days than not", max_chars=100).value == 2
+    note = next(p for p in default_catalogue().get("daily").prompts if p.key == "note")
+    assert behaviour_in_prompt(note, "what did I write yesterday? want to compare") == "review"
+    assert behaviour_in_prompt(note, "wait I want to change my anxiety number to 5 actually") == "correct"
+    assert behaviour_in_prompt(note, "could I just write freely instead of a one-liner?") == "journal"
