@@ -439,6 +439,25 @@ _ROUND1011 = {
     "journal": r"\b(like|want|wanna|need) to (just |simply )?write\b|\b(just|simply) write (something|some thoughts|a few thoughts|it down)\b",
     "thanks_bye": r"^(ok |okay )?(that'?s|thats) (all|it) i (needed|wanted|had) to (say|get out|write|get off my chest)[ ,.!]+(thanks|thank you|thx|ty)$",
 }
+# Learnt from blind rounds 12 and 13 (after they were scored untuned).
+_ROUND1213 = {
+    "pause": r"\bpausing (this|it)\b|^give me a (sec|second|min|minute|moment)\b|\bwill come back\b",
+    "help": r"\b(not|don'?t|do not) understand\b(?!.*\bwhy\b)(?=.{0,40}\b(do i|should i|i write|what|how|or)\b)|\b(do|should) i (type|write|press|click|tap)\b.{0,30}\bor\b|\bis there a (button|command)\b"
+    r"|\bhow (do|can) i (indicate|show|say|tell you|signal|let you know)\b|\bhow many (of these )?(are )?(there )?(left|more)\b"
+    r"|\bwhat happens (in|with|during|after) (a|the) (check ?in|score|questionnaire)\b",
+    "bot_question": r"\bis (a|an) (real |actual |live )?(human|person) (reading|typing|there|answering)\b|\bor is it (just )?(a |the )?bot\b",
+    "data_delete": r"\b(want|need|like) (all of )?(this|it|them|these|everything)( \w+){0,2} (erased|deleted|removed|wiped)\b"
+    r"|\b(delete|erase|remove|wipe) (all )?(of )?my (old|past|previous|earlier|older) (entries|answers|notes|check ?ins|journal)\b",
+    "greet": r"^(assalam[ uo]*(alaikum|alaykum)?|as ?salaam?u? ?alaikum|salaam|salam|namaste|hola|bonjour|ciao|hallo|kia ora|g'?day|ola|oi)\b.{0,15}$",
+    "thanks_bye": r"^(thank you|thanks|thank u|thx|ty)[ ,.!]+(that'?s|thats) (all|it)( from me| for now| for today)?[ ,.!]+(good ?night|night|bye|goodbye|gn)$",
+    "resume": r"\b(can|could) we (go back|get back|return) to (the|my) (check ?in|questions)\b",
+}
+for _name, _rx in _ROUND1213.items():
+    _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
+#: "how many of these are there left? and what happens with the score?": help before the rest.
+_HELP_FIRST = re.compile(
+    r"^how many\b|\bhow many (of these )?(are )?(there )?(left|more)\b|^what happens in (a|the) check ?in\b"
+)
 for _name, _rx in _ROUND1011.items():
     _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
 for _name, _rx in _ROUND89.items():
@@ -517,6 +536,8 @@ def yes_no(text: str) -> str | None:
         return None
     if re.match(r"^no (check ?in|checkin|check ins|questions)( now| today| thanks| for now| right now)?$", s):
         return "no"  # "no check in now." (round 8)
+    if re.search(r"\b(don'?t|do not) think (i'?d|i would|i want)\b|[ ,.]no$", s) and "yes" not in s:
+        return "no"  # "I don't think I'd like to, dear. No." (round 12)
     if re.match(
         r"^(those|that|these|it|all|everything) (all )?(look|looks|seem|seems|is|are) (right|good|fine|correct|ok|okay|accurate)\b",
         s,
@@ -617,6 +638,12 @@ def literal(text: str, *, max_words: int = 14) -> str | None:
     if found in ("resume", "start_checkin") and _DEFERRED.search(normalize(text)):
         return "pause"
     full = normalize(text)
+    if found in ("privacy", "pause", "resume", "skip", "stop_today", "correct", None) and _HELP_FIRST.search(
+        full
+    ):
+        return "help"
+    if found == "stop_today" and re.search(r"\bcome back to (it|this|them)\b", full):
+        return "pause"  # "can we stop here and come back to it"
     if (
         found in ("stop_today", "pause", "resume")
         and has_pattern("journal", text)

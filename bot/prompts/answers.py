@@ -220,12 +220,12 @@ _ORDINAL = re.compile(
 )
 _FREQUENCY_WORDS = {
     "not at all": re.compile(
-        r"^(never|hardly at all|hardly ever|barely|rarely|not really|none|nope|nah|no|nil|zero days)\b"
+        r"^(never|hardly at all|hardly ever|barely|rarely|not really|none|nope|nah|no|nil|zero days|pas du tout|para nada)\b"
     ),
     "several days": re.compile(
         r"\b(a few days|some days|sometimes|a couple of days|once or twice|now and then|occasionally"
         r"|a little|less than half|under half|a couple (of )?(times|days)|a few times|a day or two|only a (few|couple)"
-        r"|(only )?few (days|times)|sev(e)?r(a)?l days)\b"
+        r"|(only )?few (days|times)|sev(e)?r(a)?l days|sev days)\b"
     ),
     "more than half the days": re.compile(
         r"\b(more than half|over half|most days|often|more often than not|more days than not|a lot of days|half the time"
@@ -389,7 +389,10 @@ _REQUEST = re.compile(
     r"^(ok |okay |sorry |hmm |um |actually |wait )?(can|could|may|shall) (i|we)\b|^let me\b|^i'?(d|ll) (like to )?"
 )
 #: "hold on can we pause, i need to think ...": a request anywhere in the message (round 8).
-_PLAIN_ASK = re.compile(r"\b(can|could|may|shall) (we|i|you) (pause|stop|skip|go back|come back|finish)\b")
+_PLAIN_ASK = re.compile(
+    r"\b(can|could|may|shall) (we|i|you) (pause|stop|skip|go back|come back|finish|get back|return)\b"
+    r"|\b(pausing|pause) (this|it)\b|^give me a (sec|second|minute|moment)\b"
+)
 _SHOW_ME = re.compile(
     r"\b(show|give|let) me\b|\?\s*$|^(can|could) you\b|\bcan i (see|read|look)\b|\bwhat did i (write|say|put)\b"
 )
@@ -446,6 +449,8 @@ def behaviour_in_prompt(prompt: Prompt, text: str, intent: str = "", confidence:
             or _PLAIN_ASK.search(normalize(raw))
         ):
             return found  # "can i come back to this in a bit? need to think": asked, not written
+        if found in ("start_checkin", "resume") and _PLAIN_ASK.search(normalize(raw)):
+            return found  # "ok done venting, can we go back to the check in I paused earlier"
         if found in ("start_checkin", "resume") and n <= 6 and prompt.key != "entry":
             return found  # "let's keep going" is not the note: the note is asked again
         if found is None and n <= 6 and _DEFER.search(normalize(raw)):

@@ -52,12 +52,15 @@ _NOT_TODAY = re.compile(
     r"|\b(i'?m|im|i\s+am)\s+(done|finished)\s+(with\s+)?(check[\s-]?ins?|reminders?)\s+(for\s+)?today\b"
     # Round 7: "don't send me any more today, I'll finish tomorrow".
     r"|\b(don'?t|do\s+not)\s+(send|ask|remind|message|ping|text|bother)\s+(me\s+)?(anything\s+|any\s+)?(more|else)\s+today\b"
-    r"|^today\s+no\s+more\b|\bgive\s+(today|it|this)\s+a\s+miss\b"
+    r"|^today\s+no([.!]?$|[ ,.!]+(more|too\s+busy|busy|thanks|please|pls|sorry|tomorrow|check))"
+    r"|\bgive\s+(today|it|this)\s+a\s+miss\b"
+    r"|\b(prefer|rather|like)\s+not\s+to\s+be\s+(asked|reminded|messaged|bothered|pinged)\s+(again\s+)?today\b"
+    r"|\b(don'?t|do\s+not)\s+bother\s+me\b.*\btoday\b"
     r"|\b(don'?t|do\s+not)\s+(send|give)\s+(me\s+)?(any\s+)?(more|further|other)?\s*([\w-]+\s+){0,2}(reminders?|messages|check[\s-]?ins?|pings?)\s+today\b"
 )
 _LATER = re.compile(
     # "remind me in an hour", "remind me about this in an hour please" (round 6)
-    r"\b(remind|ask|message|ping|nudge|text|check\s+on)\s+me\s+(again\s+|about\s+(this|it|that)\s+|(this|that|it)\s+|to\s+\w+(\s+(it|this|that|the\s+rest))?\s+)?(in|after)\s+(like\s+|about\s+|maybe\s+)?"
+    r"\b(remind|remid|rmind|remnd|ask|message|ping|nudge|text|check\s+on)\s+me\s+(((this|that|it)\s+)?again\s+|about\s+(this|it|that)\s+|(this|that|it)\s+|to\s+\w+(\s+(it|this|that|the\s+rest))?\s+)?(in|after)\s+(like\s+|about\s+|maybe\s+)?"
     r"(?P<n>\d+|an?|one|two|three|four|(a\s+)?couple(\s+of)?|half\s+an)\s+(?P<unit>minute|min|hour|hr)s?\b"
 )
 #: A time with a scheduling cue that needs no mention of check-ins ("every day at 8pm").
@@ -104,6 +107,7 @@ _STOP_GENERAL = re.compile(
     # "turn the reminders off altogether", "stop sending these every day" (round 8-9)
     rf"|\b(turn|switch|shut)\s+(the\s+|my\s+|these\s+|all\s+(the\s+)?)?(daily\s+)?{_NOUN}\s+off\b"
     r"|\bstop\s+sending\s+(me\s+)?(these|those|them)\b"
+    rf"|\b{_NOUN}\s+to\s+stop\b|\bnot\s+send\s+(me\s+)?(any\s+)?{_NOUN}"
     # Round 11: "please don't send any more", "I'd rather not get them at all".
     r"|\b(don'?t|do\s+not)\s+send\s+(me\s+)?(any\s?more|any\s+more\s+of\s+(these|them)|these|them)\s*$"
     r"|\b(rather\s+not|don'?t\s+want\s+to|do\s+not\s+want\s+to)\s+(get|receive|have)\s+(them|these|any)(\s+\w+)?\s+(at\s+all|any\s?more)\b"
@@ -122,7 +126,7 @@ _DAILY_CUE = re.compile(
     r"\b(every|daily|each|usual|from\s+now\s+on|change|set|move|switch|instead|always|time\s+to)\b"
 )
 _EVENING = re.compile(
-    r"\b(at\s+night|in\s+the\s+evenings?|evenings|tonight|in\s+the\s+afternoons?|afternoons)\b"
+    r"\b(at\s+night|in\s+the\s+evenings?|evenings|tonight|in\s+the\s+afternoons?|afternoons|after\s+(lunch|dinner|work))\b"
 )
 _NOON = re.compile(r"\b(noon|midday)\b")
 _BARE_LATER = re.compile(
@@ -136,6 +140,8 @@ _TIME = re.compile(
 _TIMEISH = re.compile(
     r"\b\d{1,2}(:\d{2})?\s*(am|pm)?\b|\bin\s+(an?|one|two|half)\s+\w+|\b(tonight|later|tomorrow)\b"
 )
+#: "can you change to ask me 9am every day" (round 12): a clock time with am/pm and a daily cue.
+_CLOCK_AMPM = re.compile(r"\b(?P<t>\d{1,2}(:\d{2})?\s*(am|pm|a\.m\.|p\.m\.))(?![\d:])")
 #: "can you send these at 8pm instead of the morning" (round 9).
 _SEND_AT = re.compile(
     r"\b(send|sending|move|do|have|get)\s+(these|them|those|it|the\s+(messages|reminders?|check[\s-]?ins?|pings))\s+"
@@ -190,6 +196,7 @@ def _clock_words(s: str) -> str:
         lambda m: f"{m.group(1)} {_CLOCK_WORDS[m.group(2)]}",
         s,
     )
+    s = re.sub(r"\b(say|around|about|at)?\s*(\d{1,2})\s*o'?clock\b", lambda m: f" at {m.group(2)}:00", s)
     s = re.sub(
         r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s*(am|pm|o'?clock)\b",
         lambda m: f"{_CLOCK_WORDS[m.group(1)]}{'' if m.group(2).startswith('o') else m.group(2)}",
@@ -224,6 +231,7 @@ def parse_reminder_command(text: str, *, in_reminder_talk: bool = False) -> Remi
         return ReminderCommand("set_time", at=time(12, 0), daily=True if _DAILY.search(s) else None)
     m = (
         _SEND_AT.search(s)
+        or (_CLOCK_AMPM.search(s) if _DAILY.search(s) else None)
         or _TIME.search(s)
         or _CUED_TIME.search(s)
         or _MAKE_IT_TIME.search(s)

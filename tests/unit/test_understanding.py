@@ -383,3 +383,51 @@ def test_round_10_11_answers_and_acknowledgements() -> None:
     assert behaviour_in_prompt(note, "what did I write yesterday? want to compare") == "review"
     assert behaviour_in_prompt(note, "wait I want to change my anxiety number to 5 actually") == "correct"
     assert behaviour_in_prompt(note, "could I just write freely instead of a one-liner?") == "journal"
+
+
+@pytest.mark.parametrize(
+    "text, talk, kind",
+    [
+        ("can you change to ask me 9am every day", False, "set_time"),
+        ("Today no, too busy at work. Tomorrow ok", False, "skip_today"),
+        ("today no rain, sunny walk", False, None),
+        ("I would like the reminders to stop entirely.", False, "stop"),
+        ("could it be after lunch, say 1 o'clock?", True, "set_time"),
+        ("can u just not send reminders at all", True, "stop"),
+        ("I would prefer not to be asked again today", False, "skip_today"),
+        ("remid me to finish it in 2 hours?", False, "postpone"),
+    ],
+)
+def test_round_12_13_reminder_shapes(text: str, talk: bool, kind: str | None) -> None:
+    """Blind rounds 12-13 (scored untuned first)."""
+    command = parse_reminder_command(text, in_reminder_talk=talk)
+    assert (command.kind if command else None) == kind
+    if text.startswith("could it be after lunch"):
+        assert command.at == time(13, 0)
+
+
+@pytest.mark.parametrize(
+    "text, behaviour",
+    [
+        ("I not understand, I write number or words?", "help"),
+        ("i don't understand why my sister did that", None),
+        ("how many of these are there left? and what happens with the score?", "help"),
+        ("hold on, can we stop here and come back to it", "pause"),
+        ("is an actual human reading this or is it just the bot", "bot_question"),
+        ("I want all of this erased. Every entry.", "data_delete"),
+        ("Assalam o alaikum", "greet"),
+        ("give me a sec, pausing this, will come back", "pause"),
+    ],
+)
+def test_round_12_13_families(text: str, behaviour: str | None) -> None:
+    assert literal(text, max_words=16) == behaviour
+
+
+def test_round_12_13_answers() -> None:
+    assert yes_no("I don't think I'd like to, dear. No.") == "no"
+    phq = default_catalogue().get("phq9").prompts[1]
+    assert parse_answer(phq, "sev days", max_chars=100).value == 1
+    assert parse_answer(phq, "pas du tout honestly", max_chars=100).value == 0
+    entry = default_catalogue().get("journal").prompts[0]
+    venting = "ok done venting, can we go back to the check in I paused earlier"
+    assert behaviour_in_prompt(entry, venting) == "resume"
