@@ -452,11 +452,27 @@ _ROUND1213 = {
     "thanks_bye": r"^(thank you|thanks|thank u|thx|ty)[ ,.!]+(that'?s|thats) (all|it)( from me| for now| for today)?[ ,.!]+(good ?night|night|bye|goodbye|gn)$",
     "resume": r"\b(can|could) we (go back|get back|return) to (the|my) (check ?in|questions)\b",
 }
+# Learnt from blind rounds 14 and 15 (after they were scored untuned).
+_ROUND1415 = {
+    "pause": r"\b(can|could|shall) (we|i) pause\b",
+    "help": r"^what means\b|\bwhat (does|do) (a|the) check ?in involve\b|\bwhat i'?m (meant|supposed) to do\b",
+    "note_therapist": r"\bflag (this |it |that )?to (my )?(therapist|dr|doctor|clinician)\b",
+    "bot_question": r"\b(you|u) (are|r) (a )?(real )?(person|human|bot|program|robot|machine)\b",
+    "human": r"\bwith my therapist (in person|face to face|instead)\b|\bmessage my (actual|real) (therapist|doctor|clinician)\b",
+    "data_delete": r"\b(get|have) (everything|all|it all|all of it) (i'?ve|i have|i) (written|wrote|said|put|sent)( you| here)? (erased|deleted|removed|wiped)\b",
+    "thanks_bye": r"^((ok|okay|done|right|cool|great)[ ,.!]+)?((thx|thanks|thank you|ta|cheers)[ ,.!]+)?(that'?s|thats) (all|it)( from me)?([ ,.!]+(thanks|thx|ta|cheers|night night|bye|goodnight|good night|gn))*$"
+    r"|^((ok|okay|done)[ ,.!]+)?(thx|thanks|thank you|ta|cheers)[ ,.!]+(bye|laters|later|night night|cya|ttyl)$"
+    r"|^(that'?s|thats) (all|it) from me[ ,.!]+(thanks|thx|ta)?[ ,.!]*(night night|good ?night|bye|gn)?$",
+    "journal": r"\b(can|could) i (switch|change|move|go) to (journaling|journalling|the journal|writing)\b",
+}
+for _name, _rx in _ROUND1415.items():
+    _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
 for _name, _rx in _ROUND1213.items():
     _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
 #: "how many of these are there left? and what happens with the score?": help before the rest.
 _HELP_FIRST = re.compile(
     r"^how many\b|\bhow many (of these )?(are )?(there )?(left|more)\b|^what happens in (a|the) check ?in\b"
+    r"|\bwhat does (a|the) check ?in involve\b|\bwhat i'?m (meant|supposed) to do\b"
 )
 for _name, _rx in _ROUND1011.items():
     _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
@@ -536,6 +552,8 @@ def yes_no(text: str) -> str | None:
         return None
     if re.match(r"^no (check ?in|checkin|check ins|questions)( now| today| thanks| for now| right now)?$", s):
         return "no"  # "no check in now." (round 8)
+    if re.search(r"\b(i'?ll pass|not agreeing|won'?t agree|will not agree|not going to agree)\b", s):
+        return "no"  # "I'll pass on this, thanks. Not agreeing at this stage." (round 14)
     if re.search(r"\b(don'?t|do not) think (i'?d|i would|i want)\b|[ ,.]no$", s) and "yes" not in s:
         return "no"  # "I don't think I'd like to, dear. No." (round 12)
     if re.match(
@@ -642,6 +660,10 @@ def literal(text: str, *, max_words: int = 14) -> str | None:
         full
     ):
         return "help"
+    if full.startswith("pause") and found in ("stop_today", "pause", None):
+        return "pause"  # "pause pls, bus stop now"
+    if found == "pause" and re.search(r"\b(bye|goodbye|good ?night|laters|ttyl)( for now)?[ .!]*$", full):
+        return "thanks_bye"  # "Thank you, I'll come back to it another time. Bye for now."
     if found == "stop_today" and re.search(r"\bcome back to (it|this|them)\b", full):
         return "pause"  # "can we stop here and come back to it"
     if (

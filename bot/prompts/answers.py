@@ -225,7 +225,7 @@ _FREQUENCY_WORDS = {
     "several days": re.compile(
         r"\b(a few days|some days|sometimes|a couple of days|once or twice|now and then|occasionally"
         r"|a little|less than half|under half|a couple (of )?(times|days)|a few times|a day or two|only a (few|couple)"
-        r"|(only )?few (days|times)|sev(e)?r(a)?l days|sev days)\b"
+        r"|(only )?few (days|times)|sev(e)?r(a)?l days|sev days|(a )?handful of days)\b"
     ),
     "more than half the days": re.compile(
         r"\b(more than half|over half|most days|often|more often than not|more days than not|a lot of days|half the time"
@@ -376,7 +376,7 @@ _ASKED = {
     "review",
 }
 _RATHER = re.compile(
-    r"\b(i'?d rather|id rather|would rather|rather just|prefer to|(can|could|may) i (just|simply)|let me just)\b"
+    r"\b(i'?d rather|id rather|would rather|rather just|prefer to|(can|could|may) i (just|simply|switch|change)|let me just)\b"
 )
 #: "nothing to add", "nope, not today": no note (recorded as skipped where the prompt allows).
 _NOTHING = re.compile(

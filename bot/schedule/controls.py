@@ -54,6 +54,7 @@ _NOT_TODAY = re.compile(
     r"|\b(don'?t|do\s+not)\s+(send|ask|remind|message|ping|text|bother)\s+(me\s+)?(anything\s+|any\s+)?(more|else)\s+today\b"
     r"|^today\s+no([.!]?$|[ ,.!]+(more|too\s+busy|busy|thanks|please|pls|sorry|tomorrow|check))"
     r"|\bgive\s+(today|it|this)\s+a\s+miss\b"
+    r"|\bno\s+(more|further)\s+(reminders?|check[\s-]?ins?|messages|pings?|nudges?)\s+today\b"
     r"|\b(prefer|rather|like)\s+not\s+to\s+be\s+(asked|reminded|messaged|bothered|pinged)\s+(again\s+)?today\b"
     r"|\b(don'?t|do\s+not)\s+bother\s+me\b.*\btoday\b"
     r"|\b(don'?t|do\s+not)\s+(send|give)\s+(me\s+)?(any\s+)?(more|further|other)?\s*([\w-]+\s+){0,2}(reminders?|messages|check[\s-]?ins?|pings?)\s+today\b"
@@ -244,6 +245,8 @@ def parse_reminder_command(text: str, *, in_reminder_talk: bool = False) -> Remi
             at = None
         if at is not None and at.hour < 12 and _EVENING.search(s) and not re.search(r"\b(am|a\.m\.)\b", s):
             at = at.replace(hour=at.hour + 12)  # "9 at night"
+        if at is not None and re.match(r"^not\s+(right\s+)?now\b", s) and not _DAILY_CUE.search(s):
+            return ReminderCommand("postpone", at=at)  # "not right now, can you ask me at 8?": once
         if (
             at is not None
             and re.match(r"^(remind|ask|ping|message|nudge)\s+me\b", s)

@@ -431,3 +431,33 @@ def test_round_12_13_answers() -> None:
     entry = default_catalogue().get("journal").prompts[0]
     venting = "ok done venting, can we go back to the check in I paused earlier"
     assert behaviour_in_prompt(entry, venting) == "resume"
+
+
+@pytest.mark.parametrize(
+    "text, behaviour",
+    [
+        ("What does a check-in involve? I'm not sure what I'm meant to do.", "help"),
+        ("pause pls, bus stop now", "pause"),
+        ("can we pause, my stop is next", "pause"),
+        ("the bus stop was cold", None),
+        ("Thank you, I'll come back to it another time. Bye for now.", "thanks_bye"),
+        ("Before I continue: please flag to my therapist that I started new meds.", "note_therapist"),
+        ("done, thx bye", "thanks_bye"),
+        ("thanks, laters", "thanks_bye"),
+        ("you are real person or program?", "bot_question"),
+        ("can I do this with my therapist in person instead", "human"),
+        ("how do I get everything I've sent you wiped?", "data_delete"),
+    ],
+)
+def test_round_14_15_families(text: str, behaviour: str | None) -> None:
+    """Blind rounds 14-15 (scored untuned first)."""
+    assert literal(text, max_words=16) == behaviour
+
+
+def test_round_14_15_answers_and_reminders() -> None:
+    assert yes_no("I'll pass on this, thanks. Not agreeing at this stage.") == "no"
+    phq = default_catalogue().get("phq9").prompts[1]
+    assert parse_answer(phq, "honestly like a handful of days", max_chars=100).value == 1
+    assert parse_reminder_command("No further reminders today, thank you.").kind == "skip_today"
+    once = parse_reminder_command("not right now, can you ask me at 8?")
+    assert once.kind == "postpone" and once.at == time(8, 0)
