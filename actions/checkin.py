@@ -18,7 +18,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.checkin_state import LOOP_SLOTS, checkin_state, save_stopped
+from actions.checkin_state import LOOP_SLOTS, checkin_state, keep_writing, save_answers, save_stopped
 from actions.common import (
     alert_state,
     call,
@@ -35,7 +35,6 @@ from actions.onboarding import ask_consent
 from actions.reminders import apply_reminder_command
 from actions.safety import safety_path
 from bot import runtime
-from bot.checkins.saving import save_checkin
 from bot.prompts.answers import behaviour_in_prompt, parse_answer, parse_correction
 from bot.prompts.instruments import phq9_item9_severity, score
 from bot.prompts.sets import Prompt, PromptSet, default_catalogue
@@ -416,17 +415,9 @@ class ActionSubmitPromptSet(Action):
             items = [int(a["value"]) for a in answers]
             total, band = score(prompt_set.instrument, items)
             instrument = (prompt_set.instrument, items, total, band)
-        rows = [(a["key"], a.get("text"), a.get("value")) for a in answers]
         try:
-            result = await call(
-                save_checkin,
-                runtime.store().checkins,
-                runtime.spool(),
-                patient.ref,
-                prompt_set.id,
-                rows,
-                instrument,
-                "stopped" if stopped else "completed",
+            result = await save_answers(
+                patient, prompt_set.id, answers, instrument, "stopped" if stopped else "completed"
             )
         except Exception as exc:
             # Not an outage (that spools): keep the answers in the slots and say so.
@@ -486,18 +477,7 @@ async def pass_note(dispatcher: CollectingDispatcher, tracker: Tracker, text: st
     if patient is None:
         not_enrolled(dispatcher)
         return
-    if len(text) > MAX_TEXT_CHARS:
-        dispatcher.utter_message(response="utter_text_too_long", limit=f"{MAX_TEXT_CHARS:,}")
-        return
-    result = await call(
-        save_checkin,
-        runtime.store().checkins,
-        runtime.spool(),
-        patient.ref,
-        "therapist_note",
-        [("note", text, None)],
-    )
-    dispatcher.utter_message(response="utter_note_passed" if result.saved else "utter_checkin_queued")
+    await keep_writing(dispatcher, patient, "therapist_note", "note", text, "utter_note_passed")
 
 
 async def _switch_to(target: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:

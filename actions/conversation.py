@@ -12,7 +12,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.checkin_state import LOOP_SLOTS, checkin_state, save_stopped
+from actions.checkin_state import LOOP_SLOTS, checkin_state, keep_writing, save_stopped
 from actions.common import (
     alert_state,
     call,
@@ -23,10 +23,8 @@ from actions.common import (
     safety_vars,
 )
 from bot import runtime
-from bot.checkins.saving import save_checkin
 from bot.patients.requests import DAYS_TO_ACT
 from bot.patients.store import PatientRef
-from bot.store.errors import MAX_TEXT_CHARS
 from bot.understanding import is_long_entry
 
 logger = logging.getLogger(__name__)
@@ -117,18 +115,7 @@ class ActionOutsideText(Action):
         if not await remembered(runtime.store().patients.has_consented, patient.ref):
             dispatcher.utter_message(response="utter_consent_needed")
             return []
-        if len(text) > MAX_TEXT_CHARS:
-            dispatcher.utter_message(response="utter_text_too_long", limit=f"{MAX_TEXT_CHARS:,}")
-            return []
-        result = await call(
-            save_checkin,
-            runtime.store().checkins,
-            runtime.spool(),
-            patient.ref,
-            "journal",
-            [("entry", text, None)],
-        )
-        dispatcher.utter_message(response="utter_kept_as_journal" if result.saved else "utter_checkin_queued")
+        await keep_writing(dispatcher, patient, "journal", "entry", text, "utter_kept_as_journal")
         return []
 
 

@@ -31,7 +31,7 @@ from bot import runtime
 from bot.checkins.saving import UNAVAILABLE
 from bot.patients.consent import consent_text
 from bot.patients.store import PatientRef
-from bot.understanding import literal, yes_no
+from bot.understanding import could_be_yes_no, literal, yes_no
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class ActionAnswerPending(Action):
         confidence = float((message.get("intent") or {}).get("confidence") or 0.0)
         # The classifier decides only when it is sure: "hmm let me see" (deny at 0.40) is asked
         # again, not taken as a no to the patient's own request.
-        if answer is None and intent in ("affirm", "deny") and confidence >= SURE:
+        if answer is None and intent in ("affirm", "deny") and confidence >= SURE and could_be_yes_no(text):
             answer = "yes" if intent == "affirm" else "no"
         question = tracker.get_slot("pending_question")
         if question in ("data_delete", "data_export"):

@@ -417,7 +417,7 @@ def behaviour_in_prompt(prompt: Prompt, text: str, intent: str = "", confidence:
     never the answer; in a free-text prompt only a short command (or a question about the
     service) is a command, so a journal line that mentions pausing stays an answer.
     """
-    from bot.understanding import is_emoji_only, literal, normalize, yes_no
+    from bot.understanding import could_decline, is_emoji_only, literal, normalize, yes_no
 
     raw = (text or "").strip()
     if not raw or raw.startswith("/"):
@@ -468,7 +468,7 @@ def behaviour_in_prompt(prompt: Prompt, text: str, intent: str = "", confidence:
         if parse_answer(prompt, raw, max_chars=100_000).ok:
             return "answer"
         mapped = INTENT_BEHAVIOURS.get(intent)
-        if mapped and confidence >= 0.7:
+        if mapped and confidence >= 0.7 and (mapped not in ("pause", "stop_today") or could_decline(raw)):
             found = mapped
         elif prompt.type != "yes_no" and yes_no(raw) == "no":
             return "no"

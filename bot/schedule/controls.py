@@ -165,21 +165,9 @@ def _text(text: str) -> str:
     return " ".join(text.strip().lower().replace("\u2019", "'").rstrip(".!?,").split())
 
 
-_CLOCK_WORDS = {
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-}
-_CLOCK_N = r"(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+_CLOCK_NAMES = "one two three four five six seven eight nine ten eleven twelve".split()
+_CLOCK_WORDS = {word: n for n, word in enumerate(_CLOCK_NAMES, 1)}
+_CLOCK_N = r"(\d{1,2}|" + "|".join(_CLOCK_NAMES) + ")"
 
 
 def _clock_words(s: str) -> str:

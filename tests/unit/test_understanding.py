@@ -461,3 +461,16 @@ def test_round_14_15_answers_and_reminders() -> None:
     assert parse_reminder_command("No further reminders today, thank you.").kind == "skip_today"
     once = parse_reminder_command("not right now, can you ask me at 8?")
     assert once.kind == "postpone" and once.at == time(8, 0)
+
+
+def test_the_classifier_needs_a_yes_no_or_a_decline_word() -> None:
+    """After thirteen blind rounds of NLU data DIET read "hmm let me see" as deny (0.83) and
+    "honestly the morning was rough" as not_now (0.89); without a word a yes, a no or a "not now"
+    is made of, the classifier's reading is not taken."""
+    from bot.understanding import could_be_yes_no, could_decline
+
+    assert not could_be_yes_no("hmm let me see") and could_be_yes_no("nah not for me")
+    assert not could_decline("honestly the morning was rough") and could_decline("gotta run, bus is here")
+    mood = default_catalogue().get("daily").prompts[0]
+    assert behaviour_in_prompt(mood, "honestly the morning was rough", "not_now", 0.89) == "answer"
+    assert behaviour_in_prompt(mood, "gotta run, bus is here", "not_now", 0.89) == "pause"
