@@ -99,7 +99,9 @@ class ActionAnswerPending(Action):
         confidence = float((message.get("intent") or {}).get("confidence") or 0.0)
         # The classifier decides only when it is sure: "hmm let me see" (deny at 0.40) is asked
         # again, not taken as a no to the patient's own request.
-        if answer is None and intent in ("affirm", "deny") and confidence >= SURE and could_be_yes_no(text):
+        # A button payload ("/affirm") is the intent itself; typed words need a yes/no word.
+        typed_yes_no = text.startswith("/") or could_be_yes_no(text)
+        if answer is None and intent in ("affirm", "deny") and confidence >= SURE and typed_yes_no:
             answer = "yes" if intent == "affirm" else "no"
         question = tracker.get_slot("pending_question")
         if question in ("data_delete", "data_export"):
