@@ -83,10 +83,24 @@ def convert(rows: list[dict], seen: set[str], source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: States where "answer" is a reply to what the bot said (an acknowledgement), not `inform`.
+_ACK_STATES = frozenset({"idle", "review", "reminder_talk", "checkin_offer", "paused"})
+
+
+def trainable(rows: list[dict]) -> list[dict]:
+    """The rows that teach an intent: not the handoff (the bot is silent there) and not the
+    acknowledgements of the idle states ("ok that works" is no `inform`), as rounds 5-15 were added."""
+    return [
+        r
+        for r in rows
+        if r["state"] != "handoff" and not (r["behaviour"] == "answer" and r["state"] in _ACK_STATES)
+    ]
+
+
 def main() -> int:
     src, out = Path(sys.argv[1]), Path(sys.argv[2])
     root = Path(__file__).resolve().parents[2]
-    out.write_text(convert(load_rows(src), existing_examples(root), src.stem), encoding="utf-8")
+    out.write_text(convert(trainable(load_rows(src)), existing_examples(root), src.stem), encoding="utf-8")
     return 0
 
 
