@@ -16,6 +16,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import screener
+from actions.checkin_state import LOOP_SLOTS, checkin_state, keep_writing
 from actions.common import (
     alert_state,
     call,
@@ -24,6 +25,7 @@ from actions.common import (
     flag_alerted,
     followup_text,
     record_risk,
+    remembered,
     safety_vars,
 )
 from bot import runtime
@@ -32,6 +34,7 @@ from bot.patients.store import PatientRef
 from bot.safety.context import in_context
 from bot.safety.safe_check import NO, YES, parse_safe_answer
 from bot.safety.service import default_detector
+from bot.understanding import is_long_entry
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +108,8 @@ async def safety_path(
     if not recorded:
         dispatcher.utter_message(response="utter_safety_not_recorded", **variables)
     events: list[dict[str, Any]] = [SlotSet("risk_level", severity)]
+    if source == "message" and patient is not None and text:
+        events += await _keep_their_words(dispatcher, tracker, patient, text)
     if tracker.active_loop.get("name"):
         # Ordinary prompts wait; answers given so far stay in their slots for later.
         events += [ActiveLoop(None), SlotSet("requested_slot", None)]
@@ -116,6 +121,31 @@ async def safety_path(
     return events + await screener.after_risk(
         dispatcher, tracker, patient, risk, flag_id, safe_check_asked=safe_check
     )
+
+
+async def _keep_their_words(
+    dispatcher: CollectingDispatcher, tracker: Tracker, patient: PatientRef, text: str
+) -> list[dict[str, Any]]:
+    """A journal entry, or a paragraph written outside a check-in, that also carried risk is
+    still the patient's writing: after the flag and the resources it is kept as a journal entry
+    for the therapist, as it would have been without the risk (losing it was worse than the
+    duplicate in the flag). Not during a handoff (the clinician is reading) or before consent."""
+    if tracker.get_slot("handoff_active"):
+        return []
+    prompt_set, _index, _answers = checkin_state(tracker)
+    journaling = (
+        prompt_set is not None and prompt_set.id == "journal" and bool(tracker.active_loop.get("name"))
+    )
+    if not (journaling or is_long_entry(text)):
+        return []
+    try:
+        if not await remembered(runtime.store().patients.has_consented, patient.ref):
+            return []
+    except Exception:  # the database cannot tell: keep nothing rather than guess consent
+        return []
+    await keep_writing(dispatcher, patient, "journal", "entry", text, "utter_kept_as_journal_too")
+    # The journal prompt this answered is done; an open check-in keeps its answers for later.
+    return [SlotSet(slot, None) for slot in LOOP_SLOTS] if journaling else []
 
 
 class ActionSafetyResponse(Action):

@@ -52,6 +52,37 @@ def test_writing_stays_open_while_checkins_are_held(stack, stack_store, new_pati
     assert "kept it for your therapist" in stack.say(ref, "writing helps a bit")
 
 
+RISKY_ENTRY = "Some nights I think everyone would be better off without me. Today was calmer though."
+RISKY_PARAGRAPH = (
+    "I don't want questions today, I just want to put this somewhere. Since the session I keep "
+    "thinking everyone would be better off without me. I went to work and smiled at people and "
+    "nobody noticed anything. My sister called and I let it ring. I don't know what to do with it."
+)
+
+
+@pytest.mark.parametrize(
+    ("opening", "text"), [("I just want to write something", RISKY_ENTRY), (None, RISKY_PARAGRAPH)]
+)
+def test_writing_that_carries_risk_is_flagged_first_and_still_kept(
+    stack, stack_store, new_patient, opening, text
+):
+    """A journal entry (or a paragraph written outside a check-in) with risk in it: the flag and
+    the resources come first, and the words are still kept as the patient's journal entry."""
+    ref = new_patient()
+    stack.say(ref, "hi")
+    if opening:
+        assert "I'm listening" in stack.say(ref, opening)
+    reply = stack.say(ref, text)
+    assert stack_store.flags.open_flag_severity(ref) in ("moderate", "high", "critical")
+    assert "988" in reply and "also kept this as a journal entry" in reply
+    assert reply.index("988") < reply.index("also kept this")
+    answers = stack_store.checkins.list_answers(ref, actor="test", origin="test")
+    assert [(a.prompt_set, a.text) for a in answers] == [("journal", text)]
+    # The journal prompt is closed: the next line is not stored as another entry.
+    stack.say(ref, "yes I'm safe")
+    assert len(stack_store.checkins.list_answers(ref, actor="test", origin="test")) == 1
+
+
 def _due(stack, ref: str, prompt_set: str) -> None:
     from bot.flags.handoff import RasaApi
 
