@@ -28,6 +28,9 @@ _RESUME = re.compile(
     r"|\b(remind|nudge|message)\s+me\s+again\s+(every\s*day|daily|each\s+day|from\s+now\s+on)\b"
 )
 _STOP = re.compile(
+    # Round 16: "I'd prefer not to get any more reminders, thank you."
+    r"\b(prefer|rather|like)\s+not\s+(to\s+)?(get|receive|have|be\s+sent)\s+(any\s+)?(more\s+)?(daily\s+)?(reminders?|notifications?|nudges?)\b"
+    r"|\b(don'?t|do\s+not)\s+(want|need|wish)\s+to\s+(get|receive)\s+(any\s+)?(more\s+)?(daily\s+)?(reminders?|notifications?|nudges?)\b|"
     r"\b(stop|pause|turn\s+off|switch\s+off|mute|disable|no\s+more|don'?t\s+send(\s+me)?)\s+"
     r"(sending\s+(me\s+)?)?(the\s+|my\s+|any\s+|all\s+|these\s+)?(daily\s+|morning\s+|evening\s+)?(reminders?|notifications?|check[\s-]?in\s+reminders?)\b"
     r"|\b(don'?t|do\s+not)\s+want\s+(any\s+|the\s+)?(more\s+)?(of\s+)?(these\s+|the\s+)?(daily\s+)?(reminders?|notifications?)\b"
@@ -42,12 +45,14 @@ _NOT_TODAY = re.compile(
     r"|\b(no|any)\s+more\s+(check[\s-]?ins?|reminders?|check[\s-]?in\s+messages|messages|questions|notifications)\s+today\b"
     r"|\bno\s+more\s+(asking|pings?|nudges?)\s+today\b|^no\s+more\s+today\b|^not\s+today\b(?=.{0,30}$)|\bskip\s+today'?s\s+(reminders?|check[\s-]?ins?)\b"
     r"|\bskip\s+(the\s+)?(reminders?|check[\s-]?ins?)(\s+today|\s+for\s+today)?\b.*\btoday\b|\bim\s+off\s+today\b.*\bskip\b"
-    r"|\b(rest\s+of\s+the\s+)?day\s+off\s+from\s+(this|you|reminders?|check[\s-]?ins?)\b"
+    r"|\b(rest\s+of\s+the\s+)?day\s+off\s+from\s+(all\s+)?(this|you|reminders?|check[\s-]?ins?)\b"
+    # Round 16: "can you not ask me again today?"
+    r"|\b(can|could|would|will)\s+(you|u)\s+not\s+(ask|remind|message|ping|bother|text|nudge)\s+me\s+(again\s+)?(today|tonight)\b"
     r"|\bnot\s+today\b.*\b(till|til|until)\s+tomorrow\b|\bdon'?t\s+(ask|remind|message)\s+me\s+again\s+(till|til|until)\s+tomorrow\b"
     # Learnt from paraphrase families: any way of saying "none today" / "done with today".
     r"|\b(not|no|won'?t|don'?t|not\s+going\s+to)\s+(\w+\s+){0,2}(doing\s+|do\s+)?(a\s+|the\s+|any\s+)?check[\s-]?ins?\s+(today|tonight)\b"
     r"|\b(don'?t|do\s+not)\s+(remind|ask|message|ping|bother|bug|nudge|text|pester)\s+me\s+(again\s+|any\s?more\s+)?(today|tonight|for\s+the\s+rest\s+of\s+(the\s+day|today))\b"
-    r"|\btake\s+(today|the\s+day)\s+off\b|^(nothing|none)\s+(else\s+|more\s+)?today\b|\bskip\s+(today|the\s+day)\b"
+    r"|\btake\s+(today|the\s+day)\s+off\b|^(nothing|none)\s+(else\s+|more\s+)?today\b(?!.*\bskip\b)|\bskip\s+(today|the\s+day)\b"
     r"|\bno\s+(more\s+)?(reminders?|check[\s-]?ins?|messages|questions|notifications)\s+(for\s+)?(the\s+)?rest\s+of\s+(the\s+day|today)\b"
     r"|\b(i'?m|im|i\s+am)\s+(done|finished)\s+(with\s+)?(check[\s-]?ins?|reminders?)\s+(for\s+)?today\b"
     # Round 7: "don't send me any more today, I'll finish tomorrow".
@@ -245,7 +250,8 @@ def parse_reminder_command(text: str, *, in_reminder_talk: bool = False) -> Remi
         if at is not None:
             return ReminderCommand("set_time", at=at, daily=True if _DAILY.search(s) else None)
     # "in an hour" as the whole message is a postponement anywhere; "remind me to finish it in two hours"
-    m = _LATER.search(s) or _BARE_LATER.match(s.rstrip("?")) or _LATER_TO.search(s)
+    bare = re.sub(r"[\s,]+(please|pls|plz|thanks|thank\s+you|thx|ta|then|ok)$", "", s.rstrip("?! ."))
+    m = _LATER.search(s) or _BARE_LATER.match(bare) or _LATER_TO.search(s)
     if m:
         n_text = m.group("n")
         if n_text == "half an":

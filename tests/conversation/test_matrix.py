@@ -116,7 +116,19 @@ ROUND67_CELLS = [
 ]
 
 
-ALL_CELLS = FOUND_IN_ISSUE + CELLS + ROUND4_CELLS + ROUND67_CELLS
+#: Learnt from blind rounds 16 and 17 (paraphrases of their families, not their lines).
+ROUND1617_CELLS = [
+    ("yeah ok, count me in", "consent_yes", "consent"),
+    ("in 20 mins please", "reminder_later", "reminder_talk"),
+    ("I'd rather not get reminders any more, thanks", "reminder_stop", "reminder_talk"),
+    ("quick question: can I have a glass of wine the night after a session?", "medical_question", "journal"),
+    ("could I add another journal entry", "journal", "review"),
+    ("thanks a lot, really useful. bye for now", "thanks_bye", "prompt_text"),
+    ("not sure how I'm supposed to answer these, does it include today?", "help", "prompt_questionnaire"),
+]
+
+
+ALL_CELLS = FOUND_IN_ISSUE + CELLS + ROUND4_CELLS + ROUND67_CELLS + ROUND1617_CELLS
 
 
 @pytest.mark.parametrize(("text", "behaviour", "state"), ALL_CELLS)

@@ -474,3 +474,38 @@ def test_the_classifier_needs_a_yes_no_or_a_decline_word() -> None:
     mood = default_catalogue().get("daily").prompts[0]
     assert behaviour_in_prompt(mood, "honestly the morning was rough", "not_now", 0.89) == "answer"
     assert behaviour_in_prompt(mood, "gotta run, bus is here", "not_now", 0.89) == "pause"
+
+
+@pytest.mark.parametrize(
+    ("text", "behaviour"),
+    [
+        ("I want to add a new entry now", "journal"),
+        ("also I want my old entries deleted", "data_delete"),
+        ("does 'the last 2 weeks' include today? not sure how I'm meant to answer these", "help"),
+        ("what am i meant to answer here", "help"),
+        ("sorry before I write anything - the anxiety one was meant to be 5, not 2", "correct"),
+        ("cheers for this, really helpful. bye for now", "thanks_bye"),
+        ("is there a nurse or someone I could message instead? just have a few things to ask", "human"),
+        ("random q - can I take ibuprofen for the headache after treatment", "medical_question"),
+        # still not commands
+        ("I'm meant to be resting today", None),
+        ("no thanks", None),
+        ("really good day today", None),
+    ],
+)
+def test_round_16_17_families(text: str, behaviour: str | None) -> None:
+    """Blind rounds 16-17 (scored untuned first)."""
+    assert literal(text, max_words=16) == behaviour
+
+
+def test_round_16_17_consent_and_reminders() -> None:
+    assert yes_no("alright, i'm in. go ahead") == "yes"
+    assert yes_no("I'm in bed") is None and yes_no("i'm in pain") is None
+    assert parse_reminder_command("in 30 min pls").delay == timedelta(minutes=30)
+    assert parse_reminder_command("I'd prefer not to get any more reminders, thank you.").kind == "stop"
+    assert parse_reminder_command("i dont get any reminders") is None  # a complaint, not a request
+    not_today = parse_reminder_command("Can you not ask me again today? I'm having a day off from all this.")
+    assert not_today.kind == "skip_today"
+    assert parse_reminder_command("nothing today, skip") is None  # in a text prompt: the skip
+    note = default_catalogue().get("daily").prompts[-1]
+    assert behaviour_in_prompt(note, "nothing today, skip") in ("answer", "skip")
