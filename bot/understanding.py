@@ -473,6 +473,20 @@ _ROUND1617 = {
     "correct": r"\b(was|were|is) (meant|supposed) to be (a )?\d+\b",
     "human": r"\b(nurse|doctor|someone|somebody|anyone|a person|a human|staff|a real person|a member of staff)( or (someone|somebody|anyone)( else)?)? (i|we) (could|can|might) (message|talk to|speak to|speak with|talk with|contact|call|ring|text|email)\b",
 }
+# Learnt from blind rounds 18 and 19 (after they were scored untuned).
+_ROUND1819 = {
+    "skip": r"\b(don'?t|do not|dont) (really |actually |particularly )?(want|wanna|feel like|like) (to )?answer(ing)?\b",
+    "note_therapist": r"\bpass (something|this|that|it|a (message|note|few words)|some(thing)? on)( on)? to (my )?(therapist|dr|doctor|clinician|counsellor|counselor)\b"
+    r"|\bmake sure (that )?(my (therapist|clinician|counsellor|counselor|care team|doctor)|(dr|doctor) \w+|the (clinic|care team|team)) (sees|reads|gets|knows about|has seen) (this|that|it)\b"
+    r"|\b(can|could|would) you (please )?(tell|let) (?!(me|him|her|them|us|everyone|anyone|if|whether|when|how|what|why|where|my|the)\b)[a-z]+ (know )?(that )?(i|i'?d|i'?m|we)\b",
+    "stop_today": r"\b(let'?s|lets|can we|i want to|i'?d like to) (end|stop|finish|quit|wrap up) (it|this|things|the (questionnaire|questions|check ?in))( here| now| there| today)?$"
+    r"|\b(not|won'?t|can'?t|cannot) (going to |gonna |be able to |able to )?(finish|complete|do the rest|get through)( (it|this|the rest|them|the questions))? (today|tonight)\b"
+    r"|\b(don'?t|do not|dont) (want|wanna|feel like) (to )?(do|finish|answer|complete) the rest( of (it|this|them|the questions))? (today|tonight)\b",
+    "help": r"\bdo i (need|have) to (press|click|tap|hit|send|save|do) (something|anything|a button|send|save)\b|\bdoes (this|it) (save|get saved|send|store|submit)( \w+)? (automatically|itself|on its own|by itself)\b",
+    "review": r"\b(show|see|read|view) (me )?(just |only )(the |my )?(journal|check ?in|note|therapist|mood|daily)? ?(ones|entries|notes|answers|bits)\b",
+}
+for _name, _rx in _ROUND1819.items():
+    _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
 for _name, _rx in _ROUND1617.items():
     _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
 #: "random q - can I take ibuprofen ...", "quick question: is it normal ...": the question itself.
@@ -485,7 +499,7 @@ _THANKS_WORDS = frozenset(
     "thanks thank you u thx ty ta tysm cheers appreciate appreciated it so much a lot for this that "
     "everything the help your listening today tonight really very super helpful useful nice lovely "
     "great good kind of again all bye goodbye byee night goodnight gn nite see ya later tomorrow soon "
-    "now then ttyl take care have day evening ok okay alright right cool x xx xxx".split()
+    "now then ttyl take care have day evening ok okay alright right cool done x xx xxx".split()
 )
 _THANKS_CORE = frozenset(
     "thanks thank thx ty ta tysm cheers appreciate appreciated bye goodbye byee goodnight gn ttyl".split()
@@ -578,6 +592,7 @@ NO = re.compile(
 )
 
 
+_NO_PROBLEM = re.compile(r"\b(no (problem|problems|probs?|worries|bother|issue|issues)|np)\b")
 #: "before i say yes, who reads this?": a question about the terms, not the answer.
 _BEFORE_ANSWERING = re.compile(r"\bbefore (i|we) (say yes|agree|answer|accept|consent|decide|sign)\b")
 
@@ -612,6 +627,8 @@ def yes_no(text: str) -> str | None:
     s = re.sub(r"\s+", " ", s).strip()
     if _BEFORE_ANSWERING.search(normalize(text)):
         return None
+    if _NO_PROBLEM.search(normalize(text)) and not re.search(r"\b(not|don'?t|nah|nope|rather not)\b", s):
+        return "yes"  # "yep no problem 👍" (round 19): "no" inside "no problem" is no refusal
     if re.match(r"^no (check ?in|checkin|check ins|questions)( now| today| thanks| for now| right now)?$", s):
         return "no"  # "no check in now." (round 8)
     if re.search(r"\b(i'?ll pass|not agreeing|won'?t agree|will not agree|not going to agree)\b", s):

@@ -28,7 +28,7 @@ _NUMERIC = re.compile(r"(?<![\d.\-])(\d{1,3}(?:[.,]\d)?)(?:\s*(?:/|out\s+of)\s*1
 _WORD = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b")
 
 _NOT_A_RATING = re.compile(
-    r"\s*(?::\d|am\b|pm\b|a\.m|p\.m|months?\b|years?\b|weeks?\b|minutes?\b|mins?\b|days?\b|times?\b|%|x\b)"
+    r"\s*(?::\d|am\b|pm\b|a\.m|p\.m|months?\b|years?\b|weeks?\b|minutes?\b|mins?\b|hours?\b|hrs?\b|days?\b|times?\b|%|x\b)"
 )
 _FIRST_WORD_NUMBER = re.compile(
     r"^(zero|one|two|three|four|five|six|seven|eight|nine|ten)(\s*[.,!;:-]|\s+(actually|honestly|probably|maybe|i think"
@@ -42,6 +42,9 @@ _WORD_CUE = re.compile(
 _SETTLED = re.compile(
     r"\b(?:call it|go with|let'?s say|say|make it|put it at|put it down as|settle (?:on|for)|i'?ll (?:say|go with|put))"
     r"\s+(?:a\s+)?(\d{1,2}|zero|one|two|three|four|five|six|seven|eight|nine|ten)\b(?!.*\d)"
+)
+_WORD_OUT_OF = re.compile(
+    r"\b(zero|one|two|three|four|five|six|seven|eight|nine|ten)\s*(?:/|out\s+of|outta)\s*(?:ten|10)\b"
 )
 _WORD_NOT_RATING = re.compile(r"\s+(?:of|more|another|thing|day|days|time|times|person|more time|bit)\b")
 
@@ -59,6 +62,8 @@ def parse_scale(text: str, low: int = 0, high: int = 10, *, words_anywhere: bool
     s = text.strip().lower()
     for cap, digit in _KEYCAPS.items():
         s = s.replace(cap, f" {digit} ")
+    # "seven out of ten": one rating, not a seven and a ten (round 19)
+    s = _WORD_OUT_OF.sub(lambda m: str(_NUMBER_WORDS[m.group(1)]), s)
     values: set[int] = set()
     for m in _NUMERIC.finditer(s):
         if _NOT_A_RATING.match(s, m.end()):
@@ -241,9 +246,28 @@ _NO = frozenset({"no", "n", "nope", "nah", "not really", "i didn't", "i haven't"
 _FIRST_NUMBER = re.compile(r"(?<![\d.\-])(\d{1,4}(?:[.,]\d+)?)")
 
 
+_QUESTION_START = re.compile(
+    r"^(is|are|does|do|did|what|how|why|when|where|which|who|can|could|should|would|will|am|or)\b"
+)
+
+
+def answer_after_question(text: str) -> str | None:
+    """The short answer that follows a question about the prompt ("is 10 the worst? then 8" ->
+    "then 8"), or None when nothing but another question or a long sentence follows (round 18)."""
+    if "?" not in text:
+        return None
+    tail = text.rsplit("?", 1)[1].strip(" ,.!-")
+    words = tail.lower().split()
+    if not words or len(words) > 5 or _QUESTION_START.match(tail.lower()):
+        return None
+    return tail
+
+
 def parse_answer(prompt: Prompt, text: str, *, max_chars: int) -> Parsed:
     """Understand `text` as an answer to `prompt` (see bot.prompts.sets for the types)."""
     raw = (text or "").strip()
+    if prompt.type != "text":
+        raw = answer_after_question(raw) or raw
     if is_skip(raw):
         return Parsed(skipped=True) if prompt.skippable else Parsed(error="not_skippable")
     if not raw:
@@ -289,6 +313,12 @@ def parse_answer(prompt: Prompt, text: str, *, max_chars: int) -> Parsed:
     for label, words in _FREQUENCY_WORDS.items():
         if label in labels and words.search(s) and not matches:
             return Parsed(value=float(labels[label]))
+    # "Option 1 please", "somewhere between 1 and 2... go with 2": the option's number (round 18-19)
+    numbered = [v for v in values if isinstance(v, int | float)]
+    if numbered and not matches:
+        value = parse_scale(s, int(min(numbered)), int(max(numbered)))
+        if value is not None and value in values:
+            return Parsed(value=float(value))
     return Parsed(error="unparseable")
 
 
@@ -462,6 +492,8 @@ def behaviour_in_prompt(prompt: Prompt, text: str, intent: str = "", confidence:
             return "answer"
         if n > 8 and found not in _ASKED and found != "thanks_bye":
             return "answer"  # (thanks_bye matches a whole sign-off only: "that's all for now, thank you")
+    elif found == "help" and answer_after_question(raw) and parse_answer(prompt, raw, max_chars=100_000).ok:
+        return "answer"  # "sorry is 10 the worst? then 8": asked, then answered (round 18)
     elif found in (None, "greet", "thanks_bye") and parse_answer(prompt, raw, max_chars=100_000).ok:
         return "answer"  # "hi, 7" or "7 thanks": the number is the answer
     elif found is None:

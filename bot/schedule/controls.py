@@ -51,7 +51,9 @@ _NOT_TODAY = re.compile(
     r"|\bnot\s+today\b.*\b(till|til|until)\s+tomorrow\b|\bdon'?t\s+(ask|remind|message)\s+me\s+again\s+(till|til|until)\s+tomorrow\b"
     # Learnt from paraphrase families: any way of saying "none today" / "done with today".
     r"|\b(not|no|won'?t|don'?t|not\s+going\s+to)\s+(\w+\s+){0,2}(doing\s+|do\s+)?(a\s+|the\s+|any\s+)?check[\s-]?ins?\s+(today|tonight)\b"
-    r"|\b(don'?t|do\s+not)\s+(remind|ask|message|ping|bother|bug|nudge|text|pester)\s+me\s+(again\s+|any\s?more\s+)?(today|tonight|for\s+the\s+rest\s+of\s+(the\s+day|today))\b"
+    r"|\b(don'?t|do\s+not)\s+(remind|ask|message|ping|bother|bug|nudge|text|pester)\s+(me\s+)?(again\s+|any\s?more\s+)?(today|tonight|for\s+the\s+rest\s+of\s+(the\s+day|today))\b"
+    # round 18: "just today, leave me alone, back tomorrow"
+    r"|\bleave\s+me\s+(alone|be)\b.*\b(today|tonight|tomorrow)\b|\b(today|tonight)\b.*\bleave\s+me\s+(alone|be)\b"
     r"|\btake\s+(today|the\s+day)\s+off\b|^(nothing|none)\s+(else\s+|more\s+)?today\b(?!.*\bskip\b)|\bskip\s+(today|the\s+day)\b"
     r"|\bno\s+(more\s+)?(reminders?|check[\s-]?ins?|messages|questions|notifications)\s+(for\s+)?(the\s+)?rest\s+of\s+(the\s+day|today)\b"
     r"|\b(i'?m|im|i\s+am)\s+(done|finished)\s+(with\s+)?(check[\s-]?ins?|reminders?)\s+(for\s+)?today\b"
@@ -83,7 +85,7 @@ _MAKE_IT_TIME = re.compile(
 )
 #: In reminder talk (the bot just spoke about reminder times) a bare time is enough.
 _BARE_TIME = re.compile(
-    r"(?:^|\b(?:at|to|around|about|like|make\s+it)\s+|,\s*)(?P<t>\d{1,2}(:\d{2})?\s*(am|pm|a\.m\.|p\.m\.)?)(?:ish)?(?![\d:])"
+    r"(?:^|\b(?:at|to|around|about|like|make\s+it|(?:it|that|they)\s+be)\s+|,\s*)(?P<t>\d{1,2}(:\d{2})?\s*(am|pm|a\.m\.|p\.m\.)?)(?:ish)?(?![\d:])"
     r"(?!\s*(min|mins|minutes|hours?|hrs?|days?|weeks?))"
 )
 _LATER_TO = re.compile(
@@ -136,7 +138,7 @@ _EVENING = re.compile(
 )
 _NOON = re.compile(r"\b(noon|midday)\b")
 _BARE_LATER = re.compile(
-    r"^(give\s+me\s+)?(in\s+)?(like\s+|about\s+)?(?P<n>\d+|an?|one|two|three|half\s+an)\s+(?P<unit>minute|min|hour|hr)s?$"
+    r"^(later\s+)?(give\s+me\s+)?(maybe\s+)?(in\s+)?(like\s+|about\s+|maybe\s+)?(?P<n>\d+|an?|one|two|three|half\s+an)\s+(?P<unit>minute|min|hour|hr)s?$"
 )
 _TIME = re.compile(
     r"\b(check[\s-]?ins?|reminders?|remind\s+me|message\s+me|ask\s+me)\b.*?\b(at|to|for|around)\s+"
@@ -251,6 +253,7 @@ def parse_reminder_command(text: str, *, in_reminder_talk: bool = False) -> Remi
             return ReminderCommand("set_time", at=at, daily=True if _DAILY.search(s) else None)
     # "in an hour" as the whole message is a postponement anywhere; "remind me to finish it in two hours"
     bare = re.sub(r"[\s,]+(please|pls|plz|thanks|thank\s+you|thx|ta|then|ok)$", "", s.rstrip("?! ."))
+    bare = re.sub(r"^(later|not\s+now)\s*(please|pls|plz)?[\s,]+", "later ", bare)  # "later pls, maybe 2 hrs"
     m = _LATER.search(s) or _BARE_LATER.match(bare) or _LATER_TO.search(s)
     if m:
         n_text = m.group("n")
@@ -265,7 +268,9 @@ def parse_reminder_command(text: str, *, in_reminder_talk: bool = False) -> Remi
         r"^(maybe\s+)?later\s+(today|tonight|on|this\s+(evening|afternoon))(\s+(please|pls|thanks))?$"
         r"|\b(check\s+in(\s+with\s+me)?|try\s+me|come\s+back\s+to\s+me|get\s+back\s+to\s+me|ask\s+me|ping\s+me|nudge\s+me|message\s+me|text\s+me)"
         r"(\s+again|\s+once\s+more|\s+one\s+more\s+time)?\s+(later(\s+(today|tonight|on))?|this\s+(evening|afternoon)|tonight|in\s+a\s+(bit|while|little\s+while)|after\s+(dinner|lunch|work|school))\b"
-        r"|\b(remind|ping|nudge)\s+(me\s+)?(once\s+more|one\s+more\s+time|again)\s+(later|this\s+(afternoon|evening)|tonight)\b",
+        r"|\b(remind|ping|nudge)\s+(me\s+)?(once\s+more|one\s+more\s+time|again)\s+(later|this\s+(afternoon|evening)|tonight)\b"
+        # round 18: "remind me to do this in the evening pls"
+        r"|\b(remind|ask|ping|nudge)\s+me\s+(to\s+\w+(\s+\w+){0,3}\s+|about\s+(this|it)\s+)?(later|tonight|in\s+the\s+(evening|afternoon)|this\s+(evening|afternoon))\b",
         s,
     ):
         return ReminderCommand("postpone", delay=DEFAULT_DELAY)

@@ -128,7 +128,19 @@ ROUND1617_CELLS = [
 ]
 
 
-ALL_CELLS = FOUND_IN_ISSUE + CELLS + ROUND4_CELLS + ROUND67_CELLS + ROUND1617_CELLS
+#: Learnt from blind rounds 18 and 19 (paraphrases of their families, not their lines).
+ROUND1819_CELLS = [
+    ("sure, no problem", "consent_yes", "consent"),
+    ("does 0 mean calm? ok then 2", "answer", "prompt_number"),
+    ("option 3 I guess", "answer", "prompt_questionnaire"),
+    ("could you make sure my therapist sees this one", "note_therapist", "journal"),
+    ("let's just end it here", "stop_today", "prompt_questionnaire"),
+    ("can it be half 8", "reminder_set_time", "reminder_talk"),
+    ("please don't ask again today", "reminder_not_today", "checkin_offer"),
+]
+
+
+ALL_CELLS = FOUND_IN_ISSUE + CELLS + ROUND4_CELLS + ROUND67_CELLS + ROUND1617_CELLS + ROUND1819_CELLS
 
 
 @pytest.mark.parametrize(("text", "behaviour", "state"), ALL_CELLS)

@@ -509,3 +509,55 @@ def test_round_16_17_consent_and_reminders() -> None:
     assert parse_reminder_command("nothing today, skip") is None  # in a text prompt: the skip
     note = default_catalogue().get("daily").prompts[-1]
     assert behaviour_in_prompt(note, "nothing today, skip") in ("answer", "skip")
+
+
+@pytest.mark.parametrize(
+    ("text", "behaviour"),
+    [
+        ("dont really want to answer that one, next", "skip"),
+        (
+            "Can you pass something on to my therapist? I want to talk about my dad next session.",
+            "note_therapist",
+        ),
+        ("can you make sure Dr Patel sees this before Tuesday", "note_therapist"),
+        (
+            "not for the check-in but can you tell Sarah I want to talk about my dad next session",
+            "note_therapist",
+        ),
+        ("I can't do this questionnaire today, let's end it", "stop_today"),
+        ("I don't want to do the rest today", "stop_today"),
+        ("not going to finish today, sorry", "stop_today"),
+        ("does this save automatically or do I need to press something", "help"),
+        ("show me just the journal ones", "review"),
+        ("done, bye x", "thanks_bye"),
+        # still not commands
+        ("can you tell if I am getting better", None),
+        ("I want my son to make sure he sees this", None),
+    ],
+)
+def test_round_18_19_families(text: str, behaviour: str | None) -> None:
+    """Blind rounds 18-19 (scored untuned first)."""
+    assert literal(text, max_words=16) == behaviour
+
+
+def test_round_18_19_answers_consent_and_reminders() -> None:
+    anxiety = default_catalogue().get("daily").prompts[1]
+    phq = default_catalogue().get("phq9").prompts[1]
+    assert (
+        parse_answer(anxiety, "seven out of ten, been restless since the session", max_chars=100).value == 7
+    )
+    assert behaviour_in_prompt(anxiety, "sorry is 10 the worst? then 8") == "answer"
+    assert parse_answer(anxiety, "sorry is 10 the worst? then 8", max_chars=100).value == 8
+    assert behaviour_in_prompt(anxiety, "what do the numbers mean? is 0 good") == "help"  # two questions
+    assert parse_answer(phq, "Option 1 please", max_chars=100).value == 1
+    assert parse_answer(phq, "somewhere between 1 and 2... go with 2", max_chars=100).value == 2
+    assert not parse_answer(phq, "I slept 2 hours", max_chars=100).ok
+    assert behaviour_in_prompt(phq, "what counts as nearly every day? is it 5 days") == "help"
+    assert yes_no("yep no problem 👍") == "yes" and yes_no("no problem") == "yes"
+    assert yes_no("nah no worries") == "no"
+    assert parse_reminder_command("can it be half 10", in_reminder_talk=True).at == time(10, 30)
+    assert parse_reminder_command("later pls, maybe 2 hrs").delay == timedelta(hours=2)
+    assert parse_reminder_command("no and don't ask again today please").kind == "skip_today"
+    assert parse_reminder_command("just today, leave me alone 😅 back tomorrow").kind == "skip_today"
+    assert parse_reminder_command("remind me to do this in the evening pls").kind == "postpone"
+    assert parse_reminder_command("leave me alone") is None
