@@ -329,8 +329,6 @@ _MORE3 = {
     "thanks_bye": r"\bthanks? (you )?for listening$|^(ok |okay )?(i'?m|im) done,? thanks?( you)?\b",
     "start_checkin": r"\b(do|start) (today'?s|todays) (one|check ?in)\b|\b(rather|prefer to) do the check ?in\b",
 }
-for _name, _rx in [*_MORE.items(), *_MORE3.items()]:
-    _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
 
 # Learnt from paraphrase families written for each behaviour (round 4 work): the shapes of a
 # request rather than single sentences (any subject word, any politeness, "now"/"then" tails).
@@ -354,8 +352,6 @@ _FAMILIES2 = {
     "journal": r"\b(get|put|write|jot) (some |my |a few )?(thoughts|feelings|things|stuff) (down|out)\b|\bjust (want|need) to (write|type|get it out)\b",
     "questionnaire": r"\b(weekly|monthly) (questions|one|form|quiz)\b|\bthe (one|questions) with (the )?(four|4) (options|answers|choices)\b|\b(mood|depression|anxiety) (form|quiz|scale|questions)\b",
 }
-for _name, _rx in _FAMILIES2.items():
-    _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
 # Learnt from blind round 4 (after it was scored untuned): the families its misses belong to.
 _ROUND4 = {
     "help": r"\b(does|do|is) ['\"]?(0|zero|1|one|10|ten)['\"]? (mean|equal|stand for)\b|\b(0|zero|10|ten) (means?|is) (the )?(worst|best|none|nothing|most|least|lowest|highest)\b"
@@ -370,23 +366,17 @@ _ROUND4 = {
     "start_checkin": r"\b(do|start|begin|have|try) (another|one more|a new|a second|an extra|a fresh) (\w+ )?check ?in\b",
     "correct": r"\b(entered|put|gave|typed|picked|chose|pressed) the wrong\b|\bwrong (\w+ )?(answer|number|score|one)\b.{0,40}\b(fix|change|correct|edit)\b|\b(fix|change|correct|edit) (my|the|that) (\w+ )?(answer|number|score|entry)\b",
 }
-for _name, _rx in _ROUND4.items():
-    _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
 # Learnt from re-scoring round 3 after round 4's changes (dev).
 _ROUND3B = {
     "help": r"\bwhat'?s the difference between\b|\bwhat is the difference between\b",
     "correct": r"\b(scratch|redo|rewrite|undo|cancel) (my |the |that )?(last|previous) (answer|one)\b",
     "medical_question": r"^(can|could|should|may|do|is it (ok|okay|safe|fine) to) (i )?(take|have|skip|stop|pause|hold|keep taking|stop taking)\b.*\b(sertraline|fluoxetine|citalopram|escitalopram|prozac|zoloft|lexapro|venlafaxine|effexor|bupropion|wellbutrin|mirtazapine|quetiapine|lamotrigine|ibuprofen|paracetamol)\b",
 }
-for _name, _rx in _ROUND3B.items():
-    _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
 #: "stop here and pick this back up tomorrow": stopping now to come back to it is a pause.
 _BACK_LATER = re.compile(
     r"\b(pick (this|it) (back )?up|come back to (it|this)|continue|finish|carry on|do the rest)\b.*\b(later|tomorrow|tonight)\b"
 )
 _NOT_THANKS = re.compile(r"^(no|nah|nope|not|no thank you)\b")
-for _name, _rx in _FAMILIES.items():
-    _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
 
 
 # Learnt from blind rounds 6 and 7 (after they were scored untuned).
@@ -485,10 +475,6 @@ _ROUND1819 = {
     "help": r"\bdo i (need|have) to (press|click|tap|hit|send|save|do) (something|anything|a button|send|save)\b|\bdoes (this|it) (save|get saved|send|store|submit)( \w+)? (automatically|itself|on its own|by itself)\b",
     "review": r"\b(show|see|read|view) (me )?(just |only )(the |my )?(journal|check ?in|note|therapist|mood|daily)? ?(ones|entries|notes|answers|bits)\b",
 }
-for _name, _rx in _ROUND1819.items():
-    _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
-for _name, _rx in _ROUND1617.items():
-    _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
 #: "random q - can I take ibuprofen ...", "quick question: is it normal ...": the question itself.
 _QUESTION_PREAMBLE = re.compile(
     r"^((random|quick|small|silly|dumb|one|another|side|unrelated|general) )?(q|qn|question|query)( for you)?[ :,.\-\u2013]+"
@@ -517,21 +503,32 @@ def only_thanks_bye(text: str) -> bool:
     )
 
 
-for _name, _rx in _ROUND1415.items():
-    _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
-for _name, _rx in _ROUND1213.items():
-    _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
 #: "how many of these are there left? and what happens with the score?": help before the rest.
 _HELP_FIRST = re.compile(
     r"^how many\b|\bhow many (of these )?(are )?(there )?(left|more)\b|^what happens in (a|the) check ?in\b"
     r"|\bwhat does (a|the) check ?in involve\b|\bwhat i'?m (meant|supposed) to do\b"
 )
-for _name, _rx in _ROUND1011.items():
-    _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
-for _name, _rx in _ROUND89.items():
-    _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
-for _name, _rx in [*_ROUND67.items(), *_ROUND5B.items()]:
-    _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
+
+#: Every family above joins its behaviour's one pattern. Only whether a pattern matches is read,
+#: so the order the alternatives are joined in does not matter.
+for _table in (
+    _MORE,
+    _MORE3,
+    _FAMILIES,
+    _FAMILIES2,
+    _ROUND4,
+    _ROUND3B,
+    _ROUND67,
+    _ROUND5B,
+    _ROUND89,
+    _ROUND1011,
+    _ROUND1213,
+    _ROUND1415,
+    _ROUND1617,
+    _ROUND1819,
+):
+    for _name, _rx in _table.items():
+        _PATTERNS[_name] = re.compile(_PATTERNS[_name].pattern + "|" + _rx)
 
 #: "... that the new routine is helping", "...: I'd like to talk about my dad": the note itself.
 _NOTE_SPLIT = re.compile(
