@@ -16,7 +16,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import screener
-from actions.checkin_state import LOOP_SLOTS, checkin_state, keep_writing
+from actions.checkin_state import LOOP_SLOTS, checkin_state, save_answers
 from actions.common import (
     alert_state,
     call,
@@ -34,7 +34,8 @@ from bot.patients.store import PatientRef
 from bot.safety.context import in_context
 from bot.safety.safe_check import NO, YES, parse_safe_answer
 from bot.safety.service import default_detector
-from bot.understanding import is_long_entry
+from bot.store.errors import MAX_TEXT_CHARS
+from bot.understanding import intent_for
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ async def safety_path(
     if not recorded:
         dispatcher.utter_message(response="utter_safety_not_recorded", **variables)
     events: list[dict[str, Any]] = [SlotSet("risk_level", severity)]
-    if source == "message" and patient is not None and text:
+    if source == "message" and recorded and patient is not None and text:
         events += await _keep_their_words(dispatcher, tracker, patient, text)
     if tracker.active_loop.get("name"):
         # Ordinary prompts wait; answers given so far stay in their slots for later.
@@ -126,25 +127,34 @@ async def safety_path(
 async def _keep_their_words(
     dispatcher: CollectingDispatcher, tracker: Tracker, patient: PatientRef, text: str
 ) -> list[dict[str, Any]]:
-    """A journal entry, or a paragraph written outside a check-in, that also carried risk is
-    still the patient's writing: after the flag and the resources it is kept as a journal entry
-    for the therapist, as it would have been without the risk (losing it was worse than the
-    duplicate in the flag). Not during a handoff (the clinician is reading) or before consent."""
-    if tracker.get_slot("handoff_active"):
-        return []
-    prompt_set, _index, _answers = checkin_state(tracker)
-    journaling = (
-        prompt_set is not None and prompt_set.id == "journal" and bool(tracker.active_loop.get("name"))
-    )
-    if not (journaling or is_long_entry(text)):
-        return []
+    """A journal entry, or a paragraph written with nothing open, that also carried risk is still
+    the patient's writing: once its flag is written (the caller checks) and the resources are
+    queued, it is kept as a journal entry for the therapist, as it would have been without the
+    risk. Never during a handoff, before consent, mid check-in (the answer waits in its slots),
+    while a question is pending, or for a request ("delete everything ..."). Nothing here may
+    stop the safety reply: any failure keeps nothing and says nothing."""
     try:
+        if tracker.get_slot("handoff_active") or len(text) > MAX_TEXT_CHARS:
+            return []
+        prompt_set, _index, _answers = checkin_state(tracker)
+        journaling = (
+            prompt_set is not None and prompt_set.id == "journal" and bool(tracker.active_loop.get("name"))
+        )
+        quiet = prompt_set is None and not any(
+            tracker.get_slot(slot) for slot in ("pending_question", "safety_check_pending", "screener")
+        )
+        if not (journaling or (quiet and intent_for(text)[0] == "long_entry")):
+            return []
         if not await remembered(runtime.store().patients.has_consented, patient.ref):
             return []
-    except Exception:  # the database cannot tell: keep nothing rather than guess consent
+        result = await save_answers(patient, "journal", [{"key": "entry", "text": text, "value": None}])
+        if not result.saved:  # held in the outage spool, saved later: no second message now
+            return []
+    except Exception as exc:
+        logger.error("could not keep a flagged entry for %s (%s)", tracker.sender_id, type(exc).__name__)
         return []
-    await keep_writing(dispatcher, patient, "journal", "entry", text, "utter_kept_as_journal_too")
-    # The journal prompt this answered is done; an open check-in keeps its answers for later.
+    dispatcher.utter_message(response="utter_kept_as_journal_too")
+    # The journal prompt this answered is done.
     return [SlotSet(slot, None) for slot in LOOP_SLOTS] if journaling else []
 
 

@@ -458,10 +458,10 @@ _ROUND1415 = {
 # Learnt from blind rounds 16 and 17 (after they were scored untuned).
 _ROUND1617 = {
     "journal": r"\b(add|write|make|start|do|create) (a |an |another )?(new |quick |fresh |short )?(journal )?(entry|journal entry)\b",
-    "data_delete": r"\b(my |the |all my |all the |those |these )(old |past |previous |earlier )?(data|entries|entry|history|journal|answers|records|messages|notes|check ?ins)( \w+){0,2} (deleted|erased|removed|wiped)\b",
+    "data_delete": r"\b(want|need|like|get|have|please)\b.{0,15}\b(my |the |all my |all the |those |these )(old |past |previous |earlier )?(data|entries|entry|history|journal|answers|records|messages|notes|check ?ins)( \w+){0,2} (deleted|erased|removed|wiped)\b",
     "help": r"\b(not sure|unsure|confused|no idea|don'?t know) (about )?(how|what) (i'?m|im|i am) (meant|supposed) to (answer|do|put|say|write|fill)\b|\bnot sure how to (answer|do|fill( in| out)?) (these|this|them|it)\b|\b(what|how) (am i|are we) (meant|supposed) to\b",
     "correct": r"\b(was|were|is) (meant|supposed) to be (a )?\d+\b",
-    "human": r"\b(nurse|doctor|someone|somebody|anyone|a person|a human|staff|a real person|a member of staff)( or (someone|somebody|anyone)( else)?)? (i|we) (could|can|might) (message|talk to|speak to|speak with|talk with|contact|call|ring|text|email)\b",
+    "human": r"\bis there (a |an )?(nurse|doctor|someone|somebody|anyone|person|human|staff|real person|member of staff)( or (someone|somebody|anyone)( else)?)? (i|we) (could|can|might) (message|talk to|speak to|speak with|talk with|contact|call|ring|text|email)\b",
 }
 # Learnt from blind rounds 18 and 19 (after they were scored untuned).
 _ROUND1819 = {
@@ -469,8 +469,8 @@ _ROUND1819 = {
     "note_therapist": r"\bpass (something|this|that|it|a (message|note|few words)|some(thing)? on)( on)? to (my )?(therapist|dr|doctor|clinician|counsellor|counselor)\b"
     r"|\bmake sure (that )?(my (therapist|clinician|counsellor|counselor|care team|doctor)|(dr|doctor) \w+|the (clinic|care team|team)) (sees|reads|gets|knows about|has seen) (this|that|it)\b"
     r"|\b(can|could|would) you (please )?(tell|let) (?!(me|him|her|them|us|everyone|anyone|if|whether|when|how|what|why|where|my|the)\b)[a-z]+ (know )?(that )?(i|i'?d|i'?m|we)\b",
-    "stop_today": r"\b(let'?s|lets|can we|i want to|i'?d like to) (end|stop|finish|quit|wrap up) (it|this|things|the (questionnaire|questions|check ?in))( here| now| there| today)?$"
-    r"|\b(not|won'?t|can'?t|cannot) (going to |gonna |be able to |able to )?(finish|complete|do the rest|get through)( (it|this|the rest|them|the questions))? (today|tonight)\b"
+    "stop_today": r"\b(let'?s|lets|can we) (just )?(end|stop|finish|quit|wrap up) (it|this|the (questionnaire|questions|check ?in))( here| now| there| for today| today)?$"
+    r"|\b(not going to|not gonna|won'?t|won'?t be able to) (finish|complete|do the rest)( (it|this|the rest|them|the questions))? (today|tonight)\b"
     r"|\b(don'?t|do not|dont) (want|wanna|feel like) (to )?(do|finish|answer|complete) the rest( of (it|this|them|the questions))? (today|tonight)\b",
     "help": r"\bdo i (need|have) to (press|click|tap|hit|send|save|do) (something|anything|a button|send|save)\b|\bdoes (this|it) (save|get saved|send|store|submit)( \w+)? (automatically|itself|on its own|by itself)\b",
     "review": r"\b(show|see|read|view) (me )?(just |only )(the |my )?(journal|check ?in|note|therapist|mood|daily)? ?(ones|entries|notes|answers|bits)\b",
@@ -483,9 +483,9 @@ _QUESTION_PREAMBLE = re.compile(
 #: helpful. bye for now"): nothing else in it, at least one thanks or goodbye.
 _THANKS_WORDS = frozenset(
     "thanks thank you u thx ty ta tysm cheers appreciate appreciated it so much a lot for this that "
-    "everything the help your listening today tonight really very super helpful useful nice lovely "
-    "great good kind of again all bye goodbye byee night goodnight gn nite see ya later tomorrow soon "
-    "now then ttyl take care have day evening ok okay alright right cool done x xx xxx".split()
+    "everything the help your listening really very super helpful useful kind of again all bye "
+    "goodbye byee night goodnight gn nite see ya later tomorrow soon now then ttyl take care ok okay "
+    "alright right cool done x xx xxx".split()
 )
 _THANKS_CORE = frozenset(
     "thanks thank thx ty ta tysm cheers appreciate appreciated bye goodbye byee goodnight gn ttyl".split()
@@ -494,7 +494,7 @@ _THANKS_CORE = frozenset(
 
 def only_thanks_bye(text: str) -> bool:
     """Whether `text` is nothing but thanks and goodbyes (any order, any punctuation)."""
-    tokens = re.findall(r"[a-z']+", normalize(text))
+    tokens = re.findall(r"[a-z']+", re.sub(r"\bgood ?night\b", "goodnight", normalize(text)))
     return (
         0 < len(tokens) <= 14
         and all(t in _THANKS_WORDS for t in tokens)
@@ -589,7 +589,9 @@ NO = re.compile(
 )
 
 
-_NO_PROBLEM = re.compile(r"\b(no (problem|problems|probs?|worries|bother|issue|issues)|np)\b")
+_NO_PROBLEM = re.compile(
+    r"^((yes|yeah|yep|yup|ya|sure|ok|okay|alright|fine)[ ,.!]+)*(no (problem|problems|probs?|worries|bother)|np)( at all)?([ ,.!]+(yes|yeah|yep|sure|ok|okay|go ahead))*[ .!]*$"
+)
 #: "before i say yes, who reads this?": a question about the terms, not the answer.
 _BEFORE_ANSWERING = re.compile(r"\bbefore (i|we) (say yes|agree|answer|accept|consent|decide|sign)\b")
 
@@ -624,7 +626,7 @@ def yes_no(text: str) -> str | None:
     s = re.sub(r"\s+", " ", s).strip()
     if _BEFORE_ANSWERING.search(normalize(text)):
         return None
-    if _NO_PROBLEM.search(normalize(text)) and not re.search(r"\b(not|don'?t|nah|nope|rather not)\b", s):
+    if _NO_PROBLEM.match(normalize(text)):
         return "yes"  # "yep no problem 👍" (round 19): "no" inside "no problem" is no refusal
     if re.match(r"^no (check ?in|checkin|check ins|questions)( now| today| thanks| for now| right now)?$", s):
         return "no"  # "no check in now." (round 8)
@@ -686,7 +688,7 @@ def yes_no(text: str) -> str | None:
     if (
         re.search(
             r"\b(i agree|agreed|i accept|i consent|yes|sure|ok let'?s|sounds good|fine by me|happy to)\b"
-            r"|\b(count me in|(i'?m|im|i am) in)( then)?( go ahead| let'?s (go|do (it|this)))?$|\bgo ahead$",  # round 16
+            r"|^((alright|ok|okay|yes|yeah|sure|right)[ ,.!]+)*(count me in|(i'?m|im|i am) in|(please )?go ahead)( then)?([ ,.!]+(go ahead|let'?s (go|do (it|this))))?$",  # round 16
             s,
         )
         and not re.search(r"\b(not|don'?t|no)\b", s)

@@ -246,6 +246,10 @@ _NO = frozenset({"no", "n", "nope", "nah", "not really", "i didn't", "i haven't"
 _FIRST_NUMBER = re.compile(r"(?<![\d.\-])(\d{1,4}(?:[.,]\d+)?)")
 
 
+#: "option 1", "number 2", "answer 3": an option named by its number (not "2 nights").
+_OPTION_NUMBER = re.compile(
+    r"^(?:(?:it'?s|i'?d say|i'?ll say|say|ok|okay)\s+)?(?:option|number|answer|choice|no\.?)\s*\d\b"
+)
 _QUESTION_START = re.compile(
     r"^(is|are|does|do|did|what|how|why|when|where|which|who|can|could|should|would|will|am|or)\b"
 )
@@ -266,8 +270,11 @@ def answer_after_question(text: str) -> str | None:
 def parse_answer(prompt: Prompt, text: str, *, max_chars: int) -> Parsed:
     """Understand `text` as an answer to `prompt` (see bot.prompts.sets for the types)."""
     raw = (text or "").strip()
-    if prompt.type != "text":
-        raw = answer_after_question(raw) or raw
+    after = answer_after_question(raw) if prompt.type != "text" else None
+    if after:  # "is 10 the worst? then 8": the answer after the question, if it is one
+        parsed = parse_answer(prompt, after, max_chars=max_chars)
+        if parsed.ok:
+            return parsed
     if is_skip(raw):
         return Parsed(skipped=True) if prompt.skippable else Parsed(error="not_skippable")
     if not raw:
@@ -315,7 +322,7 @@ def parse_answer(prompt: Prompt, text: str, *, max_chars: int) -> Parsed:
             return Parsed(value=float(labels[label]))
     # "Option 1 please", "somewhere between 1 and 2... go with 2": the option's number (round 18-19)
     numbered = [v for v in values if isinstance(v, int | float)]
-    if numbered and not matches:
+    if numbered and not matches and (_OPTION_NUMBER.search(s) or _SETTLED.search(s)):
         value = parse_scale(s, int(min(numbered)), int(max(numbered)))
         if value is not None and value in values:
             return Parsed(value=float(value))

@@ -29,8 +29,8 @@ _RESUME = re.compile(
 )
 _STOP = re.compile(
     # Round 16: "I'd prefer not to get any more reminders, thank you."
-    r"\b(prefer|rather|like)\s+not\s+(to\s+)?(get|receive|have|be\s+sent)\s+(any\s+)?(more\s+)?(daily\s+)?(reminders?|notifications?|nudges?)\b"
-    r"|\b(don'?t|do\s+not)\s+(want|need|wish)\s+to\s+(get|receive)\s+(any\s+)?(more\s+)?(daily\s+)?(reminders?|notifications?|nudges?)\b|"
+    r"\b(prefer|rather|like)\s+not\s+(to\s+)?(get|receive|have|be\s+sent)\s+(any\s+)?(more\s+)?(daily\s+)?(reminders?|notifications?|nudges?)\b(?!\s+(of|about|from|for)\b)"
+    r"|\b(don'?t|do\s+not)\s+(want|need|wish)\s+to\s+(get|receive)\s+(any\s+)?(more\s+)?(daily\s+)?(reminders?|notifications?|nudges?)\b(?!\s+(of|about|from|for)\b)|"
     r"\b(stop|pause|turn\s+off|switch\s+off|mute|disable|no\s+more|don'?t\s+send(\s+me)?)\s+"
     r"(sending\s+(me\s+)?)?(the\s+|my\s+|any\s+|all\s+|these\s+)?(daily\s+|morning\s+|evening\s+)?(reminders?|notifications?|check[\s-]?in\s+reminders?)\b"
     r"|\b(don'?t|do\s+not)\s+want\s+(any\s+|the\s+)?(more\s+)?(of\s+)?(these\s+|the\s+)?(daily\s+)?(reminders?|notifications?)\b"
@@ -51,9 +51,10 @@ _NOT_TODAY = re.compile(
     r"|\bnot\s+today\b.*\b(till|til|until)\s+tomorrow\b|\bdon'?t\s+(ask|remind|message)\s+me\s+again\s+(till|til|until)\s+tomorrow\b"
     # Learnt from paraphrase families: any way of saying "none today" / "done with today".
     r"|\b(not|no|won'?t|don'?t|not\s+going\s+to)\s+(\w+\s+){0,2}(doing\s+|do\s+)?(a\s+|the\s+|any\s+)?check[\s-]?ins?\s+(today|tonight)\b"
-    r"|\b(don'?t|do\s+not)\s+(remind|ask|message|ping|bother|bug|nudge|text|pester)\s+(me\s+)?(again\s+|any\s?more\s+)?(today|tonight|for\s+the\s+rest\s+of\s+(the\s+day|today))\b"
+    r"|\b(don'?t|do\s+not)\s+(remind|ask|message|ping|bother|bug|nudge|text|pester)\s+me\s+(again\s+|any\s?more\s+)?(today|tonight|for\s+the\s+rest\s+of\s+(the\s+day|today))\b"
     # round 18: "just today, leave me alone, back tomorrow"
-    r"|\bleave\s+me\s+(alone|be)\b.*\b(today|tonight|tomorrow)\b|\b(today|tonight)\b.*\bleave\s+me\s+(alone|be)\b"
+    r"|^(please\s+|pls\s+|just\s+)?leave\s+me\s+(alone|be)\b.*\b(today|tonight)\b|^(just\s+)?(for\s+)?(today|tonight)\b.{0,3}\s*(please\s+)?leave\s+me\s+(alone|be)\b"
+    r"|^(no\W+(and\s+)?)?(please\s+)?(don'?t|do\s+not)\s+ask\s+(me\s+)?again\s+(today|tonight)\b"
     r"|\btake\s+(today|the\s+day)\s+off\b|^(nothing|none)\s+(else\s+|more\s+)?today\b(?!.*\bskip\b)|\bskip\s+(today|the\s+day)\b"
     r"|\bno\s+(more\s+)?(reminders?|check[\s-]?ins?|messages|questions|notifications)\s+(for\s+)?(the\s+)?rest\s+of\s+(the\s+day|today)\b"
     r"|\b(i'?m|im|i\s+am)\s+(done|finished)\s+(with\s+)?(check[\s-]?ins?|reminders?)\s+(for\s+)?today\b"
@@ -85,7 +86,7 @@ _MAKE_IT_TIME = re.compile(
 )
 #: In reminder talk (the bot just spoke about reminder times) a bare time is enough.
 _BARE_TIME = re.compile(
-    r"(?:^|\b(?:at|to|around|about|like|make\s+it|(?:it|that|they)\s+be)\s+|,\s*)(?P<t>\d{1,2}(:\d{2})?\s*(am|pm|a\.m\.|p\.m\.)?)(?:ish)?(?![\d:])"
+    r"(?:^|\b(?:at|to|around|about|like|make\s+it|^(?:can|could)\s+(?:it|that|they)\s+be)\s+|,\s*)(?P<t>\d{1,2}(:\d{2})?\s*(am|pm|a\.m\.|p\.m\.)?)(?:ish)?(?![\d:])"
     r"(?!\s*(min|mins|minutes|hours?|hrs?|days?|weeks?))"
 )
 _LATER_TO = re.compile(
@@ -138,7 +139,7 @@ _EVENING = re.compile(
 )
 _NOON = re.compile(r"\b(noon|midday)\b")
 _BARE_LATER = re.compile(
-    r"^(later\s+)?(give\s+me\s+)?(maybe\s+)?(in\s+)?(like\s+|about\s+|maybe\s+)?(?P<n>\d+|an?|one|two|three|half\s+an)\s+(?P<unit>minute|min|hour|hr)s?$"
+    r"^(later\s+(maybe\s+)?)?(give\s+me\s+)?(in\s+)?(like\s+|about\s+)?(?P<n>\d+|an?|one|two|three|half\s+an)\s+(?P<unit>minute|min|hour|hr)s?$"
 )
 _TIME = re.compile(
     r"\b(check[\s-]?ins?|reminders?|remind\s+me|message\s+me|ask\s+me)\b.*?\b(at|to|for|around)\s+"
@@ -270,7 +271,7 @@ def parse_reminder_command(text: str, *, in_reminder_talk: bool = False) -> Remi
         r"(\s+again|\s+once\s+more|\s+one\s+more\s+time)?\s+(later(\s+(today|tonight|on))?|this\s+(evening|afternoon)|tonight|in\s+a\s+(bit|while|little\s+while)|after\s+(dinner|lunch|work|school))\b"
         r"|\b(remind|ping|nudge)\s+(me\s+)?(once\s+more|one\s+more\s+time|again)\s+(later|this\s+(afternoon|evening)|tonight)\b"
         # round 18: "remind me to do this in the evening pls"
-        r"|\b(remind|ask|ping|nudge)\s+me\s+(to\s+\w+(\s+\w+){0,3}\s+|about\s+(this|it)\s+)?(later|tonight|in\s+the\s+(evening|afternoon)|this\s+(evening|afternoon))\b",
+        r"|^(please\s+|pls\s+|can\s+you\s+|could\s+you\s+)?(remind|ping|nudge|ask)\s+me\s+(to\s+(do|finish|fill\s+in|complete|answer)\s+(this|it|the\s+rest|them|the\s+(check[\s-]?in|questions|questionnaire))\s+|about\s+(this|it)\s+)?(later|tonight|in\s+the\s+(evening|afternoon)|this\s+(evening|afternoon))\b",
         s,
     ):
         return ReminderCommand("postpone", delay=DEFAULT_DELAY)

@@ -561,3 +561,44 @@ def test_round_18_19_answers_consent_and_reminders() -> None:
     assert parse_reminder_command("just today, leave me alone 😅 back tomorrow").kind == "skip_today"
     assert parse_reminder_command("remind me to do this in the evening pls").kind == "postpone"
     assert parse_reminder_command("leave me alone") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my old messages got deleted when I changed phones",
+        "I can't get through this today",
+        "I want to stop this",
+        "I want to end things",
+        "I need someone I can talk to",
+        "my sister is someone I can call",
+        "really good day today, thank you",
+        "cheers for everything today, really nice, bye",
+    ],
+)
+def test_review_false_positives_of_the_learnt_families_stay_ordinary(text: str) -> None:
+    """A second reader's review of rounds 16-19's families: sentences that must stay what they are."""
+    assert literal(text, max_words=16) is None
+
+
+def test_review_false_positives_in_yes_no_answers_and_reminders() -> None:
+    for refusal in ("no worries, I'll decide later", "no worries, leave it", "no problem, forget it"):
+        assert yes_no(refusal) != "yes", refusal
+    assert yes_no("no problem but who can read my answers?") is None
+    assert yes_no("look at the state I'm in") is None and yes_no("you can't just go ahead") is None
+    phq = default_catalogue().get("phq9").prompts[1]
+    for count in ("2 nights", "3 in the last fortnight", "about 3 of the 14 days", "my 1 friend noticed"):
+        assert not parse_answer(phq, count, max_chars=100).ok, count
+    anxiety = default_catalogue().get("daily").prompts[1]
+    assert parse_answer(anxiety, "7? maybe less", max_chars=100).value == 7
+    for said in (
+        "my partner said leave me alone today and it hurt",
+        "I told my ex don't text tonight",
+        "I'd prefer not to receive any more reminders of the accident",
+        "I don't want to get any more notifications from work, they stress me out",
+        "my therapist will ask me about it later",
+        "remind me to take my meds tonight",
+        "maybe 6 hours",
+    ):
+        assert parse_reminder_command(said) is None, said
+    assert parse_reminder_command("would that be 10 or 11?", in_reminder_talk=True) is None
