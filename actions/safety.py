@@ -130,9 +130,10 @@ async def _keep_their_words(
     """A journal entry, or a paragraph written with nothing open, that also carried risk is still
     the patient's writing: once its flag is written (the caller checks) and the resources are
     queued, it is kept as a journal entry for the therapist, as it would have been without the
-    risk. Never during a handoff, before consent, mid check-in (the answer waits in its slots),
-    while a question is pending, or for a request ("delete everything ..."). Nothing here may
-    stop the safety reply: any failure keeps nothing and says nothing."""
+    risk (a paused check-in keeps its answers apart). Never during a handoff, before consent,
+    while a check-in question is open (the answer waits in its slots) or another question is
+    pending, or for a request ("delete everything ..."). Nothing here may stop the safety reply:
+    any failure keeps nothing and says nothing."""
     try:
         if tracker.get_slot("handoff_active") or len(text) > MAX_TEXT_CHARS:
             return []
@@ -140,7 +141,7 @@ async def _keep_their_words(
         journaling = (
             prompt_set is not None and prompt_set.id == "journal" and bool(tracker.active_loop.get("name"))
         )
-        quiet = prompt_set is None and not any(
+        quiet = not tracker.active_loop.get("name") and not any(
             tracker.get_slot(slot) for slot in ("pending_question", "safety_check_pending", "screener")
         )
         if not (journaling or (quiet and intent_for(text)[0] == "long_entry")):

@@ -54,7 +54,7 @@ _NOT_TODAY = re.compile(
     r"|\b(don'?t|do\s+not)\s+(remind|ask|message|ping|bother|bug|nudge|text|pester)\s+me\s+(again\s+|any\s?more\s+)?(today|tonight|for\s+the\s+rest\s+of\s+(the\s+day|today))\b"
     # round 18: "just today, leave me alone, back tomorrow"
     r"|^(please\s+|pls\s+|just\s+)?leave\s+me\s+(alone|be)\b.*\b(today|tonight)\b|^(just\s+)?(for\s+)?(today|tonight)\b.{0,3}\s*(please\s+)?leave\s+me\s+(alone|be)\b"
-    r"|^(no\W+(and\s+)?)?(please\s+)?(don'?t|do\s+not)\s+ask\s+(me\s+)?again\s+(today|tonight)\b"
+    r"|^((no|not\s+today)\W+(and\s+)?)?(please\s+)?(don'?t|do\s+not)\s+ask\s+(me\s+)?again\s+(today|tonight)\b"
     r"|\btake\s+(today|the\s+day)\s+off\b|^(nothing|none)\s+(else\s+|more\s+)?today\b(?!.*\bskip\b)|\bskip\s+(today|the\s+day)\b"
     r"|\bno\s+(more\s+)?(reminders?|check[\s-]?ins?|messages|questions|notifications)\s+(for\s+)?(the\s+)?rest\s+of\s+(the\s+day|today)\b"
     r"|\b(i'?m|im|i\s+am)\s+(done|finished)\s+(with\s+)?(check[\s-]?ins?|reminders?)\s+(for\s+)?today\b"

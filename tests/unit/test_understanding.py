@@ -602,3 +602,7 @@ def test_review_false_positives_in_yes_no_answers_and_reminders() -> None:
     ):
         assert parse_reminder_command(said) is None, said
     assert parse_reminder_command("would that be 10 or 11?", in_reminder_talk=True) is None
+
+
+def test_not_today_and_do_not_ask_again() -> None:
+    assert parse_reminder_command("Not today, and don't ask again today please.").kind == "skip_today"
