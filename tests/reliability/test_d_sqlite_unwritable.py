@@ -1,12 +1,11 @@
-"""SQLite made unwritable under a running stack (the database file made immutable with
-`chattr +i`, or read-only where the tests do not run as root): the same promise as a PostgreSQL
+"""SQLite made unwritable under a running stack (the database file and its write-ahead log
+made immutable with `chattr +i`; skipped where that cannot be done): the same promise as a PostgreSQL
 outage (test_c). Reads still work, so the stack must not mistake the failing writes for bad
 input: a journal entry is held in the spool and saved once, the conversation goes on and picks
 up where it was, a risk message gets crisis resources and becomes exactly one flag."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -19,11 +18,16 @@ from tests.reliability.outage import journal_through_outage
 pytestmark = pytest.mark.integration
 
 
-def _set_writable(db: Path, writable: bool) -> None:
+def _set_writable(db: Path, writable: bool) -> bool:
+    """Make the database and its write-ahead log immutable (or writable again). The log too:
+    the stack's pooled connections keep their files open, and an immutable flag, unlike file
+    permissions, also stops writes through a descriptor opened before it was set."""
     flag = "-i" if writable else "+i"
-    done = subprocess.run(["chattr", flag, str(db)], capture_output=True, check=False).returncode == 0
-    if not done:  # no chattr (or not root): file permissions, which bind a non-root user
-        os.chmod(db, 0o600 if writable else 0o400)
+    files = [db, *[p for p in (Path(f"{db}-wal"),) if p.exists()]]
+    return all(
+        subprocess.run(["chattr", flag, str(f)], capture_output=True, check=False).returncode == 0
+        for f in files
+    )
 
 
 def _writable(db: Path) -> bool:
@@ -43,10 +47,9 @@ def test_sqlite_made_unwritable_gets_the_outage_treatment(rstack, rstore, patien
     db = Path(make_url(rstack.settings.database_url).database)
 
     def down() -> None:
-        _set_writable(db, False)
-        if _writable(db):
+        if not _set_writable(db, False) or _writable(db):
             _set_writable(db, True)
-            pytest.skip("cannot make the SQLite file unwritable here")
+            pytest.skip("cannot make the SQLite file immutable here (chattr needs root)")
 
     saw = journal_through_outage(
         rstack, rstore, patient, down, lambda: _set_writable(db, True), "sqlite", readable=True
