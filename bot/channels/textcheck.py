@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, replace
 
 from bot.safety.assessment import Assessment, at_least, rank
-from bot.safety.service import default_detector
+from bot.safety.service import assess_in_request
 from bot.store.errors import MAX_TEXT_CHARS
 
 #: Nothing beyond this many characters is ever read (the rest is dropped before any work).
@@ -74,7 +74,7 @@ def condense(text: str, assessment: Assessment, limit: int = CONDENSED_CHARS) ->
 
 
 def assess(text: str) -> Assessment:
-    return default_detector().assess(text)
+    return assess_in_request(text)
 
 
 def _merge(parts: list[tuple[int, Assessment]]) -> Assessment:

@@ -16,7 +16,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.safety.service import default_detector
+from bot.safety.service import assess_in_request, default_detector, forget_assessed
 
 RISK_KEY = "risk"
 
@@ -41,9 +41,10 @@ class RiskDetector(GraphComponent):
         return training_data
 
     def process(self, messages: list[Message]) -> list[Message]:
-        detector = default_detector()
         for message in messages:
             text = message.get(TEXT) or ""
-            assessment = detector.assess(text)
+            # The channel's inbound check assessed this very text earlier in the request.
+            assessment = assess_in_request(text)
+            forget_assessed()  # used: hold no patient words past the message
             message.set(RISK_KEY, assessment.to_dict(include_spans=False), add_to_output=True)
         return messages

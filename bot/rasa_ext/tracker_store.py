@@ -45,7 +45,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import sessionmaker
 
 from bot import runtime
@@ -286,8 +286,8 @@ class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
                 keep = False  # this tracker lacks the other writer's events
                 stored = _Stored(stored.count, -1 if last_seq is None else last_seq, session_no or 0)
             rows = _rows(events[stored.count :], stored)
-            for row in rows:
-                s.add(self._event_row(sender_id, row))
+            if rows:  # one multi-row INSERT, not an ORM object and a statement per event
+                s.execute(insert(RasaEvent), [self._event_row(sender_id, row) for row in rows])
             s.commit()
         self._new.pop(sender_id, None)
         seq = rows[-1]["seq"] if rows else stored.last_seq
@@ -308,18 +308,19 @@ class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
             self._cache.pop(sender_id, None)
 
     # ------------------------------------------------------------------ outages
-    def _event_row(self, sender_id: str, row: dict[str, Any]) -> RasaEvent:
+    def _event_row(self, sender_id: str, row: dict[str, Any]) -> dict[str, Any]:
+        """The `events` row (column values) for one event, its data encrypted."""
         data = row["data"]
-        return RasaEvent(
-            sender_id=sender_id,
-            type_name=data.get("event"),
-            timestamp=data.get("timestamp"),
-            intent_name=(data.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY),
-            action_name=data.get("name"),
-            data=PREFIX + self._store.vault.encrypt_conversation(sender_id, json.dumps(data)),
-            seq=row["seq"],
-            session_no=row["session_no"],
-        )
+        return {
+            "sender_id": sender_id,
+            "type_name": data.get("event"),
+            "timestamp": data.get("timestamp"),
+            "intent_name": (data.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY),
+            "action_name": data.get("name"),
+            "data": PREFIX + self._store.vault.encrypt_conversation(sender_id, json.dumps(data)),
+            "seq": row["seq"],
+            "session_no": row["session_no"],
+        }
 
     def _save_to_spool(self, tracker: DialogueStateTracker) -> None:
         sender_id = tracker.sender_id
@@ -357,10 +358,10 @@ class EncryptedSQLTrackerStore(TrackerStore, SerializedTrackerAsText):
                             )
                         ).scalars()
                     )
-                    for row in rows:
-                        if row["seq"] not in have:
-                            s.add(self._event_row(sender_id, row))
-                            done += 1
+                    missing = [self._event_row(sender_id, r) for r in rows if r["seq"] not in have]
+                    if missing:
+                        s.execute(insert(RasaEvent), missing)
+                        done += len(missing)
                     s.commit()
                 path.unlink()
         if done:

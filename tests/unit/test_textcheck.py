@@ -186,3 +186,55 @@ def test_sanitize_never_lets_a_patient_send_an_unlisted_command(text):
 
 def test_severities_are_known():
     assert SEVERITIES[0] == "none"
+
+
+class _CountingDetector:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def assess(self, text: str):  # type: ignore[no-untyped-def]
+        from bot.safety.assessment import Assessment
+
+        self.calls.append(text)
+        return Assessment()
+
+
+def test_one_request_assesses_a_text_once_and_other_requests_do_not_share_it(monkeypatch):
+    """The channel's check and the NLU component read the same message in one request: the
+    detector runs once for it. Another request (task) with the same text assesses it itself,
+    and another text in the same request is assessed anew."""
+    from bot.safety import service
+
+    fake = _CountingDetector()
+    monkeypatch.setattr(service, "default_detector", lambda: fake)
+
+    async def one_request(text: str) -> None:
+        first = service.assess_in_request(text)
+        assert service.assess_in_request(text) is first
+        service.assess_in_request(text + " and more")
+
+    async def two_patients() -> None:
+        await asyncio.gather(one_request("I feel fine"), one_request("I feel fine"))
+
+    run(two_patients())
+    assert sorted(fake.calls) == [
+        "I feel fine",
+        "I feel fine",
+        "I feel fine and more",
+        "I feel fine and more",
+    ]
+
+
+def test_the_remembered_assessment_is_dropped_once_used(monkeypatch):
+    from bot.safety import service
+
+    fake = _CountingDetector()
+    monkeypatch.setattr(service, "default_detector", lambda: fake)
+
+    async def one_request() -> None:
+        service.assess_in_request("a calm evening")
+        service.forget_assessed()  # what the NLU component does after reading it
+        service.assess_in_request("a calm evening")
+
+    run(one_request())
+    assert fake.calls == ["a calm evening", "a calm evening"]
