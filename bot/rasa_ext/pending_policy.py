@@ -67,7 +67,11 @@ class PendingQuestionPolicy(Policy):
         **kwargs: Any,
     ) -> PolicyPrediction:
         routes = dict(self.config.get("actions") or {})
-        if tracker.latest_action_name in {self.config["action"], *routes.values()}:
+        answered = tracker.latest_action_name in {self.config["action"], *routes.values()}
+        # After reminder talk outside a check-in, listen: the rules only cover it for the intents
+        # they name, and a "10pm" this policy routed may have been classified as anything.
+        answered = answered or (tracker.latest_action_name == REMINDER_TALK and not tracker.active_loop_name)
+        if answered:
             return self._prediction(
                 confidence_scores_for(ACTION_LISTEN_NAME, 1.0, domain), is_no_user_prediction=True
             )

@@ -244,6 +244,10 @@ def expected(behaviour: str, obs: Observation) -> tuple[bool, str]:
         return _ok(asked or wrote, "no note to the therapist")
     if b == "questionnaire":
         return _ok(obs.after.get("prompt_set") == "phq9" and obs.loop_active, "no questionnaire")
+    if b.startswith("reminder_") and DEFAULT in obs.replies:
+        # Done, then "I'm not sure I understood": the reply was handled but nothing predicted
+        # the listen after it (with no TEDPolicy, a gap in the rules shows this way).
+        return _ok(False, "handled, then not understood")
     if b == "reminder_set_time":
         return _ok(
             obs.preferences_after[0] is not None
