@@ -255,7 +255,13 @@ def parse_reminder_command(text: str, *, in_reminder_talk: bool = False) -> Remi
     # "in an hour" as the whole message is a postponement anywhere; "remind me to finish it in two hours"
     bare = re.sub(r"[\s,]+(please|pls|plz|thanks|thank\s+you|thx|ta|then|ok)$", "", s.rstrip("?! ."))
     bare = re.sub(r"^(later|not\s+now)\s*(please|pls|plz)?[\s,]+", "later ", bare)  # "later pls, maybe 2 hrs"
-    m = _LATER.search(s) or _BARE_LATER.match(bare) or _LATER_TO.search(s)
+    bare_later = _BARE_LATER.match(bare)
+    if bare_later and not in_reminder_talk and not re.match(r"(later|give|in)\b", bare):
+        # "7 hours" or "about 3 hours" alone answers "how many hours did you sleep?"; only "in 3
+        # hours", "later, 2 hours" or a reply to reminder talk is a postponement (a patient's
+        # try: the sleep answer paused the check-in and lost the note after it).
+        bare_later = None
+    m = _LATER.search(s) or bare_later or _LATER_TO.search(s)
     if m:
         n_text = m.group("n")
         if n_text == "half an":

@@ -28,6 +28,7 @@ PREFIXES: dict[str, list[str]] = {
     "consent": ["hi"],
     "checkin_offer": ["hi"],
     "prompt_number": ["hi", "/start_checkin", "5"],  # mood 5 answered; anxiety 0-10 asked
+    "prompt_hours": ["hi", "/start_checkin", "5", "3"],  # "how many hours did you sleep?" asked
     "prompt_text": ["hi", "/start_checkin", "5", "3", "7"],  # the free-text note asked
     "prompt_questionnaire": ["hi", "/start_questionnaire", "1"],  # PHQ-9 item 2 asked
     "paused": ["hi", "/start_checkin", "5", "pause"],
@@ -37,7 +38,7 @@ PREFIXES: dict[str, list[str]] = {
     "handoff": ["hi", RISK_MODERATE],
 }
 STATES = list(PREFIXES)
-CHECKIN_STATES = {"prompt_number", "prompt_text", "prompt_questionnaire", "journal"}
+CHECKIN_STATES = {"prompt_number", "prompt_hours", "prompt_text", "prompt_questionnaire", "journal"}
 OUTSIDE_STATES = {"idle", "checkin_offer", "paused", "review", "reminder_talk"}
 
 # Markers of the replies (wording lives in domain.yml; these are its stable phrases).
@@ -171,9 +172,11 @@ def expected(behaviour: str, obs: Observation) -> tuple[bool, str]:
             "check-in still open, stored, or not understood",
         )
     if b == "answer":
-        if state in ("prompt_number", "prompt_questionnaire"):
+        if state in ("prompt_number", "prompt_hours", "prompt_questionnaire"):
             new = obs.new_answers
-            return _ok(bool(new) and new[0].get("value") is not None, "not stored as a number")
+            return _ok(
+                bool(new) and new[0].get("value") is not None and obs.loop_active, "not stored as a number"
+            )
         if state in ("prompt_text", "journal"):
             new = obs.new_answers or obs.last_saved
             return _ok(bool(new) and bool(new[-1].get("text")), "not stored as text")

@@ -140,7 +140,16 @@ ROUND1819_CELLS = [
 ]
 
 
-ALL_CELLS = FOUND_IN_ISSUE + CELLS + ROUND4_CELLS + ROUND67_CELLS + ROUND1617_CELLS + ROUND1819_CELLS
+# Session 8, a helper trying the product as a new patient: "7 hours" to the sleep question
+# was read as "remind me in 7 hours", paused the check-in and lost the note after it.
+TRY8_CELLS = [
+    ("7 hours", "answer", "prompt_hours"),
+    ("about 3 hours", "answer", "prompt_hours"),
+    ("like 3 hours", "answer", "prompt_hours"),
+]
+ALL_CELLS = (
+    FOUND_IN_ISSUE + CELLS + ROUND4_CELLS + ROUND67_CELLS + ROUND1617_CELLS + ROUND1819_CELLS + TRY8_CELLS
+)
 
 
 @pytest.mark.parametrize(("text", "behaviour", "state"), ALL_CELLS)

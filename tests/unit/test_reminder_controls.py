@@ -56,3 +56,14 @@ def test_inside_a_check_in_reminder_commands_pause_the_questions():
     assert loop_command("stop reminders") == "pause"
     assert loop_command("change my check-in time to 8pm") == "pause"
     assert loop_command("i slept at 8pm") is None  # an answer, kept as one
+
+
+@pytest.mark.parametrize("text", ["7 hours", "about 3 hours", "like 3 hours", "2 hrs"])
+def test_a_bare_number_of_hours_is_an_answer_not_a_postponement(text):
+    """A patient's try: "7 hours" to "how many hours did you sleep?" paused the check-in."""
+    assert parse_reminder_command(text) is None
+    assert loop_command(text) is None
+    # Right after the bot asked about reminders it is one.
+    assert parse_reminder_command(text, in_reminder_talk=True).kind == "postpone"
+    # With "in" or "later" it is a postponement anywhere.
+    assert parse_reminder_command(f"in {text}").kind == "postpone"
