@@ -31,7 +31,7 @@ from bot import runtime
 from bot.checkins.saving import UNAVAILABLE
 from bot.patients.consent import consent_text
 from bot.patients.store import PatientRef
-from bot.understanding import could_be_yes_no, literal, yes_no
+from bot.understanding import could_be_yes_no, intent_for, literal, yes_no
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +139,10 @@ class ActionAnswerPending(Action):
                 dispatcher.utter_message(response="utter_help")
             elif intent == "ask_medical_advice":
                 dispatcher.utter_message(response="utter_out_of_scope_medical")
+            elif intent_for(text)[0] == "long_entry":
+                # Writing, not an answer: say it was not kept (a patient's try: "did you keep
+                # the dream thing I wrote?" was only ever asked for a yes or a no).
+                dispatcher.utter_message(response="utter_consent_needed")
             else:
                 dispatcher.utter_message(response="utter_consent_unclear")
             return await ask_consent(dispatcher, patient)

@@ -25,6 +25,20 @@ def test_consent_is_asked_and_its_version_stored(stack, stack_store, new_patient
     assert "How is your mood" in stack.say(ref, "check in")
 
 
+def test_writing_before_consent_is_told_it_was_not_kept(stack, stack_store, new_patient):
+    ref = new_patient(consented=False)
+    stack.say(ref, "hi")
+    dream = (
+        "Last night I dreamt I was walking through my grandmother's house again, every room was "
+        "full of light and the doors kept opening onto the sea. I woke up calm for the first time "
+        "in weeks and I want to remember how that felt."
+    )
+    reply = stack.say(ref, dream)
+    assert "Before I can keep anything you write, I need your OK" in reply, reply
+    assert "Do you agree to use Interlude" in reply
+    assert stack_store.checkins.list_answers(ref, actor="t", origin="t") == []
+
+
 def test_declining_keeps_nothing_but_risk_is_still_handled(stack, stack_store, new_patient):
     ref = new_patient(consented=False)
     stack.say(ref, "hi")
